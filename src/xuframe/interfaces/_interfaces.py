@@ -1,0 +1,250 @@
+"""The five interfaces a component implements: Generator, Detector, Distiller, Verifier, Solver."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import nn
+
+from xuframe.errors import InputError
+from xuframe.interfaces._component import Component
+from xuframe.types import Bounds, Detections, Geometry, VerificationResult
+
+__all__ = ["Detector", "Distiller", "Generator", "Solver", "Verifier"]
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+class Generator(Component, nn.Module):
+    """An image generator with a StyleGAN-style split into a mapping and a synthesis network.
+
+    Implement :attr:`latent_dim`, :meth:`mapping` and :meth:`synthesis`; :meth:`sample` and
+    ``forward`` follow from them. Images are ``(N, C, H, W)`` floats in ``[-1, 1]``.
+    """
+
+    kind: ClassVar[str] = "generator"
+
+    @property
+    @abc.abstractmethod
+    def latent_dim(self) -> int:
+        """The size of the latent code ``z``."""
+
+    @abc.abstractmethod
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent codes ``z`` ``(N, latent_dim)`` to intermediate codes ``w`` (batch first)."""
+
+    @abc.abstractmethod
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        """Render images ``(N, C, H, W)`` in ``[-1, 1]`` from intermediate codes ``w``."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``synthesis(mapping(z))``."""
+        return self.synthesis(self.mapping(z))
+
+    def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """``n`` images from latent codes drawn with ``seed`` (same seed, same images), without grad."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"{self._owner()}.sample: expected n >= 1 (int), got {n!r}")
+        param = next(self.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(seed)
+        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
+        with torch.no_grad():
+            return self(z)
+
+
+class Detector(Component, nn.Module):
+    """Finds objects: 2-D boxes in images, 3-D boxes in point clouds or segments in time.
+
+    A batch is a mapping with the key ``"inputs"`` (what :meth:`predict` takes: an image
+    tensor, a list of :class:`~xuframe.PointCloud`, shot features...) and the targets the
+    detector's modality defines. Every detector of a modality accepts the same batch, so one
+    evaluation loop serves them all: ``detector.predict(batch["inputs"])``.
+    """
+
+    kind: ClassVar[str] = "detector"
+    #: What the detections' geometry is: Boxes2D, Boxes3D or Segments1D.
+    geometry: ClassVar[type[Geometry]]
+
+    @abc.abstractmethod
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """The training losses for ``batch``, as named scalar tensors; the trainer sums them."""
+
+    @abc.abstractmethod
+    def predict(self, inputs: Any) -> list[Detections]:
+        """One :class:`~xuframe.Detections` per input in ``inputs``, in order."""
+
+    @classmethod
+    @abc.abstractmethod
+    def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
+        """A small seeded training batch for this detector's default config.
+
+        It holds ``"inputs"`` and the targets :meth:`loss` needs. The conformance kit and
+        the docs use it; it must be cheap (well under a second on a CPU).
+        """
+
+
+class Distiller(Component, nn.Module):
+    """Trains a ``student`` to imitate a frozen ``teacher``.
+
+    The teacher is put in eval mode with gradients off and stays so (``train()`` leaves it in
+    eval). Call :meth:`query_teacher` for every teacher forward pass: it counts the samples
+    the teacher saw in :attr:`teacher_queries`, because compute cost is part of the result.
+    """
+
+    kind: ClassVar[str] = "distiller"
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, config: Any = None) -> None:
+        super().__init__(config)
+        for role, model in (("teacher", teacher), ("student", student)):
+            if not isinstance(model, nn.Module):
+                raise InputError(
+                    f"{self._owner()}: expected the {role} to be a torch.nn.Module, "
+                    f"got {type(model).__name__}"
+                )
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.student = student
+        #: Samples passed through the teacher so far.
+        self.teacher_queries = 0
+
+    def train(self, mode: bool = True) -> Distiller:
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def query_teacher(self, x: torch.Tensor) -> Any:
+        """The teacher's output for ``x`` (no grad), counting ``len(x)`` teacher queries."""
+        with torch.no_grad():
+            out = self.teacher(x)
+        self.teacher_queries += int(x.shape[0])
+        return out
+
+    @abc.abstractmethod
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """The distillation losses for ``batch``, as named scalar tensors; gradients reach the student only."""
+
+    @classmethod
+    @abc.abstractmethod
+    def example(cls, seed: int = 0) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+        """A small seeded ``(teacher, student, batch)`` that this distiller's default config accepts."""
+
+
+class Verifier(Component):
+    """Certifies neural networks: sound bounds on the outputs over an l_p ball around inputs.
+
+    Implement :meth:`_bounds`; the public :meth:`bounds` validates the arguments first, and
+    :meth:`verify` derives robustness certificates from margin bounds. Bounds are sound: for
+    every ``x'`` with ``||x' - x||_p <= eps``, ``lower <= spec @ model(x') <= upper``.
+    """
+
+    kind: ClassVar[str] = "verifier"
+    #: The l_p norms this verifier supports (``math.inf`` for l_inf).
+    norms: ClassVar[tuple[float, ...]] = (math.inf,)
+
+    def bounds(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        eps: float,
+        *,
+        norm: float = math.inf,
+        spec: torch.Tensor | None = None,
+    ) -> Bounds:
+        """Bounds on ``model``'s outputs (or on ``spec @ outputs``) over the ball ``B_p(x, eps)``.
+
+        ``x`` is a batch ``(B, ...)``; ``spec``, if given, is ``(B, S, K)`` for K outputs and the
+        bounds are ``(B, S)``, otherwise ``(B, K)``.
+        """
+        owner = self._owner()
+        if not isinstance(model, nn.Module):
+            raise InputError(f"{owner}: expected model to be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
+            raise InputError(
+                f"{owner}: expected x to be a floating tensor with a batch dimension, got "
+                f"{type(x).__name__}{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}"
+            )
+        if x.shape[0] == 0:
+            raise InputError(f"{owner}: expected a non-empty batch, got shape {tuple(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise InputError(f"{owner}: expected finite x, got NaN or inf")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+            raise InputError(f"{owner}: expected eps >= 0 (finite number), got {eps!r}")
+        if norm not in self.norms:
+            raise InputError(f"{owner}: expected norm in {self.norms}, got {norm!r}")
+        if spec is not None and (
+            not isinstance(spec, torch.Tensor) or spec.dim() != 3 or spec.shape[0] != x.shape[0]
+        ):
+            raise InputError(
+                f"{owner}: expected spec of shape (B={x.shape[0]}, S, K), got "
+                f"{tuple(spec.shape) if isinstance(spec, torch.Tensor) else type(spec).__name__}"
+            )
+        return self._bounds(model, x, float(eps), float(norm), spec)
+
+    @abc.abstractmethod
+    def _bounds(
+        self, model: nn.Module, x: torch.Tensor, eps: float, norm: float, spec: torch.Tensor | None
+    ) -> Bounds:
+        """Compute the bounds; arguments are already validated (see :meth:`bounds`)."""
+
+    def verify(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float, *, norm: float = math.inf
+    ) -> VerificationResult:
+        """Certify each input of ``x`` against changing the prediction away from ``labels``."""
+        with torch.no_grad():
+            num_classes = int(model(x[:1]).shape[-1])
+        spec = self.margin_spec(labels, num_classes).to(x.device, x.dtype)
+        if spec.shape[0] != x.shape[0]:
+            raise InputError(f"{self._owner()}: expected {x.shape[0]} labels, got {spec.shape[0]}")
+        return VerificationResult(self.bounds(model, x, eps, norm=norm, spec=spec), eps, norm, self.name)
+
+    @staticmethod
+    def margin_spec(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+        """The specification matrix ``C`` ``(B, K-1, K)`` with rows ``e_label - e_j`` for every ``j != label``."""
+        labels = torch.as_tensor(labels)
+        if labels.dim() != 1 or labels.is_floating_point():
+            raise InputError(f"margin_spec: expected integer labels of shape (B,), got {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+            raise InputError(f"margin_spec: expected labels in 0 .. {num_classes - 1}")
+        eye = torch.eye(num_classes)
+        others = torch.arange(num_classes)[None, :].expand(len(labels), -1)
+        keep = others != labels[:, None]
+        other_idx = others[keep].reshape(len(labels), num_classes - 1)
+        return eye[labels][:, None, :] - eye[other_idx]
+
+
+class Solver(Component, Generic[P, R]):
+    """Solves one family of optimisation problems: typed problem in, typed result out.
+
+    Set :attr:`problem_type` and :attr:`result_type`, implement :meth:`_solve` and
+    :meth:`example_problem`. :meth:`solve` checks the problem's type before solving.
+    """
+
+    kind: ClassVar[str] = "solver"
+    problem_type: ClassVar[type[Any]]
+    result_type: ClassVar[type[Any]]
+
+    def solve(self, problem: P) -> R:
+        """Solve ``problem`` (an instance of :attr:`problem_type`)."""
+        if not isinstance(problem, self.problem_type):
+            raise InputError(
+                f"{self._owner()}: expected a {self.problem_type.__name__}, got {type(problem).__name__}"
+            )
+        return self._solve(problem)
+
+    @abc.abstractmethod
+    def _solve(self, problem: P) -> R:
+        """Solve an already type-checked problem."""
+
+    @classmethod
+    @abc.abstractmethod
+    def example_problem(cls, seed: int = 0) -> P:
+        """A small seeded problem that solves in well under a second; used by the conformance kit."""
