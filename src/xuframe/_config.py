@@ -165,7 +165,7 @@ def build_config(config_cls: type[T], value: Any, *, owner: str) -> T:
             f"{owner}: expected a mapping of config values or a {config_cls.__qualname__}, "
             f"got {type(value).__name__}"
         )
-    fields = {f.name: f for f in attrs.fields(config_cls)}  # type: ignore[misc]
+    fields = {f.name: f for f in attrs.fields(config_cls)}  # type: ignore[arg-type]
     unknown = [k for k in value if k not in fields]
     if unknown:
         key = unknown[0]
@@ -199,8 +199,8 @@ def describe_config(config_cls: type) -> list[ConfigField]:
     annotations = _field_types(config_cls)
     out = []
     for f in attrs.fields(config_cls):
-        if isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
-            default: Any = f.default.factory()  # type: ignore[union-attr]
+        if hasattr(f.default, "factory"):  # attrs.Factory
+            default: Any = f.default.factory()
         else:
             default = f.default
         out.append(

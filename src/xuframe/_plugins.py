@@ -53,7 +53,9 @@ def _env_flag(name: str) -> bool:
 
 
 def _disabled() -> set[str]:
-    return {p.strip() for p in os.environ.get("XUFRAME_DISABLE_PLUGINS", "").split(",") if p.strip()}
+    return {
+        p.strip() for p in os.environ.get("XUFRAME_DISABLE_PLUGINS", "").split(",") if p.strip()
+    }
 
 
 def _describe(exc: BaseException) -> str:
@@ -61,7 +63,9 @@ def _describe(exc: BaseException) -> str:
         root = exc.name.split(".")[0]
         extra = _EXTRA_FOR_MODULE.get(root)
         if extra:
-            return f"needs the {extra} extra (pip install 'xuframe[{extra}]'): no module {exc.name!r}"
+            return (
+                f"needs the {extra} extra (pip install 'xuframe[{extra}]'): no module {exc.name!r}"
+            )
         return f"needs the module {exc.name!r}, which is not installed"
     return f"{type(exc).__name__}: {exc}"
 
@@ -113,7 +117,9 @@ def load_plugins(
         except Exception as exc:
             reason = _describe(exc)
             if strict:
-                raise PluginError(f"plugin {ep.name!r} ({dist_name}) failed to load: {reason}") from exc
+                raise PluginError(
+                    f"plugin {ep.name!r} ({dist_name}) failed to load: {reason}"
+                ) from exc
             registry.failed_plugins[ep.name] = reason
             infos.append(
                 PluginInfo(

@@ -153,8 +153,6 @@ class Registry:
 
     # -- reading -----------------------------------------------------------------------
     def _ensure_loaded(self) -> None:
-        if self._loaded:
-            return
         with self._lock:
             if self._loaded:
                 return
@@ -209,7 +207,9 @@ class Registry:
             )
         return [
             cls
-            for (k, n), cls in sorted(self._classes.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1]))
+            for (k, n), cls in sorted(
+                self._classes.items(), key=lambda kv: (KINDS.index(kv[0][0]), kv[0][1])
+            )
             if (kind is None or k == kind) and (pattern is None or fnmatch.fnmatchcase(n, pattern))
         ]
 

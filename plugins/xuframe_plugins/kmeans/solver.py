@@ -25,7 +25,9 @@ __all__ = ["KMeans", "KMeansProblem"]
 def _points(value: Any) -> np.ndarray[Any, Any]:
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise InputError(f"KMeansProblem.points: expected a non-empty (n, d) array, got shape {arr.shape}")
+        raise InputError(
+            f"KMeansProblem.points: expected a non-empty (n, d) array, got shape {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise InputError("KMeansProblem.points: expected finite values, got NaN or inf")
     return arr
@@ -51,7 +53,9 @@ def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ValueError(f"{attribute.name} must be > 0, got {value}")
 
 
-def _squared_distances(points: np.ndarray[Any, Any], centres: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _squared_distances(
+    points: np.ndarray[Any, Any], centres: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
     d = (points**2).sum(1)[:, None] - 2 * points @ centres.T + (centres**2).sum(1)[None, :]
     return np.maximum(d, 0.0)
 
@@ -69,20 +73,30 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
 
     @attrs.frozen
     class Config:
-        n_init: int = config_field(4, doc="restarts from different k-means++ seeds", validator=_positive)
-        max_iter: int = config_field(300, doc="Lloyd iterations per restart at most", validator=_positive)
+        n_init: int = config_field(
+            4, doc="restarts from different k-means++ seeds", validator=_positive
+        )
+        max_iter: int = config_field(
+            300, doc="Lloyd iterations per restart at most", validator=_positive
+        )
         tol: float = config_field(
-            1e-9, doc="stop when centres move less than tol x the data's spread", validator=_positive
+            1e-9,
+            doc="stop when centres move less than tol x the data's spread",
+            validator=_positive,
         )
         seed: int = config_field(0, doc="seed of the k-means++ draws")
 
-    def _seed_centres(self, x: np.ndarray[Any, Any], k: int, rng: np.random.Generator) -> np.ndarray[Any, Any]:
+    def _seed_centres(
+        self, x: np.ndarray[Any, Any], k: int, rng: np.random.Generator
+    ) -> np.ndarray[Any, Any]:
         centres = np.empty((k, x.shape[1]))
         centres[0] = x[rng.integers(x.shape[0])]
         nearest = _squared_distances(x, centres[:1])[:, 0]
         for j in range(1, k):
             total = nearest.sum()
-            idx = rng.choice(x.shape[0], p=nearest / total) if total > 0 else rng.integers(x.shape[0])
+            idx = (
+                rng.choice(x.shape[0], p=nearest / total) if total > 0 else rng.integers(x.shape[0])
+            )
             centres[j] = x[idx]
             nearest = np.minimum(nearest, _squared_distances(x, centres[j : j + 1])[:, 0])
         return centres
@@ -91,8 +105,9 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
         self, x: np.ndarray[Any, Any], centres: np.ndarray[Any, Any], scale: float
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], float, float, int]:
         k = centres.shape[0]
-        shift = np.inf
-        for iteration in range(1, self.config.max_iter + 1):
+        shift, iterations = np.inf, 0
+        while iterations < self.config.max_iter:
+            iterations += 1
             d = _squared_distances(x, centres)
             labels = d.argmin(1)
             counts = np.bincount(labels, minlength=k)
@@ -111,7 +126,7 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
         d = _squared_distances(x, centres)
         labels = d.argmin(1)
         inertia = float(d[np.arange(x.shape[0]), labels].sum())
-        return centres, labels, inertia, shift, iteration
+        return centres, labels, inertia, shift, iterations
 
     def _solve(self, problem: KMeansProblem) -> ClusteringResult:
         start = time.perf_counter()

@@ -28,7 +28,9 @@ def make_blobs(
     """
     if isinstance(n_points, int):
         if n_points < n_clusters or n_clusters < 1:
-            raise InputError(f"make_blobs: expected 1 <= n_clusters <= n_points, got {n_clusters}, {n_points}")
+            raise InputError(
+                f"make_blobs: expected 1 <= n_clusters <= n_points, got {n_clusters}, {n_points}"
+            )
         counts = [n_points // n_clusters + (i < n_points % n_clusters) for i in range(n_clusters)]
     else:
         counts = list(n_points)

@@ -49,7 +49,9 @@ class Component(abc.ABC):
         teacher and student). Raises :class:`~xuframe.errors.ConfigError` for an unknown
         key, a missing required key or a value of the wrong type.
         """
-        return cls(*args, config=build_config(cls.Config, config, owner=cls._owner()))
+        constructor: Any = cls  # subclasses put their own arguments before `config`
+        built: C = constructor(*args, config=build_config(cls.Config, config, owner=cls._owner()))
+        return built
 
     @property
     def config(self) -> Any:

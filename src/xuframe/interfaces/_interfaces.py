@@ -59,7 +59,8 @@ class Generator(Component, nn.Module):
             gen.manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=gen).to(device)
         with torch.no_grad():
-            return self(z)
+            images: torch.Tensor = self(z)
+        return images
 
 
 class Detector(Component, nn.Module):
@@ -166,7 +167,9 @@ class Verifier(Component):
         """
         owner = self._owner()
         if not isinstance(model, nn.Module):
-            raise InputError(f"{owner}: expected model to be a torch.nn.Module, got {type(model).__name__}")
+            raise InputError(
+                f"{owner}: expected model to be a torch.nn.Module, got {type(model).__name__}"
+            )
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
             raise InputError(
                 f"{owner}: expected x to be a floating tensor with a batch dimension, got "
@@ -176,7 +179,12 @@ class Verifier(Component):
             raise InputError(f"{owner}: expected a non-empty batch, got shape {tuple(x.shape)}")
         if not bool(torch.isfinite(x).all()):
             raise InputError(f"{owner}: expected finite x, got NaN or inf")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+        if (
+            isinstance(eps, bool)
+            or not isinstance(eps, (int, float))
+            or not math.isfinite(eps)
+            or eps < 0
+        ):
             raise InputError(f"{owner}: expected eps >= 0 (finite number), got {eps!r}")
         if norm not in self.norms:
             raise InputError(f"{owner}: expected norm in {self.norms}, got {norm!r}")
@@ -196,7 +204,13 @@ class Verifier(Component):
         """Compute the bounds; arguments are already validated (see :meth:`bounds`)."""
 
     def verify(
-        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float, *, norm: float = math.inf
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        eps: float,
+        *,
+        norm: float = math.inf,
     ) -> VerificationResult:
         """Certify each input of ``x`` against changing the prediction away from ``labels``."""
         with torch.no_grad():
@@ -204,14 +218,18 @@ class Verifier(Component):
         spec = self.margin_spec(labels, num_classes).to(x.device, x.dtype)
         if spec.shape[0] != x.shape[0]:
             raise InputError(f"{self._owner()}: expected {x.shape[0]} labels, got {spec.shape[0]}")
-        return VerificationResult(self.bounds(model, x, eps, norm=norm, spec=spec), eps, norm, self.name)
+        return VerificationResult(
+            self.bounds(model, x, eps, norm=norm, spec=spec), eps, norm, self.name
+        )
 
     @staticmethod
     def margin_spec(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
         """The specification matrix ``C`` ``(B, K-1, K)`` with rows ``e_label - e_j`` for every ``j != label``."""
         labels = torch.as_tensor(labels)
         if labels.dim() != 1 or labels.is_floating_point():
-            raise InputError(f"margin_spec: expected integer labels of shape (B,), got {tuple(labels.shape)}")
+            raise InputError(
+                f"margin_spec: expected integer labels of shape (B,), got {tuple(labels.shape)}"
+            )
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
             raise InputError(f"margin_spec: expected labels in 0 .. {num_classes - 1}")
         eye = torch.eye(num_classes)

@@ -19,7 +19,12 @@ __all__ = ["bounds", "boxes2d", "boxes3d", "detections", "point_clouds", "segmen
 
 
 def _floats(low: float, high: float) -> st.SearchStrategy[float]:
-    return st.floats(low, high, allow_nan=False, allow_infinity=False, width=32)
+    low32, high32 = float(np.float32(low)), float(np.float32(high))
+    low32 = low32 if low32 >= low else float(np.nextafter(np.float32(low), np.float32(np.inf)))
+    high32 = (
+        high32 if high32 <= high else float(np.nextafter(np.float32(high), np.float32(-np.inf)))
+    )
+    return st.floats(low32, high32, allow_nan=False, allow_infinity=False, width=32)
 
 
 def _rows(draw: Any, n: int, columns: list[tuple[float, float]]) -> np.ndarray[Any, Any]:
@@ -45,7 +50,10 @@ def boxes3d(draw: Any, max_n: int = 8, extent: float = 50.0) -> Boxes3D:
     rows = _rows(
         draw,
         n,
-        [(-extent, extent)] * 2 + [(-3.0, 3.0)] + [(0.1, 10.0)] * 3 + [(-float(np.pi), float(np.pi))],
+        [(-extent, extent)] * 2
+        + [(-3.0, 3.0)]
+        + [(0.1, 10.0)] * 3
+        + [(-float(np.pi), float(np.pi))],
     )
     return Boxes3D(rows)
 
@@ -59,7 +67,9 @@ def segments1d(draw: Any, max_n: int = 8, length: float = 1000.0) -> Segments1D:
 
 
 @st.composite
-def point_clouds(draw: Any, max_n: int = 64, num_features: int = 1, extent: float = 50.0) -> PointCloud:
+def point_clouds(
+    draw: Any, max_n: int = 64, num_features: int = 1, extent: float = 50.0
+) -> PointCloud:
     """A :class:`~xuframe.PointCloud` of up to ``max_n`` points with ``num_features`` channels."""
     n = draw(st.integers(0, max_n))
     xyz = _rows(draw, n, [(-extent, extent)] * 3)
@@ -68,7 +78,9 @@ def point_clouds(draw: Any, max_n: int = 64, num_features: int = 1, extent: floa
 
 
 @st.composite
-def detections(draw: Any, geometry: st.SearchStrategy[Any] | None = None, num_classes: int = 3) -> Detections:
+def detections(
+    draw: Any, geometry: st.SearchStrategy[Any] | None = None, num_classes: int = 3
+) -> Detections:
     """:class:`~xuframe.Detections` over ``geometry`` (default :func:`boxes2d`), scores in [0, 1]."""
     geom = draw(geometry if geometry is not None else boxes2d())
     n = len(geom)

@@ -14,11 +14,14 @@ from xuframe.errors import InputError
 def as_tensor(value: Any, *, dtype: torch.dtype, what: str) -> torch.Tensor:
     """``value`` (a tensor, numpy array or nested sequence) as a tensor of ``dtype``.
 
-    Floating tensors keep their floating dtype (float64 stays float64) when ``dtype`` is
-    floating, so precision chosen by the caller survives; integer and bool data are cast.
+    A floating *tensor* keeps its dtype when ``dtype`` is floating (a float64 tensor stays
+    float64, so precision chosen by the caller survives); numpy arrays and lists are cast to
+    ``dtype``, as ``torch.tensor`` does.
     """
     if isinstance(value, torch.Tensor):
         tensor = value
+        if dtype.is_floating_point and tensor.is_floating_point():
+            return tensor
     else:
         try:
             tensor = torch.as_tensor(np.asarray(value))
@@ -27,13 +30,11 @@ def as_tensor(value: Any, *, dtype: torch.dtype, what: str) -> torch.Tensor:
                 f"{what}: expected a tensor, numpy array or sequence of numbers, "
                 f"got {type(value).__name__}"
             ) from exc
-    if dtype.is_floating_point and tensor.is_floating_point():
-        return tensor
     if dtype.is_floating_point and tensor.dtype == torch.bool:
         raise InputError(f"{what}: expected numbers, got a bool tensor")
-    if not dtype.is_floating_point and dtype != torch.bool and tensor.is_floating_point():
-        if tensor.numel() and not torch.equal(tensor, tensor.round()):
-            raise InputError(f"{what}: expected integers, got non-integer values")
+    to_integer = not dtype.is_floating_point and dtype != torch.bool and tensor.is_floating_point()
+    if to_integer and tensor.numel() and not torch.equal(tensor, tensor.round()):
+        raise InputError(f"{what}: expected integers, got non-integer values")
     return tensor.to(dtype)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from xuframe.errors import InputError
-from xuframe.types._convert import check_finite, check_shape, tensor_converter, to_numpy
+from xuframe.types._convert import as_tensor, check_finite, check_shape, tensor_converter, to_numpy
 
 __all__ = ["Boxes2D", "Boxes3D", "Geometry", "PointCloud", "Segments1D"]
 
@@ -67,6 +67,30 @@ def _float(what: str) -> Any:
     return tensor_converter(torch.float32, what)
 
 
+# Named converters: mypy's attrs plugin reads their signatures.
+def _boxes2d_tensor(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Boxes2D")
+
+
+def _boxes3d_tensor(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Boxes3D")
+
+
+def _segments_tensor(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Segments1D")
+
+
+def _xyz_tensor(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="PointCloud.xyz")
+
+
+def _features_tensor(value: Any) -> torch.Tensor:
+    """None (no features) becomes an empty 1-D marker that ``__attrs_post_init__`` reshapes to (N, 0)."""
+    if value is None:
+        return torch.empty(0)
+    return as_tensor(value, dtype=torch.float32, what="PointCloud.features")
+
+
 @attrs.frozen(eq=False, repr=False)
 class Boxes2D(Geometry):
     """Axis-aligned 2-D boxes in pixels, ``(N, 4)`` as ``x1, y1, x2, y2`` with ``x2 >= x1, y2 >= y1``.
@@ -75,7 +99,7 @@ class Boxes2D(Geometry):
     columns 0..9 has ``x1 = 0, x2 = 10``.
     """
 
-    tensor: torch.Tensor = attrs.field(converter=_float("Boxes2D"))
+    tensor: torch.Tensor = attrs.field(converter=_boxes2d_tensor)
     width: ClassVar[int] = 4
     columns: ClassVar[tuple[str, ...]] = ("x1", "y1", "x2", "y2")
 
@@ -85,7 +109,9 @@ class Boxes2D(Geometry):
         bad = (self.tensor[:, 2] < self.tensor[:, 0]) | (self.tensor[:, 3] < self.tensor[:, 1])
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
-            raise InputError(f"Boxes2D: expected x2 >= x1 and y2 >= y1, box {i} is {self.tensor[i].tolist()}")
+            raise InputError(
+                f"Boxes2D: expected x2 >= x1 and y2 >= y1, box {i} is {self.tensor[i].tolist()}"
+            )
 
     @classmethod
     def from_xywh(cls, xywh: Any) -> Boxes2D:
@@ -112,7 +138,7 @@ class Boxes3D(Geometry):
     seen from above); at ``yaw = 0`` the length lies along ``x``.
     """
 
-    tensor: torch.Tensor = attrs.field(converter=_float("Boxes3D"))
+    tensor: torch.Tensor = attrs.field(converter=_boxes3d_tensor)
     width: ClassVar[int] = 7
     columns: ClassVar[tuple[str, ...]] = ("x", "y", "z", "l", "w", "h", "yaw")
 
@@ -122,7 +148,9 @@ class Boxes3D(Geometry):
         bad = (self.tensor[:, 3:6] < 0).any(dim=1)
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
-            raise InputError(f"Boxes3D: expected sizes l, w, h >= 0, box {i} is {self.tensor[i].tolist()}")
+            raise InputError(
+                f"Boxes3D: expected sizes l, w, h >= 0, box {i} is {self.tensor[i].tolist()}"
+            )
 
     @property
     def centers(self) -> torch.Tensor:
@@ -165,7 +193,7 @@ class Segments1D(Geometry):
     ``[start, end)`` holds shot indices, ``end`` exclusive.
     """
 
-    tensor: torch.Tensor = attrs.field(converter=_float("Segments1D"))
+    tensor: torch.Tensor = attrs.field(converter=_segments_tensor)
     width: ClassVar[int] = 2
     columns: ClassVar[tuple[str, ...]] = ("start", "end")
 
@@ -175,7 +203,9 @@ class Segments1D(Geometry):
         bad = self.tensor[:, 1] < self.tensor[:, 0]
         if bool(bad.any()):
             i = int(bad.nonzero()[0, 0])
-            raise InputError(f"Segments1D: expected end >= start, segment {i} is {self.tensor[i].tolist()}")
+            raise InputError(
+                f"Segments1D: expected end >= start, segment {i} is {self.tensor[i].tolist()}"
+            )
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -190,15 +220,13 @@ class PointCloud:
     ``features`` holds per-point channels such as reflectance (``C`` may be 0).
     """
 
-    xyz: torch.Tensor = attrs.field(converter=_float("PointCloud.xyz"))
-    features: torch.Tensor = attrs.field(
-        default=None, converter=lambda f: f if f is None else _float("PointCloud.features")(f)
-    )
+    xyz: torch.Tensor = attrs.field(converter=_xyz_tensor)
+    features: torch.Tensor = attrs.field(default=None, converter=_features_tensor)
 
     def __attrs_post_init__(self) -> None:
         check_shape(self.xyz, "PointCloud.xyz", None, 3)
         check_finite(self.xyz, "PointCloud.xyz")
-        if self.features is None:
+        if self.features.dim() == 1 and self.features.numel() == 0:
             object.__setattr__(self, "features", self.xyz.new_zeros((self.xyz.shape[0], 0)))
         check_shape(self.features, "PointCloud.features", self.xyz.shape[0], None)
         check_finite(self.features, "PointCloud.features")
@@ -213,7 +241,9 @@ class PointCloud:
 
     def __getitem__(self, index: Any) -> PointCloud:
         """The points selected by an index tensor, slice or boolean mask."""
-        return PointCloud(self.xyz[index].reshape(-1, 3), self.features[index].reshape(-1, self.num_features))
+        return PointCloud(
+            self.xyz[index].reshape(-1, 3), self.features[index].reshape(-1, self.num_features)
+        )
 
     def numpy(self) -> np.ndarray[Any, Any]:
         """``(N, 3 + C)`` array of xyz then features (KITTI's ``.bin`` layout when C = 1)."""
@@ -224,7 +254,9 @@ class PointCloud:
         """Split an ``(N, 3 + C)`` array into xyz and features."""
         t = _float("PointCloud.from_numpy")(array)
         if t.dim() != 2 or t.shape[1] < num_xyz:
-            raise InputError(f"PointCloud.from_numpy: expected shape (N, >=3), got {tuple(t.shape)}")
+            raise InputError(
+                f"PointCloud.from_numpy: expected shape (N, >=3), got {tuple(t.shape)}"
+            )
         return cls(t[:, :num_xyz], t[:, num_xyz:])
 
     def to(self, *args: Any, **kwargs: Any) -> PointCloud:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from xuframe.errors import InputError
-from xuframe.types._convert import as_tensor, check_finite, tensor_converter, to_numpy
+from xuframe.types._convert import as_tensor, check_finite, to_numpy
 from xuframe.types._geometry import Boxes2D, Boxes3D, Geometry, Segments1D
 
 __all__ = ["Bounds", "ClusteringResult", "DemoResult", "Detections", "VerificationResult"]
@@ -24,6 +24,29 @@ def _geometry(value: Any) -> Geometry:
     return value
 
 
+_BOUNDS_ATOL = 1e-5
+
+
+def _scores(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Detections.scores")
+
+
+def _class_labels(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.int64, what="Detections.labels")
+
+
+def _lower(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Bounds.lower")
+
+
+def _upper(value: Any) -> torch.Tensor:
+    return as_tensor(value, dtype=torch.float32, what="Bounds.upper")
+
+
+def _metrics(value: Mapping[str, float]) -> dict[str, float]:
+    return dict(value)
+
+
 @attrs.frozen(eq=False)
 class Detections:
     """The objects found in one input: geometry, a score and an integer class label per object.
@@ -34,8 +57,8 @@ class Detections:
     """
 
     geometry: Geometry = attrs.field(converter=_geometry)
-    scores: torch.Tensor = attrs.field(converter=tensor_converter(torch.float32, "Detections.scores"))
-    labels: torch.Tensor = attrs.field(converter=tensor_converter(torch.int64, "Detections.labels"))
+    scores: torch.Tensor = attrs.field(converter=_scores)
+    labels: torch.Tensor = attrs.field(converter=_class_labels)
 
     def __attrs_post_init__(self) -> None:
         n = len(self.geometry)
@@ -74,9 +97,6 @@ class Detections:
         return f"Detections(n={len(self)}, geometry={type(self.geometry).__name__})"
 
 
-_BOUNDS_ATOL = 1e-5
-
-
 @attrs.frozen(eq=False)
 class Bounds:
     """Certified element-wise bounds: ``lower <= f(x') <= upper`` for every ``x'`` in the input set.
@@ -86,8 +106,8 @@ class Bounds:
     ``lower`` above ``upper`` by at most ``1e-5 * (1 + |upper|)``; more is rejected.
     """
 
-    lower: torch.Tensor = attrs.field(converter=tensor_converter(torch.float32, "Bounds.lower"))
-    upper: torch.Tensor = attrs.field(converter=tensor_converter(torch.float32, "Bounds.upper"))
+    lower: torch.Tensor = attrs.field(converter=_lower)
+    upper: torch.Tensor = attrs.field(converter=_upper)
 
     def __attrs_post_init__(self) -> None:
         if self.lower.shape != self.upper.shape:
@@ -159,16 +179,13 @@ class VerificationResult:
         return 1.0 - float(v.float().mean()) if v.numel() else 0.0
 
 
-def _float_array(what: str) -> Any:
-    def convert(value: Any) -> np.ndarray[Any, Any]:
-        if isinstance(value, torch.Tensor):
-            value = to_numpy(value)
-        try:
-            return np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{what}: expected an array of numbers") from exc
-
-    return convert
+def _centroids_array(value: Any) -> np.ndarray[Any, Any]:
+    if isinstance(value, torch.Tensor):
+        value = to_numpy(value)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError("ClusteringResult.centroids: expected an array of numbers") from exc
 
 
 def _labels_array(value: Any) -> np.ndarray[Any, Any]:
@@ -190,7 +207,7 @@ class ClusteringResult:
     measure at exit (duality gap or relative residual: the solver's docs say which).
     """
 
-    centroids: np.ndarray[Any, Any] = attrs.field(converter=_float_array("ClusteringResult.centroids"))
+    centroids: np.ndarray[Any, Any] = attrs.field(converter=_centroids_array)
     labels: np.ndarray[Any, Any] = attrs.field(converter=_labels_array)
     objective: float = attrs.field(converter=float)
     residual: float = attrs.field(converter=float)
@@ -207,8 +224,12 @@ class ClusteringResult:
             raise InputError(
                 f"ClusteringResult.labels: expected shape ({n},), got {self.labels.shape}"
             )
-        if n and (self.labels.min() < 0 or set(np.unique(self.labels)) != set(range(self.n_clusters))):
-            raise InputError("ClusteringResult.labels: expected labels 0 .. n_clusters - 1 with none skipped")
+        if n and (
+            self.labels.min() < 0 or set(np.unique(self.labels)) != set(range(self.n_clusters))
+        ):
+            raise InputError(
+                "ClusteringResult.labels: expected labels 0 .. n_clusters - 1 with none skipped"
+            )
 
     @property
     def n_clusters(self) -> int:
@@ -220,12 +241,16 @@ class ClusteringResult:
 class DemoResult:
     """What a component's built-in demo reports: named numbers and a one-line summary."""
 
-    metrics: Mapping[str, float] = attrs.field(converter=lambda m: dict(m))
+    metrics: Mapping[str, float] = attrs.field(converter=_metrics)
     summary: str = ""
 
     def __attrs_post_init__(self) -> None:
         for key, value in self.metrics.items():
-            if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if (
+                not isinstance(key, str)
+                or isinstance(value, bool)
+                or not isinstance(value, (int, float))
+            ):
                 raise InputError(
                     f"DemoResult.metrics: expected str -> number, got {key!r}: {value!r}"
                 )

@@ -1,0 +1,5 @@
+"""``python -m xuframe`` runs the console script."""
+
+from xuframe.cli import main
+
+raise SystemExit(main())

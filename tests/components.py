@@ -1,0 +1,138 @@
+"""Small, correct components of every interface, used to test the core and the conformance kit.
+
+Imported by tests as ``components`` (pytest puts tests/ on sys.path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xuframe import (
+    Bounds,
+    Boxes2D,
+    Detections,
+    Detector,
+    Distiller,
+    Generator,
+    Verifier,
+    config_field,
+)
+
+
+class IntervalVerifier(Verifier):
+    """Interval arithmetic through Linear and ReLU layers (a naive, sound reference)."""
+
+    name: ClassVar[str] = "test-interval"
+
+    def _bounds(
+        self, model: nn.Module, x: torch.Tensor, eps: float, norm: float, spec: Any
+    ) -> Bounds:
+        lo, hi = x - eps, x + eps
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                mid, rad = (hi + lo) / 2, (hi - lo) / 2
+                mid, rad = layer(mid), rad @ layer.weight.abs().T
+                lo, hi = mid - rad, mid + rad
+            elif isinstance(layer, nn.ReLU):
+                lo, hi = lo.clamp(min=0), hi.clamp(min=0)
+            else:
+                raise TypeError(f"unsupported layer {type(layer).__name__}")
+        if spec is not None:
+            pos, neg = spec.clamp(min=0), spec.clamp(max=0)
+            lo, hi = (
+                torch.einsum("bsk,bk->bs", pos, lo) + torch.einsum("bsk,bk->bs", neg, hi),
+                torch.einsum("bsk,bk->bs", pos, hi) + torch.einsum("bsk,bk->bs", neg, lo),
+            )
+        return Bounds(lo.detach(), hi.detach())
+
+
+class LinearGenerator(Generator):
+    """A two-layer generator of 1 x 4 x 4 images."""
+
+    name: ClassVar[str] = "test-generator"
+
+    @attrs.frozen
+    class Config:
+        z_dim: int = config_field(8, doc="latent size")
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        torch.manual_seed(0)
+        self.map = nn.Linear(self.config.z_dim, 16)
+        self.syn = nn.Linear(16, 16)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.z_dim)
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.map(z))
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.syn(w)).reshape(-1, 1, 4, 4)
+
+
+class SoftTargetDistiller(Distiller):
+    """Hinton-style KD: KL between temperature-softened teacher and student outputs."""
+
+    name: ClassVar[str] = "test-kd"
+
+    @attrs.frozen
+    class Config:
+        temperature: float = config_field(4.0, doc="softening temperature")
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        t = self.config.temperature
+        teacher = self.query_teacher(batch["inputs"])
+        student = self.student(batch["inputs"])
+        kl = F.kl_div(
+            F.log_softmax(student / t, 1), F.softmax(teacher / t, 1), reduction="batchmean"
+        )
+        return {"kd": kl * t * t}
+
+    @classmethod
+    def example(cls, seed: int = 0) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+        torch.manual_seed(seed)
+        return nn.Linear(6, 3), nn.Linear(6, 3), {"inputs": torch.randn(4, 6)}
+
+
+class CornerDetector(Detector):
+    """Predicts one box per image from a linear regression on the mean pixel (trainable)."""
+
+    name: ClassVar[str] = "test-detector"
+    geometry: ClassVar[type[Boxes2D]] = Boxes2D
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.head = nn.Linear(1, 4)
+
+    def _raw(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(images.mean(dim=(1, 2, 3))[:, None])
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return {"l1": F.l1_loss(self._raw(batch["inputs"]), batch["boxes"])}
+
+    def predict(self, inputs: Any) -> list[Detections]:
+        raw = self._raw(inputs)
+        xyxy = torch.cat([raw[:, :2], raw[:, :2] + raw[:, 2:].abs()], dim=1)
+        return [
+            Detections(Boxes2D(b[None]), torch.ones(1), torch.zeros(1, dtype=torch.int64))
+            for b in xyxy
+        ]
+
+    @classmethod
+    def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
+        gen = torch.Generator().manual_seed(seed)
+        return {
+            "inputs": torch.rand(batch_size, 3, 8, 8, generator=gen),
+            "boxes": torch.tensor([[1.0, 1.0, 5.0, 5.0]]).repeat(batch_size, 1),
+        }
+
+
+ALL = [IntervalVerifier, LinearGenerator, SoftTargetDistiller, CornerDetector]
