@@ -19,6 +19,7 @@ PUBLIC_MODULES = (
     "xuframe.errors",
     "xuframe.hookspecs",
     "xuframe.data",
+    "xuframe.ops",
     "xuframe.metrics",
     "xuframe.testing",
     "xuframe.testing.strategies",
