@@ -74,3 +74,40 @@ def test_cli_lists_it_next_to_the_builtins(installed):
     plugins = {p["name"]: p for p in json.loads(out)}
     assert plugins["threshold"]["components"] == ["detector/threshold"]
     assert plugins["kmeans"]["status"] == "loaded"
+
+
+@pytest.mark.slow
+def test_installs_into_a_fresh_venv(tmp_path):
+    """The whole road a user takes: a new venv, pip install xuframe and the plugin, run the CLI."""
+    import venv
+
+    venv.create(tmp_path / "env", with_pip=True)
+    bindir = tmp_path / "env" / ("Scripts" if os.name == "nt" else "bin")
+    root = EXAMPLE.parents[1]
+    subprocess.run(
+        [
+            str(bindir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "torch==2.13.0",
+            str(root),
+            str(EXAMPLE),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [str(bindir / "xuframe"), "plugins", "--json"], check=True, capture_output=True, text=True
+    ).stdout
+    assert {p["name"]: p["status"] for p in json.loads(out)} == {
+        "kmeans": "loaded",
+        "threshold": "loaded",
+    }
+    check = "from xuframe.testing import check_component; import xuframe_threshold as t; check_component(t.ThresholdSegmenter)"
+    subprocess.run([str(bindir / "python"), "-c", check], check=True)
+    demo = subprocess.run(
+        [str(bindir / "xuframe"), "demo", "threshold"], check=True, capture_output=True, text=True
+    )
+    assert "detector/threshold" in demo.stdout
