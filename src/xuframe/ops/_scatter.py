@@ -71,7 +71,8 @@ def scatter(
         )
     if module is not None:
         out = module.scatter(src, index, dim=0, dim_size=dim_size, reduce=reduce)
-        values: torch.Tensor = out[0] if isinstance(out, tuple) else out  # max/min: (values, argmax)
+        # max and min return (values, argmax)
+        values: torch.Tensor = out[0] if isinstance(out, tuple) else out
         return values
     expanded = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
     out = src.new_zeros((dim_size, *src.shape[1:]))
