@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,13 +35,6 @@ def as_tensor(value: Any, *, dtype: torch.dtype, what: str) -> torch.Tensor:
     if to_integer and tensor.numel() and not torch.equal(tensor, tensor.round()):
         raise InputError(f"{what}: expected integers, got non-integer values")
     return tensor.to(dtype)
-
-
-def tensor_converter(dtype: torch.dtype, what: str) -> Callable[[Any], torch.Tensor]:
-    def convert(value: Any) -> torch.Tensor:
-        return as_tensor(value, dtype=dtype, what=what)
-
-    return convert
 
 
 def check_shape(tensor: torch.Tensor, what: str, *shape: int | None) -> None:

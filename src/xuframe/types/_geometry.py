@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from xuframe.errors import InputError
-from xuframe.types._convert import as_tensor, check_finite, check_shape, tensor_converter, to_numpy
+from xuframe.types._convert import as_tensor, check_finite, check_shape, to_numpy
 
 __all__ = ["Boxes2D", "Boxes3D", "Geometry", "PointCloud", "Segments1D"]
 
@@ -61,10 +61,6 @@ class Geometry:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={len(self)}, columns={self.columns})"
-
-
-def _float(what: str) -> Any:
-    return tensor_converter(torch.float32, what)
 
 
 # Named converters: mypy's attrs plugin reads their signatures.
@@ -116,7 +112,7 @@ class Boxes2D(Geometry):
     @classmethod
     def from_xywh(cls, xywh: Any) -> Boxes2D:
         """Boxes from ``x, y, width, height`` rows (COCO's layout)."""
-        t = _float("Boxes2D.from_xywh")(xywh)
+        t = as_tensor(xywh, dtype=torch.float32, what="Boxes2D.from_xywh")
         check_shape(t, "Boxes2D.from_xywh", None, 4)
         return cls(torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], dim=1))
 
@@ -252,7 +248,7 @@ class PointCloud:
     @classmethod
     def from_numpy(cls, array: Any, num_xyz: int = 3) -> PointCloud:
         """Split an ``(N, 3 + C)`` array into xyz and features."""
-        t = _float("PointCloud.from_numpy")(array)
+        t = as_tensor(array, dtype=torch.float32, what="PointCloud.from_numpy")
         if t.dim() != 2 or t.shape[1] < num_xyz:
             raise InputError(
                 f"PointCloud.from_numpy: expected shape (N, >=3), got {tuple(t.shape)}"
