@@ -136,3 +136,53 @@ class CornerDetector(Detector):
 
 
 ALL = [IntervalVerifier, LinearGenerator, SoftTargetDistiller, CornerDetector]
+
+
+# -- for the engine tests ------------------------------------------------------------------
+class Regressor(nn.Module):
+    """A small MLP regressor with a ``loss(batch)``: what the Trainer needs and nothing more."""
+
+    def __init__(self, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Dropout(dropout), nn.Linear(32, 1))
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        pred = self.net(batch["x"]).squeeze(1)
+        return {"mse": F.mse_loss(pred, batch["y"]), "l1": 0.1 * F.l1_loss(pred, batch["y"])}
+
+
+class RegressionData(torch.utils.data.Dataset):
+    """y = sum(x) + noise; with ``augment``, every read adds fresh noise from torch's global RNG."""
+
+    def __init__(self, n: int = 64, seed: int = 0, augment: bool = False) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 4, generator=gen)
+        self.y = self.x.sum(1) + 0.05 * torch.randn(n, generator=gen)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        x = self.x[i]
+        if self.augment:
+            x = x + 0.01 * torch.randn(4)
+        return {"x": x, "y": self.y[i]}
+
+
+def make_regression_data(n: int = 64, seed: int = 0) -> RegressionData:
+    return RegressionData(n, seed)
+
+
+def make_regressor(dropout: float = 0.0) -> Regressor:
+    return Regressor(dropout)
+
+
+def mean_abs_error(model: nn.Module, loader: Any) -> dict[str, float]:
+    errors = [(model.net(b["x"]).squeeze(1) - b["y"]).abs() for b in loader]
+    return {"mae": float(torch.cat(errors).mean())}
+
+
+def make_corner_data(n: int = 16, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    batch = CornerDetector.example_batch(n, seed)
+    return [{"inputs": batch["inputs"][i], "boxes": batch["boxes"][i]} for i in range(n)]

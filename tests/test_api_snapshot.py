@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     "xuframe.hookspecs",
     "xuframe.data",
     "xuframe.ops",
+    "xuframe.engine",
     "xuframe.metrics",
     "xuframe.testing",
     "xuframe.testing.strategies",

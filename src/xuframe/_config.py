@@ -151,10 +151,11 @@ def _is_numpy_scalar(value: Any, *kinds: str) -> bool:
     return getattr(value, "shape", None) == () and getattr(dtype, "kind", None) in kinds
 
 
-def build_config(config_cls: type[T], value: Any, *, owner: str) -> T:
+def build_config(config_cls: type[T], value: Any, *, owner: str, prefix: str = "") -> T:
     """Validate ``value`` (a mapping, a ``config_cls`` instance or None) into a ``config_cls``.
 
-    ``owner`` names the component in error messages.
+    ``owner`` names the component in error messages; ``prefix`` is put before key names there
+    (``"trainer."`` gives ``'trainer.lr'``), so a key in a nested config file is named by its path.
     """
     if value is None:
         value = {}
@@ -170,21 +171,23 @@ def build_config(config_cls: type[T], value: Any, *, owner: str) -> T:
     if unknown:
         key = unknown[0]
         hint = difflib.get_close_matches(str(key), list(fields), n=1)
-        did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+        did_you_mean = f" Did you mean {prefix + hint[0]!r}?" if hint else ""
         expected = ", ".join(fields) if fields else "no keys (this component has no options)"
         raise ConfigError(
-            f"{owner}: unknown config key {key!r}.{did_you_mean} Expected one of: {expected}."
+            f"{owner}: unknown config key {prefix + str(key)!r}.{did_you_mean} Expected one of: {expected}."
         )
     missing = [n for n, f in fields.items() if f.default is _NOTHING and n not in value]
     if missing:
-        raise ConfigError(f"{owner}: missing required config key(s): {', '.join(missing)}.")
+        raise ConfigError(
+            f"{owner}: missing required config key(s): {', '.join(prefix + m for m in missing)}."
+        )
     annotations = _field_types(config_cls)
     kwargs: dict[str, Any] = {}
     for key, item in value.items():
         ok, converted = _coerce(item, annotations[key])
         if not ok:
             raise ConfigError(
-                f"{owner}: config key {key!r} expects {_type_name(annotations[key])}, "
+                f"{owner}: config key {prefix + key!r} expects {_type_name(annotations[key])}, "
                 f"got {item!r} ({type(item).__name__})."
             )
         kwargs[key] = converted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import Any, TextIO
 
 import xuframe
 from xuframe._config import describe_config
-from xuframe.errors import UnknownComponentError, XuframeError
+from xuframe.errors import InputError, UnknownComponentError, XuframeError
 from xuframe.interfaces import Component
 
 __all__ = ["main"]
@@ -185,6 +186,47 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if failed else 0
 
 
+def _print_metrics(metrics: dict[str, float], out: TextIO, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(metrics, indent=2), file=out)
+    else:
+        _table([(k, f"{v:.6g}") for k, v in sorted(metrics.items())], ("metric", "value"), out)
+
+
+def _cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    from xuframe.engine import train_run
+
+    result = train_run(args.config, run_dir=args.run_dir, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"trained {result.steps} steps ({result.epochs:.3g} epochs) in {result.seconds:.1f} s; "
+            f"run folder {result.run_dir}",
+            file=out,
+        )
+        _print_metrics(
+            {**result.train_metrics, **{f"eval/{k}": v for k, v in result.eval_metrics.items()}},
+            out,
+            args.json,
+        )
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    from xuframe.engine import evaluate_run
+
+    _print_metrics(evaluate_run(args.config, args.checkpoint), out, args.json)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
+    from xuframe.engine import plot_metrics
+
+    if not os.path.exists(os.path.join(args.run_dir, "metrics.jsonl")):
+        raise InputError(f"{args.run_dir}: no metrics.jsonl here; is it a run folder?")
+    print(plot_metrics(args.run_dir, args.output), file=out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xuframe", description=xuframe.__doc__)
     parser.add_argument("--version", action="version", version=f"xuframe {xuframe.__version__}")
@@ -219,6 +261,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser("train", help="train what a TOML run file describes (works under torchrun)")
+    p.add_argument("config", metavar="RUN.toml")
+    p.add_argument(
+        "--run-dir",
+        help="where logs, checkpoints and plots go (default: the file's run_dir or runs/NAME)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the latest checkpoint in the run folder",
+    )
+    p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    p.set_defaults(run=_cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on a run file's eval data")
+    p.add_argument("config", metavar="RUN.toml")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("plot", help="write PNG curves of a run's logged metrics")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", help="PNG path (default: RUN_DIR/plots/metrics.png)")
+    p.set_defaults(run=_cmd_plot)
     return parser
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "RegistrationError",
     "UnknownComponentError",
     "ConformanceError",
+    "CheckpointError",
     "XuframeWarning",
     "PluginLoadWarning",
 ]
@@ -98,6 +99,10 @@ def _rebuild_unknown(
 
 class ConformanceError(XuframeError, AssertionError):
     """A component breaks the documented contract of its interface (see :mod:`xuframe.testing`)."""
+
+
+class CheckpointError(XuframeError):
+    """A checkpoint file is missing, truncated, corrupt, foreign, or holds objects that are not data."""
 
 
 class XuframeWarning(UserWarning):

@@ -16,7 +16,7 @@ import numpy as np
 
 from xuframe import ClusteringResult, DemoResult, Solver, config_field
 from xuframe.data import make_blobs
-from xuframe.errors import InputError
+from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import adjusted_rand_index
 
 __all__ = ["KMeans", "KMeansProblem"]
@@ -50,7 +50,7 @@ class KMeansProblem:
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value}")
+        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
 
 
 def _squared_distances(
