@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _signature(obj: object) -> str:
         sig.return_annotation, str
     ):  # evaluated by a decorator: version-dependent repr
         sig = sig.replace(return_annotation=inspect.Signature.empty)
-    return str(sig)
+    return re.sub(r" at 0x[0-9a-f]+", "", str(sig))  # default values that are functions
 
 
 def _describe_class(cls: type) -> list[str]:
