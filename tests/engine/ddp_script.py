@@ -29,7 +29,9 @@ CONFIG = {
 def train(run_dir=None):
     seed_everything(0)
     model = Regressor(dropout=0.0)
-    result = Trainer(model, CONFIG, run_dir=run_dir).fit(RegressionData(64))
+    result = Trainer(model, CONFIG, run_dir=run_dir).fit(
+        RegressionData(64), RegressionData(16, seed=1)
+    )
     return model, result
 
 
@@ -38,5 +40,10 @@ if __name__ == "__main__":
     model, result = train(out / "run")
     rank = int(os.environ["RANK"])
     torch.save(
-        {"params": model.state_dict(), "loss": result.train_metrics["loss"]}, out / f"rank{rank}.pt"
+        {
+            "params": model.state_dict(),
+            "loss": result.train_metrics["loss"],
+            "eval": result.eval_metrics,
+        },
+        out / f"rank{rank}.pt",
     )

@@ -40,6 +40,8 @@ def test_two_ranks_match_each_other_and_a_single_process(tmp_path):
         torch.testing.assert_close(rank0["params"][name], value, rtol=1e-5, atol=1e-6, msg=name)
     # the logged loss is the mean over ranks, i.e. the loss of the global batch
     assert abs(rank0["loss"] - result.train_metrics["loss"]) < 1e-5
+    # rank 0 evaluated; every rank returns its result
+    assert rank0["eval"] == rank1["eval"] and rank0["eval"]["loss"] > 0
     # only rank 0 wrote the run folder
     assert (tmp_path / "run" / "metrics.jsonl").exists()
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step-00000012.pt"]

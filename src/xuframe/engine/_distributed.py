@@ -55,6 +55,15 @@ class DistContext:
         dist.all_reduce(t)
         return {k: float(v) / self.world_size for k, v in zip(keys, t.tolist(), strict=True)}
 
+    def broadcast(self, values: dict[str, float]) -> dict[str, float]:
+        """Rank 0's ``values`` on every process (the identity on one process)."""
+        if not self.enabled:
+            return values
+        box: list[object] = [values]
+        dist.broadcast_object_list(box, src=0)
+        received: dict[str, float] = box[0]  # type: ignore[assignment]
+        return received
+
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()

@@ -12,14 +12,30 @@ __all__ = ["MetricsLog", "read_metrics"]
 
 
 class MetricsLog:
-    """Append-only JSONL log of metric rows (each has a ``step``); flushed after every row."""
+    """Append-only JSONL log of metric rows (each has a ``step``); flushed after every row.
+
+    The file stays open between rows; :meth:`close` (or the end of a ``with`` block) closes it.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle: Any = None
+
+    def __enter__(self) -> MetricsLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after ``step`` (used when a run resumes from an earlier checkpoint)."""
+        self.close()
         if not self.path.exists():
             return
         rows = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
@@ -32,8 +48,10 @@ class MetricsLog:
             k: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in row.items()
         }
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps(clean) + "\n")
+        if self._handle is None:
+            self._handle = open(self.path, "a")  # noqa: SIM115 - kept open across rows, closed by close()
+        self._handle.write(json.dumps(clean) + "\n")
+        self._handle.flush()
 
 
 def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

@@ -56,7 +56,7 @@ def plot_metrics(
             ax.plot(
                 steps, values, label=label, marker="o" if len(points) < 30 else None, markersize=3
             )
-        ax.set_title(panel)
+        ax.set_title(panel if panel in numeric else f"eval/{panel}")
         ax.set_xlabel("step")
         if panel.startswith("loss") and low > 0 and high / low > 50:
             ax.set_yscale("log")

@@ -400,7 +400,7 @@ class Trainer:
                                 },
                                 log,
                             )
-                        dist.barrier()
+                        eval_metrics = dist.broadcast(eval_metrics)  # every rank returns the same
                     if self.run_dir is not None and (
                         at_end or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
                     ):
@@ -409,6 +409,8 @@ class Trainer:
                         break
         finally:
             bar.close()
+            if log is not None:
+                log.close()
         if self.run_dir is not None and dist.is_main and cfg.plot and self.history:
             self._plot()
         return FitResult(

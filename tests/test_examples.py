@@ -1,0 +1,21 @@
+"""The example scripts run as documented."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_spiral_training_example_trains_and_plots(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "training" / "spiral.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr  # exit 0 means eval accuracy > 0.9
+    assert "eval accuracy" in result.stdout
+    assert (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").stat().st_size > 10_000
