@@ -12,7 +12,7 @@ import itertools
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,6 +91,16 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     if hasattr(batch, "to") and callable(batch.to):
         return batch.to(device)
     return batch
+
+
+class _OnDevice:
+    """Re-iterable view of a loader whose batches are moved to ``device`` as they are read."""
+
+    def __init__(self, batches: Iterable[Any], device: torch.device) -> None:
+        self.batches, self.device = batches, device
+
+    def __iter__(self) -> Iterator[Any]:
+        return (_to_device(b, self.device) for b in self.batches)
 
 
 def _resolve_device(name: str, local_rank: int) -> torch.device:
@@ -243,7 +253,7 @@ class Trainer:
         was_training = model.training
         model.eval()
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-        loader = [_to_device(b, device) for b in self._eval_loader(data)]
+        loader = _OnDevice(self._eval_loader(data), device)
         metrics: dict[str, float] = {}
         try:
             with torch.no_grad():
