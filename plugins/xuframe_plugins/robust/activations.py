@@ -1,0 +1,161 @@
+"""Monotone piecewise-linear activations and their bounding lines (the paper's Figure 1).
+
+For a neuron whose pre-activation lies in ``[l, u]``, a *bounding line pair* is
+``k_L z + b_L <= sigma(z) <= k_U z + b_U`` on ``[l, u]``. Three strategies:
+
+- ``constant``: ``sigma(l) <= sigma(z) <= sigma(u)``, IBP's lines. With them CROWN and LBP
+  reduce exactly to IBP.
+- ``tight`` (Figure 1b): lines whose values on ``[l, u]`` stay within ``[sigma(l), sigma(u)]``,
+  so every linear bound is at least as tight as the interval. Theorem 2's ordering holds.
+- ``adaptive`` (Figure 1c/d, CROWN's default): of two valid candidates per side, the one
+  enclosing less area with sigma. For ReLU this is CROWN's rule: lower slope 1 if ``u > -l``
+  else 0.
+
+All three come from one construction that is sound for any non-decreasing piecewise-linear
+sigma with known breakpoints. A line anchored at ``(l, sigma(l))`` lies below sigma on
+``[l, u]`` exactly when its slope is at most every secant slope from ``l`` to a point of
+``(l, u]``; as sigma is linear between breakpoints, the smallest such secant is attained at a
+breakpoint or at ``u``. Symmetrically for the other anchors:
+
+====  =====================  ==================================================
+line  anchor                 slope
+====  =====================  ==================================================
+L1    ``(l, sigma(l))``      min secant from l to {breakpoints in (l, u], u}
+L2    ``(u, sigma(u))``      max secant to u from {breakpoints in [l, u), l}
+U1    ``(u, sigma(u))``      min secant to u from {breakpoints in [l, u), l}
+U2    ``(l, sigma(l))``      max secant from l to {breakpoints in (l, u], u}
+====  =====================  ==================================================
+
+Secant slopes of a non-decreasing sigma are >= 0, so L1 rises from sigma(l) and U1 falls
+back from sigma(u): (L1, U1) is the tight pair. Adaptive takes, per side, the candidate
+closer to sigma at the midpoint (for a line, less area on [l, u] means a lower value at the
+midpoint for an upper line, a higher one for a lower line).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from xuframe.errors import InputError
+
+__all__ = ["ParamRamp", "Strategy", "activation_breakpoints", "bounding_lines"]
+
+Strategy = Literal["constant", "tight", "adaptive"]
+_DEGENERATE = 1e-9
+
+
+class ParamRamp(nn.Module):
+    """LeakyReLU whose right part is bent flat at a learnable per-neuron height ``r`` (the paper's Sec. 4).
+
+    ``sigma(z) = a z`` for ``z < 0``, ``z`` for ``0 <= z <= r``, ``r`` for ``z > r``, with
+    ``a = negative_slope`` and ``r`` a parameter of shape ``shape`` (one per neuron; clamped to
+    at least ``min_r``). With a flat right part, neurons saturated above ``r`` are stable, which
+    is what makes ParamRamp networks easier to verify.
+    """
+
+    def __init__(
+        self,
+        shape: int | tuple[int, ...],
+        negative_slope: float = 0.0,
+        r_init: float = 1.0,
+        min_r: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if negative_slope < 0 or negative_slope >= 1:
+            raise InputError(f"ParamRamp: expected 0 <= negative_slope < 1, got {negative_slope}")
+        if r_init <= 0:
+            raise InputError(f"ParamRamp: expected r_init > 0, got {r_init}")
+        self.negative_slope = float(negative_slope)
+        self.min_r = float(min_r)
+        self.r = nn.Parameter(torch.full(shape, float(r_init)))
+
+    def height(self) -> torch.Tensor:
+        """The per-neuron ``r`` actually used (clamped to ``min_r``)."""
+        return self.r.clamp(min=self.min_r)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        r = self.height()
+        return torch.where(z < 0, self.negative_slope * z, torch.minimum(z, r.expand_as(z)))
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.r.shape)}, negative_slope={self.negative_slope}"
+
+
+def activation_breakpoints(module: nn.Module) -> list[torch.Tensor | float]:
+    """Where ``module``'s slope changes (ReLU, LeakyReLU with slope in [0, 1), ParamRamp)."""
+    if isinstance(module, nn.ReLU):
+        return [0.0]
+    if isinstance(module, nn.LeakyReLU):
+        if not 0 <= module.negative_slope <= 1:
+            raise InputError(
+                f"LeakyReLU(negative_slope={module.negative_slope}) is not monotone in [0, 1]; unsupported"
+            )
+        return [0.0]
+    if isinstance(module, ParamRamp):
+        return [0.0, module.height()]
+    raise InputError(f"unsupported activation {type(module).__name__}")
+
+
+def _secants(
+    sigma: nn.Module,
+    l: torch.Tensor,
+    u: torch.Tensor,
+    s_l: torch.Tensor,
+    s_u: torch.Tensor,
+    breakpoints: list[torch.Tensor | float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(min, max) secant slope from l over (l, u], and (min, max) to u over [l, u)."""
+    width = (u - l).clamp(min=_DEGENERATE)
+    chord = (s_u - s_l) / width
+    min_from_l, max_from_l = chord, chord
+    min_to_u, max_to_u = chord, chord
+    for bp in breakpoints:
+        p = torch.as_tensor(bp, dtype=l.dtype, device=l.device).expand_as(l)
+        s_p = sigma(p)
+        from_l = (s_p - s_l) / (p - l).clamp(min=_DEGENERATE)
+        in_from_l = (p > l) & (p <= u)
+        min_from_l = torch.where(in_from_l, torch.minimum(min_from_l, from_l), min_from_l)
+        max_from_l = torch.where(in_from_l, torch.maximum(max_from_l, from_l), max_from_l)
+        to_u = (s_u - s_p) / (u - p).clamp(min=_DEGENERATE)
+        in_to_u = (p >= l) & (p < u)
+        min_to_u = torch.where(in_to_u, torch.minimum(min_to_u, to_u), min_to_u)
+        max_to_u = torch.where(in_to_u, torch.maximum(max_to_u, to_u), max_to_u)
+    return min_from_l, max_from_l, min_to_u, max_to_u
+
+
+def bounding_lines(
+    sigma: nn.Module, l: torch.Tensor, u: torch.Tensor, strategy: Strategy
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(k_L, b_L, k_U, b_U)``, each shaped like ``l``: valid bounding lines of sigma on ``[l, u]``."""
+    s_l, s_u = sigma(l), sigma(u)
+    if strategy == "constant":
+        zero = torch.zeros_like(l)
+        return zero, s_l, zero, s_u
+    if strategy not in ("tight", "adaptive"):
+        raise InputError(f"expected strategy constant, tight or adaptive, got {strategy!r}")
+    min_from_l, max_from_l, min_to_u, max_to_u = _secants(
+        sigma, l, u, s_l, s_u, activation_breakpoints(sigma)
+    )
+    k_l, b_l = min_from_l, s_l - min_from_l * l  # L1
+    k_u, b_u = min_to_u, s_u - min_to_u * u  # U1
+    if strategy == "adaptive":
+        mid = (l + u) / 2
+        k_l2, b_l2 = max_to_u, s_u - max_to_u * u  # L2
+        k_u2, b_u2 = max_from_l, s_l - max_from_l * l  # U2
+        take_l2 = k_l2 * mid + b_l2 > k_l * mid + b_l
+        take_u2 = k_u2 * mid + b_u2 < k_u * mid + b_u
+        k_l, b_l = torch.where(take_l2, k_l2, k_l), torch.where(take_l2, b_l2, b_l)
+        k_u, b_u = torch.where(take_u2, k_u2, k_u), torch.where(take_u2, b_u2, b_u)
+    # A (near-)point interval: the constant lines are exact and avoid 0/0 slopes.
+    point = (u - l) <= _DEGENERATE
+    zero = torch.zeros_like(l)
+    return (
+        torch.where(point, zero, k_l),
+        torch.where(point, s_l, b_l),
+        torch.where(point, zero, k_u),
+        torch.where(point, s_u, b_u),
+    )

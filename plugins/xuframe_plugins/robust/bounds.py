@@ -1,0 +1,298 @@
+"""The five bounding methods of the paper, vectorised over the batch and every neuron.
+
+Notation: the network is ops ``f_1 .. f_n`` (affine maps and activations); the input set is
+the l_inf box ``[x_lo, x_hi]`` (centre ``c``, radius ``r``) or the l_2 ball ``B_2(x, eps)``.
+Every method bounds ``spec @ f(x')`` for all ``x'`` in the set; they differ in how the
+pre-activation bounds ``[l_j, u_j]`` of each activation are obtained and how the last layer
+is bounded:
+
+=============  ===============================  ================================
+method         pre-activation bounds            last layer
+=============  ===============================  ================================
+``ibp``        interval propagation             interval, spec folded in
+``lbp``        linear bound propagation         linear, spec folded in
+``crown-ibp``  interval propagation             CROWN backward pass
+``crown-lbp``  linear bound propagation         CROWN backward pass
+``crown``      CROWN backward pass per layer    CROWN backward pass
+=============  ===============================  ================================
+
+LBP ("Relaxed-CROWN-1" in the paper) keeps, for every layer, one lower and one upper linear
+function of the input, propagated forward: ``m`` passes for ``m`` layers, where CROWN's
+per-layer backward passes cost ``O(m^2)``. "Spec folded in" means the specification is merged
+with the affine layers after the last activation before bounding (the usual "elision"), so a
+margin is bounded as one linear function.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+from xuframe_plugins.robust.activations import Strategy, bounding_lines
+from xuframe_plugins.robust.network import Activation, Affine, Network
+
+__all__ = ["Method", "InputSet", "compute_bounds"]
+
+Method = Literal["ibp", "lbp", "crown-ibp", "crown-lbp", "crown"]
+Lines = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class InputSet:
+    """The perturbation set: an l_inf box (optionally clipped to a data range) or an l_2 ball."""
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        eps: float,
+        norm: float,
+        clip: tuple[float | None, float | None] = (None, None),
+    ) -> None:
+        self.x, self.eps, self.norm = x, eps, norm
+        if norm == math.inf:
+            lo, hi = x - eps, x + eps
+            if clip[0] is not None:
+                lo = lo.clamp(min=clip[0])
+            if clip[1] is not None:
+                hi = hi.clamp(max=clip[1])
+            self.center, self.radius = (lo + hi) / 2, (hi - lo) / 2
+        else:  # the l_2 ball; its bounding box is used where a box is needed
+            self.center, self.radius = x, torch.full_like(x, eps)
+
+    def concretize(self, a: torch.Tensor, bias: torch.Tensor, upper: bool) -> torch.Tensor:
+        """Extreme of ``a . x' + bias`` over the set, for ``a`` shaped ``(B, S, *in_shape)``."""
+        flat = a.flatten(2)
+        centre = torch.einsum("bsd,bd->bs", flat, self.center.flatten(1)) + bias
+        if self.norm == math.inf:
+            spread = torch.einsum("bsd,bd->bs", flat.abs(), self.radius.flatten(1))
+        else:
+            spread = self.eps * flat.norm(dim=2)
+        return centre + spread if upper else centre - spread
+
+
+def _bias_dot(a: torch.Tensor, op: Affine) -> torch.Tensor | None:
+    b = op.bias()
+    return None if b is None else (a * b).flatten(2).sum(2)
+
+
+def _transpose(a: torch.Tensor, op: Affine) -> torch.Tensor:
+    batch, specs = a.shape[:2]
+    return op.transpose(a.reshape(batch * specs, *op.out_shape)).reshape(batch, specs, *op.in_shape)
+
+
+def _backward(
+    net: Network, upto: int, spec: torch.Tensor, lines: dict[int, Lines], inputs: InputSet
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CROWN: bound ``spec . z`` for ``z`` the output of op ``upto - 1``, back to the input.
+
+    ``spec`` is ``(B, S, *shape of z)``. Returns (lower, upper), each ``(B, S)``.
+    """
+    a_lo = a_hi = spec
+    b_lo = b_hi = spec.new_zeros(spec.shape[:2])
+    for i in range(upto - 1, -1, -1):
+        op = net.ops[i]
+        if isinstance(op, Affine):
+            same = a_lo is a_hi
+            bias = _bias_dot(a_hi, op)
+            if bias is not None:
+                b_hi = b_hi + bias
+                b_lo = b_lo + (bias if same else _bias_dot(a_lo, op))
+            a_hi = _transpose(a_hi, op)
+            a_lo = a_hi if same else _transpose(a_lo, op)
+        else:
+            k_l, c_l, k_u, c_u = (t.unsqueeze(1) for t in lines[i])
+            pos, neg = a_hi.clamp(min=0), a_hi.clamp(max=0)
+            b_hi = b_hi + (pos * c_u + neg * c_l).flatten(2).sum(2)
+            new_hi = pos * k_u + neg * k_l
+            pos, neg = a_lo.clamp(min=0), a_lo.clamp(max=0)
+            b_lo = b_lo + (pos * c_l + neg * c_u).flatten(2).sum(2)
+            a_lo, a_hi = pos * k_l + neg * k_u, new_hi
+    return inputs.concretize(a_lo, b_lo, upper=False), inputs.concretize(a_hi, b_hi, upper=True)
+
+
+def _identity_spec(batch: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    n = math.prod(shape)
+    eye = torch.eye(n, dtype=like.dtype, device=like.device).reshape(n, *shape)
+    return eye.unsqueeze(0).expand(batch, *eye.shape)
+
+
+def _first_interval(net: Network, upto: int, inputs: InputSet) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact bounds of the output of ops ``0 .. upto-1``, which are all affine (no activation yet).
+
+    Interval arithmetic is exact through affine maps of which at most one is not diagonal; for
+    other runs and for the l_2 ball the composite matrix is formed (one pass of the identity).
+    """
+    ops = [op for op in net.ops[:upto] if isinstance(op, Affine)]
+    centre = inputs.center
+    for op in ops:
+        centre = op(centre)
+    if inputs.norm == math.inf and sum(not op.diagonal for op in ops) <= 1:
+        radius = inputs.radius
+        for op in ops:
+            radius = op.linear(radius, "abs")
+        return centre - radius, centre + radius
+    columns = _identity_spec(1, net.in_shape, inputs.x)[0]  # (D, *in_shape)
+    for op in ops:
+        columns = op.linear(columns)
+    flat = columns.flatten(1)  # (D, n_out): column d of the composite matrix
+    if inputs.norm == math.inf:
+        spread = inputs.radius.flatten(1) @ flat.abs()
+    else:
+        spread = inputs.eps * flat.norm(dim=0).expand(centre.shape[0], -1)
+    spread = spread.reshape(centre.shape)
+    return centre - spread, centre + spread
+
+
+def _ibp(
+    net: Network, inputs: InputSet, strategy: Strategy
+) -> tuple[dict[int, tuple[torch.Tensor, torch.Tensor]], torch.Tensor, torch.Tensor]:
+    """Interval propagation: pre-activation bounds of every activation, and the last activation's output interval."""
+    pre: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    first, last = net.activations[0], net.activations[-1]
+    lo, hi = _first_interval(net, first, inputs)
+    for i in range(first, last + 1):
+        op = net.ops[i]
+        if isinstance(op, Activation):
+            pre[i] = (lo, hi)
+            lo, hi = op(lo), op(hi)
+        else:
+            mid, rad = (hi + lo) / 2, (hi - lo) / 2
+            mid, rad = op(mid), op.linear(rad, "abs")
+            lo, hi = mid - rad, mid + rad
+    assert hi is not None
+    return pre, lo, hi
+
+
+def _lbp(
+    net: Network, inputs: InputSet, strategy: Strategy
+) -> tuple[
+    dict[int, tuple[torch.Tensor, torch.Tensor]],
+    dict[int, Lines],
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+]:
+    """Linear bound propagation: returns pre-activation bounds, the lines used, and the last
+    activation output's linear bounds ``(lam_lo, a_lo, lam_hi, a_hi)`` with ``lam`` shaped
+    ``(B, D, *shape)`` (D = input size)."""
+    batch = inputs.x.shape[0]
+    d = math.prod(net.in_shape)
+    lam = _identity_spec(batch, net.in_shape, inputs.x)  # (B, D, *in_shape)
+    lam_lo = lam_hi = lam
+    a_lo = a_hi = torch.zeros_like(inputs.x)
+    pre: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    lines: dict[int, Lines] = {}
+    last = net.activations[-1] if net.activations else -1
+    for i, op in enumerate(net.ops[: last + 1]):
+        if isinstance(op, Affine):
+            same = lam_lo is lam_hi
+            flat_hi = lam_hi.reshape(batch * d, *op.in_shape)
+            if same:
+                new_hi = op.linear(flat_hi)
+                new_lo = new_hi
+            else:
+                flat_lo = lam_lo.reshape(batch * d, *op.in_shape)
+                new_hi = op.linear(flat_hi, "pos") + op.linear(flat_lo, "neg")
+                new_lo = op.linear(flat_lo, "pos") + op.linear(flat_hi, "neg")
+            lam_hi = new_hi.reshape(batch, d, *op.out_shape)
+            lam_lo = lam_hi if same else new_lo.reshape(batch, d, *op.out_shape)
+            a_hi, a_lo = (
+                op.linear(a_hi, "pos") + op.linear(a_lo, "neg"),
+                op.linear(a_lo, "pos") + op.linear(a_hi, "neg"),
+            )
+            b = op.bias()
+            if b is not None:
+                a_hi, a_lo = a_hi + b, a_lo + b
+        else:
+            if i == net.activations[0]:  # exact, and cheaper than concretizing the identity
+                lo, hi = _first_interval(net, i, inputs)
+            else:
+                lo = _concretize_forward(lam_lo, a_lo, inputs, upper=False)
+                hi = _concretize_forward(lam_hi, a_hi, inputs, upper=True)
+            pre[i] = (lo, hi)
+            lines[i] = k_l, c_l, k_u, c_u = bounding_lines(op.module, lo, hi, strategy)
+            lam_lo, lam_hi = lam_lo * k_l.unsqueeze(1), lam_hi * k_u.unsqueeze(1)
+            a_lo, a_hi = a_lo * k_l + c_l, a_hi * k_u + c_u
+    return pre, lines, (lam_lo, a_lo, lam_hi, a_hi)
+
+
+def _concretize_forward(
+    lam: torch.Tensor, a: torch.Tensor, inputs: InputSet, upper: bool
+) -> torch.Tensor:
+    """Extreme over the input set of ``lam x + a`` with ``lam`` shaped ``(B, D, *shape)``."""
+    batch, d = lam.shape[:2]
+    flat = lam.reshape(batch, d, -1)
+    centre = torch.einsum("bdn,bd->bn", flat, inputs.center.flatten(1))
+    if inputs.norm == math.inf:
+        spread = torch.einsum("bdn,bd->bn", flat.abs(), inputs.radius.flatten(1))
+    else:
+        spread = inputs.eps * flat.norm(dim=1)
+    out = centre + spread if upper else centre - spread
+    return out.reshape(a.shape) + a
+
+
+def _tail_spec(net: Network, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Fold the spec into the affine ops after the last activation: ``(A, bias, index)`` with
+    ``A`` on the output of op ``index - 1`` (the last activation; the input if there is none)."""
+    last = net.activations[-1] if net.activations else -1
+    a = spec
+    bias = spec.new_zeros(spec.shape[:2])
+    for i in range(len(net.ops) - 1, last, -1):
+        op = net.ops[i]
+        assert isinstance(op, Affine)
+        b = _bias_dot(a, op)
+        if b is not None:
+            bias = bias + b
+        a = _transpose(a, op)
+    return a, bias, last + 1
+
+
+def compute_bounds(
+    net: Network, inputs: InputSet, spec: torch.Tensor, method: Method, strategy: Strategy
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower and upper bounds ``(B, S)`` on ``spec @ net(x')`` over the input set."""
+    if not net.activations:
+        a, bias, _ = _tail_spec(net, spec)
+        return inputs.concretize(a, bias, upper=False), inputs.concretize(a, bias, upper=True)
+    lines: dict[int, Lines] = {}
+    if method in ("ibp", "crown-ibp"):
+        pre, lo, hi = _ibp(net, inputs, strategy)
+        if method == "ibp":
+            a, bias, _ = _tail_spec(net, spec)
+            mid, rad = (hi + lo) / 2, (hi - lo) / 2
+            centre = (a * mid.unsqueeze(1)).flatten(2).sum(2) + bias
+            spread = (a.abs() * rad.unsqueeze(1)).flatten(2).sum(2)
+            return centre - spread, centre + spread
+        for i, (l, u) in pre.items():
+            lines[i] = bounding_lines(net.ops[i].module, l, u, strategy)  # type: ignore[union-attr]
+    elif method in ("lbp", "crown-lbp"):
+        pre, lines, (lam_lo, a_lo, lam_hi, a_hi) = _lbp(net, inputs, strategy)
+        if method == "lbp":
+            a, bias, _ = _tail_spec(net, spec)
+            pos, neg = a.clamp(min=0), a.clamp(max=0)
+            batch, specs = a.shape[:2]
+            # spec . y with lam_lo x + a_lo <= y <= lam_hi x + a_hi, as linear functions of x
+            coef_hi = torch.einsum(
+                "bsn,bdn->bsd", pos.flatten(2), lam_hi.flatten(2)
+            ) + torch.einsum("bsn,bdn->bsd", neg.flatten(2), lam_lo.flatten(2))
+            coef_lo = torch.einsum(
+                "bsn,bdn->bsd", pos.flatten(2), lam_lo.flatten(2)
+            ) + torch.einsum("bsn,bdn->bsd", neg.flatten(2), lam_hi.flatten(2))
+            c_hi = (pos * a_hi.unsqueeze(1) + neg * a_lo.unsqueeze(1)).flatten(2).sum(2) + bias
+            c_lo = (pos * a_lo.unsqueeze(1) + neg * a_hi.unsqueeze(1)).flatten(2).sum(2) + bias
+            shape = (batch, specs, *net.in_shape)
+            return (
+                inputs.concretize(coef_lo.reshape(shape), c_lo, upper=False),
+                inputs.concretize(coef_hi.reshape(shape), c_hi, upper=True),
+            )
+    else:  # crown: every pre-activation bound by its own backward pass
+        batch = inputs.x.shape[0]
+        for i in net.activations:
+            op = net.ops[i]
+            assert isinstance(op, Activation)
+            if i == net.activations[0]:  # what the backward pass would give, computed directly
+                l, u = _first_interval(net, i, inputs)
+            else:
+                l, u = _backward(net, i, _identity_spec(batch, op.shape, inputs.x), lines, inputs)
+                l, u = l.reshape(batch, *op.shape), u.reshape(batch, *op.shape)
+            lines[i] = bounding_lines(op.module, l, u, strategy)
+    return _backward(net, len(net.ops), spec, lines, inputs)
