@@ -45,7 +45,7 @@ def demo_network(
 
 @attrs.frozen
 class BoundConfig:
-    strategy: Strategy = config_field(
+    strategy: Strategy = config_field(  # noqa: RUF009
         "adaptive", doc="bounding lines: constant (IBP's), tight (Figure 1b) or adaptive (CROWN's)"
     )
     clip_min: float | None = config_field(
