@@ -5,12 +5,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from xuframe_plugins.kmeans import KMeans, KMeansProblem
 
 import xuframe
 from xuframe.data import make_blobs
 from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import adjusted_rand_index
+from xuframe_plugins.kmeans import KMeans, KMeansProblem
 
 
 def test_recovers_well_separated_blobs():

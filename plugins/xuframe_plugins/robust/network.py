@@ -236,6 +236,10 @@ class Network:
             for module in _leaves(model):
                 if isinstance(module, _VANISH):
                     continue
+                if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.training:
+                    raise InputError(
+                        f"{type(module).__name__} must be in eval mode for verification (call model.eval())"
+                    )
                 y = module(x)
                 out_shape = tuple(y.shape[1:])
                 if isinstance(module, _ACTIVATIONS):
