@@ -61,8 +61,8 @@ class InputSet:
             self.center, self.radius = x, torch.full_like(x, eps)
 
     def concretize(self, a: torch.Tensor, bias: torch.Tensor, upper: bool) -> torch.Tensor:
-        """Extreme of ``a . x' + bias`` over the set, for ``a`` shaped ``(B, S, *in_shape)``."""
-        flat = a.flatten(2)
+        """Extreme of ``a . x' + bias`` over the set, for ``a`` shaped ``(B or 1, S, *in_shape)``."""
+        flat = a.flatten(2).expand(self.x.shape[0], -1, -1)
         centre = torch.einsum("bsd,bd->bs", flat, self.center.flatten(1)) + bias
         if self.norm == math.inf:
             spread = torch.einsum("bsd,bd->bs", flat.abs(), self.radius.flatten(1))
@@ -174,9 +174,10 @@ def _lbp(
     """Linear bound propagation: returns pre-activation bounds, the lines used, and the last
     activation output's linear bounds ``(lam_lo, a_lo, lam_hi, a_hi)`` with ``lam`` shaped
     ``(B, D, *shape)`` (D = input size)."""
-    batch = inputs.x.shape[0]
     d = math.prod(net.in_shape)
-    lam = _identity_spec(batch, net.in_shape, inputs.x)  # (B, D, *in_shape)
+    lam = _identity_spec(
+        1, net.in_shape, inputs.x
+    )  # (1, D, *in_shape): batch-independent until an activation
     lam_lo = lam_hi = lam
     a_lo = a_hi = torch.zeros_like(inputs.x)
     pre: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -184,17 +185,16 @@ def _lbp(
     last = net.activations[-1] if net.activations else -1
     for i, op in enumerate(net.ops[: last + 1]):
         if isinstance(op, Affine):
-            same = lam_lo is lam_hi
-            flat_hi = lam_hi.reshape(batch * d, *op.in_shape)
-            if same:
-                new_hi = op.linear(flat_hi)
-                new_lo = new_hi
-            else:
-                flat_lo = lam_lo.reshape(batch * d, *op.in_shape)
-                new_hi = op.linear(flat_hi, "pos") + op.linear(flat_lo, "neg")
-                new_lo = op.linear(flat_lo, "pos") + op.linear(flat_hi, "neg")
-            lam_hi = new_hi.reshape(batch, d, *op.out_shape)
-            lam_lo = lam_hi if same else new_lo.reshape(batch, d, *op.out_shape)
+            rows = lam_hi.shape[0] * d
+            if lam_lo is lam_hi:
+                lam_hi = lam_lo = op.linear(lam_hi.reshape(rows, *op.in_shape)).reshape(
+                    -1, d, *op.out_shape
+                )
+            else:  # W+ hi + W- lo = W mid + |W| rad, W+ lo + W- hi = W mid - |W| rad: two products, not four
+                mid = op.linear(((lam_hi + lam_lo) / 2).reshape(rows, *op.in_shape))
+                rad = op.linear(((lam_hi - lam_lo) / 2).reshape(rows, *op.in_shape), "abs")
+                lam_hi = (mid + rad).reshape(-1, d, *op.out_shape)
+                lam_lo = (mid - rad).reshape(-1, d, *op.out_shape)
             a_hi, a_lo = (
                 op.linear(a_hi, "pos") + op.linear(a_lo, "neg"),
                 op.linear(a_lo, "pos") + op.linear(a_hi, "neg"),
@@ -206,8 +206,9 @@ def _lbp(
             if i == net.activations[0]:  # exact, and cheaper than concretizing the identity
                 lo, hi = _first_interval(net, i, inputs)
             else:
-                lo = _concretize_forward(lam_lo, a_lo, inputs, upper=False)
-                hi = _concretize_forward(lam_hi, a_hi, inputs, upper=True)
+                step_lo, step_hi = _interval_step(net, i, pre)
+                lo = torch.maximum(_concretize_forward(lam_lo, a_lo, inputs, upper=False), step_lo)
+                hi = torch.minimum(_concretize_forward(lam_hi, a_hi, inputs, upper=True), step_hi)
             pre[i] = (lo, hi)
             lines[i] = k_l, c_l, k_u, c_u = bounding_lines(op.module, lo, hi, strategy)
             lam_lo, lam_hi = lam_lo * k_l.unsqueeze(1), lam_hi * k_u.unsqueeze(1)
@@ -219,15 +220,15 @@ def _concretize_forward(
     lam: torch.Tensor, a: torch.Tensor, inputs: InputSet, upper: bool
 ) -> torch.Tensor:
     """Extreme over the input set of ``lam x + a`` with ``lam`` shaped ``(B, D, *shape)``."""
-    batch, d = lam.shape[:2]
-    flat = lam.reshape(batch, d, -1)
+    d = lam.shape[1]
+    flat = lam.reshape(lam.shape[0], d, -1).expand(inputs.x.shape[0], -1, -1)
     centre = torch.einsum("bdn,bd->bn", flat, inputs.center.flatten(1))
     if inputs.norm == math.inf:
         spread = torch.einsum("bdn,bd->bn", flat.abs(), inputs.radius.flatten(1))
     else:
         spread = inputs.eps * flat.norm(dim=1)
     out = centre + spread if upper else centre - spread
-    return out.reshape(a.shape) + a
+    return out.reshape(inputs.x.shape[0], *a.shape[1:]) + a
 
 
 def _tail_spec(net: Network, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -244,6 +245,61 @@ def _tail_spec(net: Network, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Te
             bias = bias + b
         a = _transpose(a, op)
     return a, bias, last + 1
+
+
+def _interval_step(
+    net: Network, i: int, pre: dict[int, tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interval bounds of activation ``i``'s input from the previous activation's bounds (one IBP step)."""
+    j = max(k for k in pre if k < i)
+    prev = net.ops[j]
+    assert isinstance(prev, Activation)
+    lo, hi = prev(pre[j][0]), prev(pre[j][1])
+    for op in net.ops[j + 1 : i]:
+        assert isinstance(op, Affine)
+        mid, rad = op((hi + lo) / 2), op.linear((hi - lo) / 2, "abs")
+        lo, hi = mid - rad, mid + rad
+    return lo, hi
+
+
+def _unstable(op: Activation, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Neurons whose interval holds a breakpoint strictly inside (their lines are relaxations)."""
+    from xuframe_plugins.robust.activations import activation_breakpoints
+
+    mask = torch.zeros_like(lo, dtype=torch.bool)
+    for bp in activation_breakpoints(op.module):
+        p = torch.as_tensor(bp, dtype=lo.dtype, device=lo.device)
+        mask |= (lo < p) & (p < hi)
+    return mask
+
+
+def _crown_layer(
+    net: Network,
+    i: int,
+    pre: dict[int, tuple[torch.Tensor, torch.Tensor]],
+    lines: dict[int, Lines],
+    inputs: InputSet,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CROWN bounds of activation ``i``'s input, intersected with the interval step.
+
+    The interval step is sound and free; a neuron it proves stable gets its exact linear piece
+    as both lines whatever tighter bounds say, so the backward pass runs only for the neurons
+    unstable in some input of the batch.
+    """
+    op = net.ops[i]
+    assert isinstance(op, Activation)
+    lo, hi = _interval_step(net, i, pre)
+    rows = _unstable(op, lo, hi).flatten(1).any(0).nonzero().flatten()
+    if rows.numel() == 0:
+        return lo, hi
+    n = math.prod(op.shape)
+    spec = torch.zeros(1, rows.numel(), n, dtype=lo.dtype, device=lo.device)
+    spec[0, torch.arange(rows.numel()), rows] = 1.0
+    l_rows, u_rows = _backward(net, i, spec.reshape(1, rows.numel(), *op.shape), lines, inputs)
+    flat_lo, flat_hi = lo.flatten(1).clone(), hi.flatten(1).clone()
+    flat_lo[:, rows] = torch.maximum(flat_lo[:, rows], l_rows)
+    flat_hi[:, rows] = torch.minimum(flat_hi[:, rows], u_rows)
+    return flat_lo.reshape(lo.shape), flat_hi.reshape(hi.shape)
 
 
 def compute_bounds(
@@ -285,14 +341,14 @@ def compute_bounds(
                 inputs.concretize(coef_hi.reshape(shape), c_hi, upper=True),
             )
     else:  # crown: every pre-activation bound by its own backward pass
-        batch = inputs.x.shape[0]
+        pre = {}
         for i in net.activations:
             op = net.ops[i]
             assert isinstance(op, Activation)
             if i == net.activations[0]:  # what the backward pass would give, computed directly
                 l, u = _first_interval(net, i, inputs)
             else:
-                l, u = _backward(net, i, _identity_spec(batch, op.shape, inputs.x), lines, inputs)
-                l, u = l.reshape(batch, *op.shape), u.reshape(batch, *op.shape)
+                l, u = _crown_layer(net, i, pre, lines, inputs)
+            pre[i] = (l, u)
             lines[i] = bounding_lines(op.module, l, u, strategy)
     return _backward(net, len(net.ops), spec, lines, inputs)

@@ -114,21 +114,39 @@ def _backward(
     return lo, hi
 
 
+def _step(layers, k: int, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One interval step: bounds of Linear k's output from the bounds of the previous pre-activation."""
+    sigma = layers[k - 1][2].double()
+    a_lo, a_hi = sigma(lo), sigma(hi)
+    w, b, _ = layers[k]
+    out_lo, out_hi = [], []
+    for i in range(w.shape[0]):
+        terms = [
+            (float(w[i, j]) * float(a_lo[j]), float(w[i, j]) * float(a_hi[j]))
+            for j in range(w.shape[1])
+        ]
+        out_lo.append(float(b[i]) + sum(min(t) for t in terms))
+        out_hi.append(float(b[i]) + sum(max(t) for t in terms))
+    return torch.tensor(out_lo, dtype=torch.float64), torch.tensor(out_hi, dtype=torch.float64)
+
+
 def crown(
     net: nn.Sequential, x: torch.Tensor, eps: float, spec: torch.Tensor, strategy: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """CROWN: each layer's pre-activation bounds by a backward pass with the identity spec."""
+    """CROWN: each layer's pre-activation bounds by a backward pass with the identity spec,
+    intersected with one interval step from the previous layer's bounds."""
     layers = _layers(net)
     lines: dict[int, list] = {}
+    prev = None
     for k in range(len(layers) - 1):
         n = layers[k][0].shape[0]
         lo, hi = _backward(layers, k, torch.eye(n, dtype=torch.float64), lines, x, eps)
-        lines[k] = _lines(
-            layers[k][2],
-            torch.tensor(lo, dtype=torch.float64),
-            torch.tensor(hi, dtype=torch.float64),
-            strategy,
-        )
+        lo, hi = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+        if prev is not None:
+            step_lo, step_hi = _step(layers, k, *prev)
+            lo, hi = torch.maximum(lo, step_lo), torch.minimum(hi, step_hi)
+        prev = (lo, hi)
+        lines[k] = _lines(layers[k][2], lo, hi, strategy)
     lo, hi = _backward(layers, len(layers) - 1, spec.double(), lines, x, eps)
     return torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
 
@@ -163,10 +181,15 @@ def lbp(
             new_hi.append((rh, ch))
         return new_lo, new_hi
 
-    for w, b, act in layers[:-1]:
+    prev = None
+    for k, (w, b, act) in enumerate(layers[:-1]):
         lower, upper = affine(w, b, lower, upper)
         lo = torch.tensor([concretize(r, c, False) for r, c in lower], dtype=torch.float64)
         hi = torch.tensor([concretize(r, c, True) for r, c in upper], dtype=torch.float64)
+        if prev is not None:
+            step_lo, step_hi = _step(layers, k, *prev)
+            lo, hi = torch.maximum(lo, step_lo), torch.minimum(hi, step_hi)
+        prev = (lo, hi)
         lines = _lines(act, lo, hi, strategy)
         lower = [
             ([kl * v for v in r], kl * c + bl)

@@ -1,0 +1,96 @@
+"""Time of each bounding method on the issue's two reference networks, batch 32.
+
+MLP 784-256-256-10 and CNN (Conv 1-16 k4 s2 p1, Conv 16-32 k4 s2 p1, Linear 1568-100-10), ReLU,
+fixed seeds, inputs in [0, 1], margin specification (9 margins per input), eps 0.1 and 0.3.
+auto_LiRPA, measured on this machine by the issue's author (it does not install beside torch
+2.13): IBP 2-4 ms; CROWN 61-87 ms (MLP), 640-830 ms (CNN); its forward mode (= LBP) 300-330
+ms (MLP). Goal: CROWN at least 2x faster than those, LBP cheaper than CROWN.
+
+    python benchmarks/robust_bounds.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+import xuframe
+from xuframe import Verifier
+
+METHODS = ("ibp", "lbp", "crown-ibp", "crown-lbp", "crown")
+AUTO_LIRPA_MS = {
+    ("mlp", "ibp"): "2-4",
+    ("mlp", "crown"): "61-87",
+    ("mlp", "lbp"): "300-330",
+    ("cnn", "ibp"): "2-4",
+    ("cnn", "crown"): "640-830",
+}
+
+
+def mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 256),
+        nn.ReLU(),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    ).eval()
+
+
+def cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 4, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(1568, 100), nn.ReLU(), nn.Linear(100, 10),
+    ).eval()  # fmt: skip
+
+
+def time_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    x = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    labels = torch.randint(0, 10, (32,), generator=torch.Generator().manual_seed(2))
+    spec = Verifier.margin_spec(labels, 10)
+    print(
+        f"batch 32, margin spec (9 rows), median of {args.repeats}, {torch.get_num_threads()} threads, ms"
+    )
+    print(
+        f"{'net':<4} {'eps':>4} "
+        + " ".join(f"{m:>10}" for m in METHODS)
+        + "   auto_LiRPA (same machine, issue text)"
+    )
+    for name, net in (("mlp", mlp()), ("cnn", cnn())):
+        for eps in (0.1, 0.3):
+            row = []
+            for method in METHODS:
+                verifier = xuframe.create("verifier", method)
+
+                def run(v=verifier, net=net, eps=eps) -> None:
+                    with torch.no_grad():
+                        v.bounds(net, x, eps, spec=spec)
+
+                row.append(time_ms(run, args.repeats))
+            ref = ", ".join(f"{m} {v}" for (n, m), v in AUTO_LIRPA_MS.items() if n == name)
+            print(f"{name:<4} {eps:>4} " + " ".join(f"{t:10.1f}" for t in row) + f"   {ref}")
+
+
+if __name__ == "__main__":
+    main()
