@@ -26,6 +26,7 @@ PUBLIC_MODULES = (
     "xuframe.testing",
     "xuframe.testing.strategies",
     "xuframe_plugins.kmeans",
+    "xuframe_plugins.robust",
 )
 
 
