@@ -1,6 +1,7 @@
 """Time of each bounding method on the issue's two reference networks, batch 32.
 
-MLP 784-256-256-10 and CNN (Conv 1-16 k4 s2 p1, Conv 16-32 k4 s2 p1, Linear 1568-100-10), ReLU,
+MLP 784-256-256-10, a deeper MLP 784-(128 x 6)-10 (not in the issue; it shows LBP's O(m) against
+CROWN's O(m^2)), and CNN (Conv 1-16 k4 s2 p1, Conv 16-32 k4 s2 p1, Linear 1568-100-10), ReLU,
 fixed seeds, inputs in [0, 1], margin specification (9 margins per input), eps 0.1 and 0.3.
 auto_LiRPA, measured on this machine by the issue's author (it does not install beside torch
 2.13): IBP 2-4 ms; CROWN 61-87 ms (MLP), 640-830 ms (CNN); its forward mode (= LBP) 300-330
@@ -43,6 +44,15 @@ def mlp() -> nn.Module:
     ).eval()
 
 
+def deep_mlp() -> nn.Module:
+    """784-(128 x 6)-10: deep enough for CROWN's O(m^2) passes to show against LBP's O(m)."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Flatten(), nn.Linear(784, 128), nn.ReLU()]
+    for _ in range(5):
+        layers += [nn.Linear(128, 128), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(128, 10)).eval()
+
+
 def cnn() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
@@ -77,7 +87,7 @@ def main() -> None:
         + " ".join(f"{m:>10}" for m in METHODS)
         + "   auto_LiRPA (same machine, issue text)"
     )
-    for name, net in (("mlp", mlp()), ("cnn", cnn())):
+    for name, net in (("mlp", mlp()), ("deep", deep_mlp()), ("cnn", cnn())):
         for eps in (0.1, 0.3):
             row = []
             for method in METHODS:
