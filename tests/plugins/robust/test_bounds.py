@@ -93,7 +93,7 @@ def test_zero_eps_gives_the_output(case, method, strategy):
 def test_bounds_are_monotone_in_eps(case, method, strategy):
     net, x, eps = case
     small, large = bounds(method, net, x, eps / 2, strategy), bounds(method, net, x, eps, strategy)
-    tol = 1e-5 * (1 + float(large.upper.abs().max()))
+    tol = 1e-5 * (1 + large.upper.abs().max().item())
     assert bool(
         (large.lower <= small.lower + tol).all() and (large.upper >= small.upper - tol).all()
     )
