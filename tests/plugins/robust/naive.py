@@ -51,11 +51,11 @@ def ibp(
                 s_hi += max(w[i, j] * lo[j], w[i, j] * hi[j])
             new_lo.append(float(s_lo))
             new_hi.append(float(s_hi))
-        sigma = (
-            act.double()
-        )  # element-wise; ParamRamp's r is per neuron, so apply it to the whole layer
-        lo = [float(v) for v in sigma(torch.tensor(new_lo, dtype=torch.float64))]
-        hi = [float(v) for v in sigma(torch.tensor(new_hi, dtype=torch.float64))]
+        # element-wise; ParamRamp's r is per neuron, so apply it to the whole layer
+        sigma = act.double()
+        with torch.no_grad():
+            lo = [float(v) for v in sigma(torch.tensor(new_lo, dtype=torch.float64))]
+            hi = [float(v) for v in sigma(torch.tensor(new_hi, dtype=torch.float64))]
     w, b, _ = layers[-1]
     m = spec.double() @ w
     c = spec.double() @ b
