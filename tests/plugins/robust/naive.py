@@ -31,7 +31,8 @@ def _layers(net: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor, nn.Mod
 def _lines(
     act: nn.Module, l: torch.Tensor, u: torch.Tensor, strategy: str
 ) -> list[tuple[float, float, float, float]]:
-    k_l, b_l, k_u, b_u = bounding_lines(act.double(), l, u, strategy)
+    with torch.no_grad():
+        k_l, b_l, k_u, b_u = bounding_lines(act.double(), l, u, strategy)
     return [(float(k_l[j]), float(b_l[j]), float(k_u[j]), float(b_u[j])) for j in range(len(l))]
 
 
