@@ -32,6 +32,7 @@ import torch
 
 from xuframe_plugins.robust.activations import Strategy, bounding_lines
 from xuframe_plugins.robust.network import Activation, Affine, Network
+from xuframe_plugins.robust.patches import patch_backward, patches_apply
 
 __all__ = ["Method", "InputSet", "compute_bounds"]
 
@@ -292,6 +293,10 @@ def _crown_layer(
     rows = _unstable(op, lo, hi).flatten(1).any(0).nonzero().flatten()
     if rows.numel() == 0:
         return lo, hi
+    if patches_apply(net, i):  # convolutional trunk: every row as its receptive-field patch
+        l_all, u_all = patch_backward(net, i, lines, inputs)
+        l_all, u_all = l_all.reshape(lo.shape), u_all.reshape(hi.shape)
+        return torch.maximum(lo, l_all), torch.minimum(hi, u_all)
     n = math.prod(op.shape)
     spec = torch.zeros(1, rows.numel(), n, dtype=lo.dtype, device=lo.device)
     spec[0, torch.arange(rows.numel()), rows] = 1.0

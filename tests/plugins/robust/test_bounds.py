@@ -222,3 +222,67 @@ def test_bounds_are_differentiable_for_verified_training():
         bounds(method, net, x, 0.1).upper.sum().backward()
         assert net[0].weight.grad is not None and bool(torch.isfinite(net[0].weight.grad).all())
         assert net[1].r.grad is not None
+
+
+@pytest.mark.parametrize(
+    "trunk",
+    [
+        lambda: [
+            nn.Conv2d(2, 4, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(4, 3, 4, stride=2, padding=1),
+        ],
+        lambda: [
+            nn.Conv2d(2, 4, 3, padding=2, dilation=2),
+            nn.BatchNorm2d(4),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(4, 4, 3, groups=2),
+        ],
+        lambda: [
+            nn.Conv2d(2, 4, 3),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(4, 3, 2, stride=1, padding=1),
+        ],
+        lambda: [
+            nn.Conv2d(2, 3, 5, stride=3, padding=2),
+            ParamRamp((3, 4, 4), 0.05),
+            nn.Conv2d(3, 3, 3, padding=1),
+        ],
+    ],
+)
+def test_patches_equal_the_dense_backward_pass(trunk):
+    """The patch-wise backward pass gives the dense pass's bounds for every conv geometry."""
+    from xuframe_plugins.robust import bounds as B
+    from xuframe_plugins.robust.activations import bounding_lines
+    from xuframe_plugins.robust.network import Network
+    from xuframe_plugins.robust.patches import patch_backward, patches_apply
+
+    torch.manual_seed(0)
+    layers = trunk()
+    for layer in layers:
+        if isinstance(layer, nn.BatchNorm2d):
+            with torch.no_grad():
+                layer.running_var.uniform_(0.5, 2.0)
+                layer.running_mean.uniform_(-0.3, 0.3)
+    net = nn.Sequential(*layers, nn.ReLU()).eval()
+    x = torch.rand(2, 2, 11, 11, dtype=torch.float64)
+    net = net.double()
+    n = Network(net, x)
+    for norm in (math.inf, 2.0):
+        inputs = B.InputSet(x, 0.1, norm)
+        first = n.activations[0]
+        with torch.no_grad():
+            lines = {
+                first: bounding_lines(
+                    n.ops[first].module, *B._first_interval(n, first, inputs), "adaptive"
+                )
+            }
+            last = n.activations[-1]
+            assert patches_apply(n, last)
+            lo_p, hi_p = patch_backward(n, last, lines, inputs)
+            lo_d, hi_d = B._backward(
+                n, last, B._identity_spec(1, n.ops[last].shape, x), lines, inputs
+            )
+        torch.testing.assert_close(lo_p, lo_d, rtol=0, atol=1e-10)
+        torch.testing.assert_close(hi_p, hi_d, rtol=0, atol=1e-10)
