@@ -41,7 +41,7 @@ from torch import nn
 
 from xuframe.errors import InputError
 
-__all__ = ["ParamRamp", "Strategy", "activation_breakpoints", "bounding_lines"]
+__all__ = ["ParamRamp", "Strategy", "activation_breakpoints", "bounding_lines", "through_lines"]
 
 Strategy = Literal["constant", "tight", "adaptive"]
 _DEGENERATE = 1e-9
@@ -159,3 +159,27 @@ def bounding_lines(
         torch.where(point, zero, k_u),
         torch.where(point, s_u, b_u),
     )
+
+
+def through_lines(
+    a_lo: torch.Tensor,
+    a_hi: torch.Tensor,
+    k_l: torch.Tensor,
+    c_l: torch.Tensor,
+    k_u: torch.Tensor,
+    c_u: torch.Tensor,
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Coefficients through an activation's lines, and the intercept terms to sum.
+
+    The upper objective takes the upper line where its coefficient is positive, the lower line
+    where negative: ``pos k_U + neg k_L``; with ``neg = A - pos`` that is ``A k_L + pos (k_U - k_L)``
+    (and mirrored for the lower objective), which needs fewer passes over these large tensors.
+    """
+    dk, dc = k_u - k_l, c_u - c_l
+    pos_hi = a_hi.clamp(min=0)
+    new_hi = a_hi * k_l + pos_hi * dk
+    term_hi = a_hi * c_l + pos_hi * dc
+    pos_lo = pos_hi if a_lo is a_hi else a_lo.clamp(min=0)
+    new_lo = a_lo * k_u - pos_lo * dk
+    term_lo = a_lo * c_u - pos_lo * dc
+    return (new_lo, new_hi), (term_lo, term_hi)

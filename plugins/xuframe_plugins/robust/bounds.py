@@ -30,7 +30,7 @@ from typing import Literal
 
 import torch
 
-from xuframe_plugins.robust.activations import Strategy, bounding_lines
+from xuframe_plugins.robust.activations import Strategy, bounding_lines, through_lines
 from xuframe_plugins.robust.network import Activation, Affine, Network
 from xuframe_plugins.robust.patches import patch_backward, patches_apply
 
@@ -103,12 +103,8 @@ def _backward(
             a_lo = a_hi if same else _transpose(a_lo, op)
         else:
             k_l, c_l, k_u, c_u = (t.unsqueeze(1) for t in lines[i])
-            pos, neg = a_hi.clamp(min=0), a_hi.clamp(max=0)
-            b_hi = b_hi + (pos * c_u + neg * c_l).flatten(2).sum(2)
-            new_hi = pos * k_u + neg * k_l
-            pos, neg = a_lo.clamp(min=0), a_lo.clamp(max=0)
-            b_lo = b_lo + (pos * c_l + neg * c_u).flatten(2).sum(2)
-            a_lo, a_hi = pos * k_l + neg * k_u, new_hi
+            (a_lo, a_hi), (d_lo, d_hi) = through_lines(a_lo, a_hi, k_l, c_l, k_u, c_u)
+            b_lo, b_hi = b_lo + d_lo.flatten(2).sum(2), b_hi + d_hi.flatten(2).sum(2)
     return inputs.concretize(a_lo, b_lo, upper=False), inputs.concretize(a_hi, b_hi, upper=True)
 
 

@@ -105,6 +105,8 @@ class _Conv(Affine):
         return None if self.b is None else self.b[:, None, None].expand(self.out_shape)
 
     def transpose(self, a: torch.Tensor) -> torch.Tensor:
+        # channels-last is about twice as fast for the many-image transposed convolutions here
+        a = a.contiguous(memory_format=torch.channels_last)
         return F.conv_transpose2d(
             a,
             self.weight,

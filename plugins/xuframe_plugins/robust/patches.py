@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from xuframe_plugins.robust.activations import through_lines
 from xuframe_plugins.robust.network import Activation, Affine, Network, _AvgPool, _Conv, _Scale
 
 __all__ = ["patch_backward", "patches_apply"]
@@ -55,14 +56,35 @@ def _unfold(
     return cols.permute(0, 4, 5, 1, 2, 3).unsqueeze(1)
 
 
+_MATRIX_LIMIT = 4_000_000  # entries of the patch-to-patch matrix below which one matmul is used
+
+
 def _conv_back(
     a: torch.Tensor, weight: torch.Tensor, stride: int, groups: int, dilation: int
 ) -> torch.Tensor:
-    """The transposed convolution of every patch: the window grows to ``(kh - 1) stride + k``."""
-    lead = a.shape[:4]
-    out = F.conv_transpose2d(
-        a.reshape(-1, *a.shape[4:]), weight, None, stride, 0, 0, groups, dilation
+    """The transposed convolution of every patch: the window grows to ``(kh - 1) stride + k``.
+
+    It is one fixed linear map from patch to patch; while its matrix is small it is formed
+    once (the transposed convolution of the identity basis) and applied as a single matmul,
+    much faster than tens of thousands of tiny convolutions.
+    """
+    lead, patch = a.shape[:4], a.shape[4:]
+    n_in = math.prod(patch)
+    k = weight.shape[2:]
+    out_patch = (
+        weight.shape[1] * groups,
+        (patch[1] - 1) * stride + dilation * (k[0] - 1) + 1,
+        (patch[2] - 1) * stride + dilation * (k[1] - 1) + 1,
     )
+    n_out = math.prod(out_patch)
+    if n_in * n_out <= _MATRIX_LIMIT:
+        basis = torch.eye(n_in, dtype=a.dtype, device=a.device).reshape(n_in, *patch)
+        matrix = F.conv_transpose2d(basis, weight, None, stride, 0, 0, groups, dilation).reshape(
+            n_in, n_out
+        )
+        return (a.reshape(-1, n_in) @ matrix).reshape(*lead, *out_patch)
+    flat = a.reshape(-1, *patch).contiguous(memory_format=torch.channels_last)
+    out = F.conv_transpose2d(flat, weight, None, stride, 0, 0, groups, dilation)
     return out.reshape(*lead, *out.shape[1:])
 
 
@@ -87,12 +109,8 @@ def patch_backward(
         kh, kw = a_hi.shape[5], a_hi.shape[6]
         if isinstance(op, Activation):
             k_l, c_l, k_u, c_u = (_unfold(t, kh, kw, stride, pad, h, w) for t in lines[i])
-            pos, neg = a_hi.clamp(min=0), a_hi.clamp(max=0)
-            b_hi = b_hi + _sum_patch(pos * c_u + neg * c_l)
-            new_hi = pos * k_u + neg * k_l
-            pos, neg = a_lo.clamp(min=0), a_lo.clamp(max=0)
-            b_lo = b_lo + _sum_patch(pos * c_l + neg * c_u)
-            a_lo, a_hi = pos * k_l + neg * k_u, new_hi
+            (a_lo, a_hi), (d_lo, d_hi) = through_lines(a_lo, a_hi, k_l, c_l, k_u, c_u)
+            b_lo, b_hi = b_lo + _sum_patch(d_lo), b_hi + _sum_patch(d_hi)
         elif isinstance(op, _Scale):
             s, t = op.s.reshape(-1, 1, 1), op.t.reshape(-1, 1, 1)
             same = a_lo is a_hi
