@@ -30,7 +30,12 @@ from typing import Literal
 
 import torch
 
-from xuframe_plugins.robust.activations import Strategy, bounding_lines, through_lines
+from xuframe_plugins.robust.activations import (
+    Strategy,
+    activation_breakpoints,
+    bounding_lines,
+    through_lines,
+)
 from xuframe_plugins.robust.network import Activation, Affine, Network
 from xuframe_plugins.robust.patches import patch_backward, patches_apply
 
@@ -261,8 +266,6 @@ def _interval_step(
 
 def _unstable(op: Activation, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     """Neurons whose interval holds a breakpoint strictly inside (their lines are relaxations)."""
-    from xuframe_plugins.robust.activations import activation_breakpoints
-
     mask = torch.zeros_like(lo, dtype=torch.bool)
     for bp in activation_breakpoints(op.module):
         p = torch.as_tensor(bp, dtype=lo.dtype, device=lo.device)
