@@ -46,6 +46,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--eps", type=float, default=0.05)
+    parser.add_argument(
+        "--anneal-slope",
+        action="store_true",
+        help="ParamRamp(0.01~0): left slope 0.01 -> 0 over the ramp",
+    )
     args = parser.parse_args()
     train, test = digits("train"), digits("test")
     test_batches = [
@@ -55,11 +60,13 @@ def main() -> None:
     rows = []
     for activation in ("relu", "paramramp"):
         seed_everything(0)
+        slope = (0.01, 0.0) if args.anneal_slope and activation == "paramramp" else None
         model = VerifiedTraining(
             network(activation),
             eps=args.eps,
             ramp_start=args.steps // 10,
             ramp_steps=args.steps // 2,
+            negative_slope=slope,
         )
         Trainer(
             model,

@@ -7,9 +7,11 @@ that the margin lower bounds allow (Gowal et al.; Zhang et al.'s CROWN-IBP):
     loss    = kappa * CE(f(x), y) + (1 - kappa) * CE(z_worst, 0)
     lb      = beta * lb_CROWN-IBP + (1 - beta) * lb_IBP
 
-with three schedules over the optimiser steps: eps ramps linearly from 0 to ``eps`` between
+with schedules over the optimiser steps: eps ramps linearly from 0 to ``eps`` between
 ``ramp_start`` and ``ramp_start + ramp_steps``; kappa goes from ``kappa[0]`` to ``kappa[1]``
 and beta from ``beta[0]`` to ``beta[1]`` over the same ramp. ``method="ibp"`` uses beta = 0.
+``negative_slope=(a, b)`` also moves the left slope of every ParamRamp and LeakyReLU from a to
+b over the ramp (the paper's "ParamRamp(0.01~0)").
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from torch import nn
 
 from xuframe import Verifier
 from xuframe.errors import InputError
-from xuframe_plugins.robust.activations import Strategy
+from xuframe_plugins.robust.activations import ParamRamp, Strategy
 from xuframe_plugins.robust.bounds import InputSet, compute_bounds
 from xuframe_plugins.robust.network import Network
 
@@ -56,6 +58,7 @@ class VerifiedTraining(nn.Module):
         beta: tuple[float, float] = (1.0, 0.0),
         strategy: Strategy = "adaptive",
         clip: tuple[float | None, float | None] = (0.0, 1.0),
+        negative_slope: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if method not in ("ibp", "crown-ibp"):
@@ -68,19 +71,24 @@ class VerifiedTraining(nn.Module):
         self.eps, self.method, self.strategy, self.clip = eps, method, strategy, clip
         self.ramp_start, self.ramp_steps = ramp_start, ramp_steps
         self.kappa, self.beta = kappa, beta
+        self.negative_slope = negative_slope
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
 
     def schedule(self, step: int | None = None) -> dict[str, float]:
-        """eps, kappa and beta at ``step`` (default: the current step)."""
+        """eps, kappa, beta (and the annealed negative slope) at ``step`` (default: the current step)."""
         t = _ramp(int(self.step) if step is None else step, self.ramp_start, self.ramp_steps)
         beta = (
             self.beta[0] + t * (self.beta[1] - self.beta[0]) if self.method == "crown-ibp" else 0.0
         )
-        return {
+        out = {
             "eps": self.eps * t,
             "kappa": self.kappa[0] + t * (self.kappa[1] - self.kappa[0]),
             "beta": beta,
         }
+        if self.negative_slope is not None:
+            a, b = self.negative_slope
+            out["negative_slope"] = a + t * (b - a)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.model(x)
@@ -102,6 +110,10 @@ class VerifiedTraining(nn.Module):
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         x, y = batch["x"], batch["y"]
         s = self.schedule()
+        if "negative_slope" in s:  # the paper's ParamRamp(0.01~0): anneal the left slope with eps
+            for module in self.model.modules():
+                if isinstance(module, (ParamRamp, nn.LeakyReLU)):
+                    module.negative_slope = s["negative_slope"]
         clean = F.cross_entropy(self.model(x), y)
         losses = {"clean": s["kappa"] * clean}
         if s["eps"] > 0 and s["kappa"] < 1:

@@ -76,6 +76,10 @@ def test_schedules_ramp_eps_kappa_and_beta():
     )
     assert vt.schedule(100) == {"eps": 0.2, "kappa": 0.5, "beta": 0.0}
     assert VerifiedTraining(_net(), eps=0.2, method="ibp").schedule(5)["beta"] == 0.0
+    annealed = VerifiedTraining(_net(), eps=0.2, ramp_steps=10, negative_slope=(0.01, 0.0))
+    assert annealed.schedule(5)["negative_slope"] == pytest.approx(0.005)
+    annealed.loss({"x": torch.rand(4, 1, 8, 8), "y": torch.tensor([0, 1, 2, 3])})
+    assert annealed.model[2].negative_slope == pytest.approx(0.01)  # step 0 of the ramp
     with pytest.raises(InputError, match="method"):
         VerifiedTraining(_net(), eps=0.1, method="crown")
 
