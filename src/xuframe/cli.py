@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import xuframe
 from xuframe._config import describe_config
+from xuframe._registry import _closest
 from xuframe.errors import InputError, UnknownComponentError, XuframeError
 from xuframe.interfaces import Component
 
@@ -91,8 +92,6 @@ def _resolve(name: str, kind: str | None) -> type[Component]:
         kinds = ", ".join(c.kind for c in found)
         raise XuframeError(f"{name!r} names components of several kinds ({kinds}); add --kind")
     every = sorted({c.name for c in xuframe.list_components()})
-    from xuframe._registry import _closest
-
     raise UnknownComponentError(
         "",
         name,

@@ -141,10 +141,10 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
             if best is None or run[2] < best[2]:
                 best = run
         assert best is not None
-        centres, labels, inertia, shift, _ = best
-        _, labels = np.unique(labels, return_inverse=True)  # contiguous 0 .. m-1
+        centres, assigned, inertia, shift, _ = best
+        _, labels = np.unique(assigned, return_inverse=True)  # contiguous 0 .. m-1
         return ClusteringResult(
-            centroids=centres[best[1]],
+            centroids=centres[assigned],
             labels=labels,
             objective=inertia,
             residual=shift,

@@ -39,7 +39,7 @@ from xuframe_plugins.robust.activations import (
 from xuframe_plugins.robust.network import Activation, Affine, Network
 from xuframe_plugins.robust.patches import patch_backward, patches_apply
 
-__all__ = ["Method", "InputSet", "compute_bounds"]
+__all__ = ["InputSet", "Method", "compute_bounds", "ibp_and_crown_ibp"]
 
 Method = Literal["ibp", "lbp", "crown-ibp", "crown-lbp", "crown"]
 Lines = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -147,7 +147,7 @@ def _first_interval(net: Network, upto: int, inputs: InputSet) -> tuple[torch.Te
 
 
 def _ibp(
-    net: Network, inputs: InputSet, strategy: Strategy
+    net: Network, inputs: InputSet
 ) -> tuple[dict[int, tuple[torch.Tensor, torch.Tensor]], torch.Tensor, torch.Tensor]:
     """Interval propagation: pre-activation bounds of every activation, and the last activation's output interval."""
     pre: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -306,6 +306,43 @@ def _crown_layer(
     return flat_lo.reshape(lo.shape), flat_hi.reshape(hi.shape)
 
 
+def _interval_output(
+    net: Network, lo: torch.Tensor, hi: torch.Tensor, spec: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bounds of the spec folded into the layers after the last activation, whose output lies in ``[lo, hi]``."""
+    a, bias, _ = _tail_spec(net, spec)
+    mid, rad = (hi + lo) / 2, (hi - lo) / 2
+    centre = (a * mid.unsqueeze(1)).flatten(2).sum(2) + bias
+    spread = (a.abs() * rad.unsqueeze(1)).flatten(2).sum(2)
+    return centre - spread, centre + spread
+
+
+def _crown_last(
+    net: Network,
+    inputs: InputSet,
+    spec: torch.Tensor,
+    pre: dict[int, tuple[torch.Tensor, torch.Tensor]],
+    strategy: Strategy,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CROWN's backward pass for the last layer, given every activation's pre-activation bounds."""
+    lines = {
+        i: bounding_lines(net.ops[i].module, l, u, strategy)  # type: ignore[union-attr]
+        for i, (l, u) in pre.items()
+    }
+    return _backward(net, len(net.ops), spec, lines, inputs)
+
+
+def ibp_and_crown_ibp(
+    net: Network, inputs: InputSet, spec: torch.Tensor, strategy: Strategy
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """IBP and CROWN-IBP bounds from one interval pass (what CROWN-IBP training needs every step)."""
+    if not net.activations:
+        exact = compute_bounds(net, inputs, spec, "ibp", strategy)
+        return exact, exact
+    pre, lo, hi = _ibp(net, inputs)
+    return _interval_output(net, lo, hi, spec), _crown_last(net, inputs, spec, pre, strategy)
+
+
 def compute_bounds(
     net: Network, inputs: InputSet, spec: torch.Tensor, method: Method, strategy: Strategy
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,17 +351,13 @@ def compute_bounds(
         a, bias, _ = _tail_spec(net, spec)
         return inputs.concretize(a, bias, upper=False), inputs.concretize(a, bias, upper=True)
     lines: dict[int, Lines] = {}
-    if method in ("ibp", "crown-ibp"):
-        pre, lo, hi = _ibp(net, inputs, strategy)
-        if method == "ibp":
-            a, bias, _ = _tail_spec(net, spec)
-            mid, rad = (hi + lo) / 2, (hi - lo) / 2
-            centre = (a * mid.unsqueeze(1)).flatten(2).sum(2) + bias
-            spread = (a.abs() * rad.unsqueeze(1)).flatten(2).sum(2)
-            return centre - spread, centre + spread
-        for i, (l, u) in pre.items():
-            lines[i] = bounding_lines(net.ops[i].module, l, u, strategy)  # type: ignore[union-attr]
-    elif method in ("lbp", "crown-lbp"):
+    if method == "ibp":
+        _, lo, hi = _ibp(net, inputs)
+        return _interval_output(net, lo, hi, spec)
+    if method == "crown-ibp":
+        pre, _, _ = _ibp(net, inputs)
+        return _crown_last(net, inputs, spec, pre, strategy)
+    if method in ("lbp", "crown-lbp"):
         pre, lines, (lam_lo, a_lo, lam_hi, a_hi) = _lbp(net, inputs, strategy)
         if method == "lbp":
             a, bias, _ = _tail_spec(net, spec)
