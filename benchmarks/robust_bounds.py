@@ -79,6 +79,12 @@ def main() -> None:
     x = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     labels = torch.randint(0, 10, (32,), generator=torch.Generator().manual_seed(2))
     spec = Verifier.margin_spec(labels, 10)
+    a, w = torch.randn(32 * 256, 256), torch.randn(256, 784)
+    floor = time_ms(lambda: (a @ w, a @ w), args.repeats)
+    print(
+        f"floor: CROWN's layer-2 bounds on the MLP need two (32*256 x 256) @ (256 x 784) products "
+        f"(lower and upper side, every neuron unstable at these eps): {floor:.1f} ms on this machine"
+    )
     print(
         f"batch 32, margin spec (9 rows), median of {args.repeats}, {torch.get_num_threads()} threads, ms"
     )

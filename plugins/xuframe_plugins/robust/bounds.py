@@ -56,25 +56,38 @@ class InputSet:
         clip: tuple[float | None, float | None] = (None, None),
     ) -> None:
         self.x, self.eps, self.norm = x, eps, norm
+        # uniform: one radius for every coordinate, so the spread is a dual norm (one fused pass)
+        self.uniform = True
+        self.center, self.radius = x, torch.full_like(x, eps)
         if norm == math.inf:
             lo, hi = x - eps, x + eps
+            clipped = torch.zeros_like(x, dtype=torch.bool)
             if clip[0] is not None:
+                clipped |= lo < clip[0]
                 lo = lo.clamp(min=clip[0])
             if clip[1] is not None:
+                clipped |= hi > clip[1]
                 hi = hi.clamp(max=clip[1])
-            self.center, self.radius = (lo + hi) / 2, (hi - lo) / 2
-        else:  # the l_2 ball; its bounding box is used where a box is needed
-            self.center, self.radius = x, torch.full_like(x, eps)
+            if bool(clipped.any()):
+                self.uniform = False
+                self.center, self.radius = (lo + hi) / 2, (hi - lo) / 2
+        # else the l_2 ball; its bounding box (radius eps) is used where a box is needed
+
+    def spread(self, a: torch.Tensor) -> torch.Tensor:
+        """Largest deviation of ``a . x'`` from ``a . centre`` over the set, ``(B, S)``."""
+        flat = a.flatten(2)
+        if self.uniform:
+            dual = 1.0 if self.norm == math.inf else 2.0  # the dual norm of l_inf is l_1
+            out = self.eps * torch.linalg.vector_norm(flat, ord=dual, dim=2)
+            return out.expand(self.x.shape[0], -1)
+        flat = flat.expand(self.x.shape[0], -1, -1)
+        return torch.einsum("bsd,bd->bs", flat.abs(), self.radius.flatten(1))
 
     def concretize(self, a: torch.Tensor, bias: torch.Tensor, upper: bool) -> torch.Tensor:
         """Extreme of ``a . x' + bias`` over the set, for ``a`` shaped ``(B or 1, S, *in_shape)``."""
         flat = a.flatten(2).expand(self.x.shape[0], -1, -1)
         centre = torch.einsum("bsd,bd->bs", flat, self.center.flatten(1)) + bias
-        if self.norm == math.inf:
-            spread = torch.einsum("bsd,bd->bs", flat.abs(), self.radius.flatten(1))
-        else:
-            spread = self.eps * flat.norm(dim=2)
-        return centre + spread if upper else centre - spread
+        return centre + self.spread(a) if upper else centre - self.spread(a)
 
 
 def _bias_dot(a: torch.Tensor, op: Affine) -> torch.Tensor | None:
@@ -96,8 +109,11 @@ def _backward(
     """
     a_lo = a_hi = spec
     b_lo = b_hi = spec.new_zeros(spec.shape[:2])
+    prefix = net.activations[0] if net.activations else len(net.ops)  # leading affine ops
     for i in range(upto - 1, -1, -1):
         op = net.ops[i]
+        if i == prefix - 1 and upto > prefix:
+            return _concretize_through_prefix(net, a_lo, b_lo, a_hi, b_hi, inputs)
         if isinstance(op, Affine):
             same = a_lo is a_hi
             bias = _bias_dot(a_hi, op)
@@ -111,6 +127,40 @@ def _backward(
             (a_lo, a_hi), (d_lo, d_hi) = through_lines(a_lo, a_hi, k_l, c_l, k_u, c_u)
             b_lo, b_hi = b_lo + d_lo.flatten(2).sum(2), b_hi + d_hi.flatten(2).sum(2)
     return inputs.concretize(a_lo, b_lo, upper=False), inputs.concretize(a_hi, b_hi, upper=True)
+
+
+def _concretize_through_prefix(
+    net: Network,
+    a_lo: torch.Tensor,
+    b_lo: torch.Tensor,
+    a_hi: torch.Tensor,
+    b_hi: torch.Tensor,
+    inputs: InputSet,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concretize ``a . z + b`` for ``z`` the output of the affine ops before the first activation.
+
+    The centre term is ``a . prefix(centre)``: the centre is pushed forward (cheap) instead of
+    ``a`` backward; only the spread needs ``a`` in input space. Equal to transposing ``a``
+    through the prefix and concretizing, with one batched product fewer per side.
+    """
+    prefix = net.activations[0]
+    centre = inputs.center
+    for op in net.ops[:prefix]:
+        centre = op(centre)
+    centre = centre.flatten(1).unsqueeze(2)  # (B, n, 1)
+
+    def side(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mid = torch.bmm(a.flatten(2).expand(centre.shape[0], -1, -1), centre).squeeze(2) + b
+        for op in reversed(net.ops[:prefix]):
+            a = _transpose(a, op)
+        return mid, inputs.spread(a)
+
+    mid_hi, spread_hi = side(a_hi, b_hi)
+    if a_lo is a_hi:
+        mid_lo, spread_lo = mid_hi - b_hi + b_lo, spread_hi
+    else:
+        mid_lo, spread_lo = side(a_lo, b_lo)
+    return mid_lo - spread_lo, mid_hi + spread_hi
 
 
 def _identity_spec(batch: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -225,10 +275,11 @@ def _concretize_forward(
     d = lam.shape[1]
     flat = lam.reshape(lam.shape[0], d, -1).expand(inputs.x.shape[0], -1, -1)
     centre = torch.einsum("bdn,bd->bn", flat, inputs.center.flatten(1))
-    if inputs.norm == math.inf:
-        spread = torch.einsum("bdn,bd->bn", flat.abs(), inputs.radius.flatten(1))
+    if inputs.uniform:  # the dual norm of each column, one fused pass
+        dual = 1.0 if inputs.norm == math.inf else 2.0
+        spread = inputs.eps * torch.linalg.vector_norm(flat, ord=dual, dim=1)
     else:
-        spread = inputs.eps * flat.norm(dim=1)
+        spread = torch.einsum("bdn,bd->bn", flat.abs(), inputs.radius.flatten(1))
     out = centre + spread if upper else centre - spread
     return out.reshape(inputs.x.shape[0], *a.shape[1:]) + a
 

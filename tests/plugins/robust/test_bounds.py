@@ -286,3 +286,33 @@ def test_patches_equal_the_dense_backward_pass(trunk):
             )
         torch.testing.assert_close(lo_p, lo_d, rtol=0, atol=1e-10)
         torch.testing.assert_close(hi_p, hi_d, rtol=0, atol=1e-10)
+
+
+def test_uniform_radius_fast_paths_equal_the_general_concretization():
+    """The fused-norm spread and the centre pushed through the affine prefix give the bounds
+    the general per-coordinate radius path gives, for every method."""
+    from xuframe_plugins.robust import bounds as B
+    from xuframe_plugins.robust.network import Network
+
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 9), nn.ReLU(), nn.Linear(9, 7), nn.ReLU(), nn.Linear(7, 3)
+    ).double().eval()  # fmt: skip
+    x = torch.rand(4, 1, 3, 4, dtype=torch.float64)
+    n = Network(net, x)
+    spec = Verifier.margin_spec(torch.tensor([0, 1, 2, 0]), 3).double()
+    for norm in (math.inf, 2.0):
+        fast = B.InputSet(x, 0.2, norm)
+        general = B.InputSet(x, 0.2, norm)
+        general.uniform = False
+        assert fast.uniform
+        for method in ("ibp", "lbp", "crown-ibp", "crown-lbp", "crown"):
+            with torch.no_grad():
+                got = B.compute_bounds(n, fast, spec, method, "adaptive")
+                want = B.compute_bounds(n, general, spec, method, "adaptive")
+            if (
+                norm == math.inf
+            ):  # the general path is the box; for l_2 it is the box around the ball
+                torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+            else:  # the l_2 ball is inside its bounding box: tighter, never looser
+                assert bool((got[0] >= want[0] - 1e-10).all() and (got[1] <= want[1] + 1e-10).all())
