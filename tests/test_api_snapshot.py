@@ -27,6 +27,7 @@ PUBLIC_MODULES = (
     "xuframe.testing.strategies",
     "xuframe_plugins.kmeans",
     "xuframe_plugins.robust",
+    "xuframe_plugins.convexclust",
 )
 
 

@@ -1,0 +1,181 @@
+"""Weight graphs for convex clustering: which pairs of points are tied, and how strongly.
+
+A :class:`WeightGraph` is a list of undirected edges ``(i, j)`` with ``i < j`` and a positive
+weight per edge. Build one with :func:`knn_weights` (the default: each point's ``k`` nearest
+neighbours, Gaussian weights), :func:`dense_weights` (every pair, Gaussian weights),
+:func:`uniform_weights` (every pair, weight 1: the classical unweighted model), or pass your own
+edges and weights (or a symmetric scipy sparse matrix to :func:`as_weight_graph`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from xuframe.errors import InputError
+
+__all__ = [
+    "WeightGraph",
+    "as_weight_graph",
+    "dense_weights",
+    "knn_weights",
+    "uniform_weights",
+]
+
+
+def _edges(value: Any) -> np.ndarray[Any, Any]:
+    arr = np.asarray(value)
+    if arr.size == 0:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise InputError(
+            f"WeightGraph.edges: expected an (m, 2) integer array, got {arr.dtype} {arr.shape}"
+        )
+    return arr.astype(np.int64)
+
+
+def _weights(value: Any) -> np.ndarray[Any, Any]:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 1:
+        raise InputError(f"WeightGraph.weights: expected an (m,) array, got shape {arr.shape}")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise InputError("WeightGraph.weights: expected finite weights > 0")
+    return arr
+
+
+@attrs.frozen(eq=False)
+class WeightGraph:
+    """Undirected weighted edges on points ``0 .. n_points - 1``: edge ``e`` ties
+    ``edges[e, 0] < edges[e, 1]`` with weight ``weights[e] > 0``; each pair appears once."""
+
+    n_points: int = attrs.field()
+    edges: np.ndarray[Any, Any] = attrs.field(converter=_edges)
+    weights: np.ndarray[Any, Any] = attrs.field(converter=_weights)
+
+    def __attrs_post_init__(self) -> None:
+        m = self.edges.shape[0]
+        if self.weights.shape != (m,):
+            raise InputError(
+                f"WeightGraph: expected one weight per edge ({m}), got {self.weights.shape[0]}"
+            )
+        if m == 0:
+            return
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        if (i < 0).any() or (j >= self.n_points).any() or (i >= j).any():
+            raise InputError(
+                f"WeightGraph.edges: expected pairs i < j within 0 .. {self.n_points - 1}"
+            )
+        if np.unique(i * self.n_points + j).size != m:
+            raise InputError("WeightGraph.edges: expected each pair at most once")
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edges.shape[0])
+
+    def incidence(self) -> sp.csr_matrix:
+        """The ``(m, n)`` matrix ``B`` with ``(B U)_e = u_i - u_j`` for edge ``e = (i, j)``."""
+        m = self.n_edges
+        rows = np.repeat(np.arange(m), 2)
+        cols = self.edges.reshape(-1)
+        vals = np.tile([1.0, -1.0], m)
+        return sp.csr_matrix((vals, (rows, cols)), shape=(m, self.n_points))
+
+    def adjacency(self) -> sp.csr_matrix:
+        """The symmetric ``(n, n)`` weight matrix."""
+        i, j = self.edges[:, 0], self.edges[:, 1]
+        w = sp.coo_matrix((self.weights, (i, j)), shape=(self.n_points, self.n_points))
+        return (w + w.T).tocsr()
+
+
+def _check_points(points: Any) -> np.ndarray[Any, Any]:
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise InputError(f"points: expected a non-empty (n, d) array, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputError("points: expected finite values, got NaN or inf")
+    return x
+
+
+def _gaussian(sq_dist: np.ndarray[Any, Any], phi: float | None) -> np.ndarray[Any, Any]:
+    if phi is None:  # scale-free default: 1 / the mean squared distance along the edges
+        mean = float(sq_dist.mean()) if sq_dist.size else 0.0
+        phi = 1.0 / mean if mean > 0 else 0.0
+    if phi < 0:
+        raise InputError(f"phi: expected >= 0, got {phi}")
+    # floor: a weight that underflows to 0 would silently remove the edge
+    return np.maximum(np.exp(-phi * sq_dist), np.finfo(np.float64).tiny)
+
+
+def knn_weights(points: Any, k: int = 10, phi: float | None = None) -> WeightGraph:
+    """Each point tied to its ``k`` nearest neighbours (the union of both directions), with
+    weight ``exp(-phi * ||x_i - x_j||^2)``. ``phi=None`` takes 1 / the mean squared edge length."""
+    x = _check_points(points)
+    n = x.shape[0]
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"knn_weights: expected k an int >= 1, got {k!r}")
+    k = min(k, n - 1)
+    if k == 0:
+        return WeightGraph(n, np.zeros((0, 2), np.int64), np.zeros(0))
+    _, idx = cKDTree(x).query(x, k=k + 1)
+    i = np.repeat(np.arange(n), k)
+    j = idx[:, 1:].reshape(-1)
+    # duplicate points can push a point itself past position 0; drop self-pairs either way
+    keep = i != j
+    lo, hi = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
+    pairs = np.unique(lo * n + hi)
+    lo, hi = pairs // n, pairs % n
+    sq = ((x[lo] - x[hi]) ** 2).sum(1)
+    return WeightGraph(n, np.stack([lo, hi], 1), _gaussian(sq, phi))
+
+
+def _all_pairs(n: int) -> np.ndarray[Any, Any]:
+    i, j = np.triu_indices(n, 1)
+    return np.stack([i, j], 1).astype(np.int64)
+
+
+def dense_weights(points: Any, phi: float | None = None) -> WeightGraph:
+    """Every pair tied, with weight ``exp(-phi * ||x_i - x_j||^2)`` (``n (n - 1) / 2`` edges)."""
+    x = _check_points(points)
+    edges = _all_pairs(x.shape[0])
+    sq = ((x[edges[:, 0]] - x[edges[:, 1]]) ** 2).sum(1)
+    return WeightGraph(x.shape[0], edges, _gaussian(sq, phi))
+
+
+def uniform_weights(n_points: int) -> WeightGraph:
+    """Every pair tied with weight 1: the classical (unweighted) convex clustering model."""
+    edges = _all_pairs(n_points)
+    return WeightGraph(n_points, edges, np.ones(edges.shape[0]))
+
+
+def as_weight_graph(weights: Any, n_points: int) -> WeightGraph:
+    """A :class:`WeightGraph` from itself, or from a symmetric ``(n, n)`` scipy sparse or numpy
+    matrix of non-negative weights (zeros and the diagonal are ignored)."""
+    if isinstance(weights, WeightGraph):
+        graph = weights
+    elif sp.issparse(weights) or isinstance(weights, np.ndarray):
+        mat = sp.coo_matrix(weights)
+        if mat.shape != (n_points, n_points):
+            raise InputError(
+                f"weights: expected an ({n_points}, {n_points}) matrix, got {mat.shape}"
+            )
+        if abs(mat - mat.T).max() > 1e-12 * max(1.0, abs(mat).max()):
+            raise InputError("weights: expected a symmetric matrix")
+        if (mat.data < 0).any():
+            raise InputError("weights: expected non-negative weights")
+        upper = sp.triu(mat, 1).tocoo()
+        upper.sum_duplicates()
+        keep = upper.data > 0
+        edges = np.stack([upper.row[keep], upper.col[keep]], 1).astype(np.int64)
+        graph = WeightGraph(n_points, edges, upper.data[keep])
+    else:
+        raise InputError(
+            "weights: expected a WeightGraph, a symmetric (n, n) matrix, or None for 10-NN "
+            f"Gaussian weights; got {type(weights).__name__}"
+        )
+    if graph.n_points != n_points:
+        raise InputError(f"weights: the graph has {graph.n_points} points, the data {n_points}")
+    return graph
