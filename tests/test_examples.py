@@ -19,3 +19,18 @@ def test_spiral_training_example_trains_and_plots(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr  # exit 0 means eval accuracy > 0.9
     assert "eval accuracy" in result.stdout
     assert (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").stat().st_size > 10_000
+
+
+def test_convexclust_path_example_prints_the_path_and_draws_it(tmp_path):
+    script = EXAMPLES / "convexclust" / "clustering_path.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--points", "80", "--out", "path.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "exact-recovery interval" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines() if line[:1] == " "]
+    assert int(rows[-1][1]) == 4  # the path ends at the 4 true clusters
+    assert (tmp_path / "path.png").stat().st_size > 20_000

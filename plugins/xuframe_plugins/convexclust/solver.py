@@ -136,7 +136,8 @@ class ClusteringPath:
         for i in range(x.shape[0]):
             colour = None if colours is None else plt.cm.tab10(int(colours[i]) % 10)
             ax.plot(tracks[:, i, 0], tracks[:, i, 1], "-", lw=0.6, alpha=0.6, color=colour or "0.5")
-        ax.scatter(x[:, 0], x[:, 1], s=8, c="k" if colours is None else colours, cmap="tab10")
+        dots = "k" if colours is None else [plt.cm.tab10(int(c) % 10) for c in colours]
+        ax.scatter(x[:, 0], x[:, 1], s=8, c=dots)
         end = self.results[-1].centroids
         ax.scatter(end[:, 0], end[:, 1], s=40, marker="x", c="r")
         ax.set_title(f"clustering path, lambda {self.lams[0]:.3g} .. {self.lams[-1]:.3g}")
