@@ -20,7 +20,8 @@ The augmented Lagrangian method on ``min P(U)`` with ``Z = B U`` updates, for a 
 
 ``phi`` is strongly convex with gradient ``U - X + B^T clip(V, -mu, mu)`` and generalised
 Hessian ``I + sigma B^T Theta B``, ``Theta = [|V| < mu]`` (the edges fused at the current
-point), so (3) is solved by semismooth Newton steps (5) with a backtracking line search; the
+point), so (3) is solved by semismooth Newton steps (5) with an exact line search (``phi`` is
+piecewise quadratic along the step); the
 Newton system is a graph-Laplacian system per coordinate, solved by preconditioned conjugate
 gradients for all coordinates at once. ``Y`` is dual feasible after every (4), ``U`` is primal
 feasible always, so the duality gap ``P(U) - D(Y)`` certifies the accuracy of each iterate.
