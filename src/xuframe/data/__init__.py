@@ -1,10 +1,39 @@
-"""Datasets: format readers and seeded synthetic generators.
+"""Datasets: format readers, seeded synthetic generators and detection transforms.
 
 Nothing here downloads anything: data is generated from a seed or read from files you have.
-Readers for COCO, KITTI, ScanNet-style and shot-feature layouts arrive with the plugins that
-need them.
+
+2-D detection samples are dicts ``{"image": (3, H, W) float, "boxes": Boxes2D, "labels": int64,
+"crowd": bool, "image_id": int}``; :class:`CocoDetection` reads them from COCO json,
+:class:`ShapesDataset` generates them, the transforms keep image and boxes consistent and
+:func:`collate_detection` batches them.
 """
 
 from xuframe.data._blobs import make_blobs
+from xuframe.data._coco import CocoDetection, write_coco
+from xuframe.data._detection import (
+    ColorJitter,
+    Compose,
+    Normalize,
+    RandomFlip,
+    Resize,
+    check_detection_sample,
+    clip_boxes,
+    collate_detection,
+)
+from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
-__all__ = ["make_blobs"]
+__all__ = [
+    "SHAPE_CLASSES",
+    "CocoDetection",
+    "ColorJitter",
+    "Compose",
+    "Normalize",
+    "RandomFlip",
+    "Resize",
+    "ShapesDataset",
+    "check_detection_sample",
+    "clip_boxes",
+    "collate_detection",
+    "make_blobs",
+    "write_coco",
+]

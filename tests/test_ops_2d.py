@@ -1,0 +1,182 @@
+"""2-D box and heatmap kernels against naive versions, and their invariants."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xuframe.errors import InputError
+from xuframe.ops import (
+    box_giou,
+    box_giou_aligned,
+    box_iou,
+    box_iou_aligned,
+    draw_gaussian,
+    gaussian_2d,
+    gaussian_radius,
+    heatmap_peaks,
+)
+
+coord = st.floats(-50, 50, allow_nan=False, width=32)
+size = st.floats(0, 40, allow_nan=False, width=32)
+
+
+@st.composite
+def boxes(draw, n_min=1, n_max=6):
+    n = draw(st.integers(n_min, n_max))
+    rows = [
+        (x, y, x + w, y + h)
+        for x, y, w, h in (draw(st.tuples(coord, coord, size, size)) for _ in range(n))
+    ]
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def naive_iou_giou(a, b):
+    ax1, ay1, ax2, ay2 = (float(v) for v in a)
+    bx1, by1, bx2, by2 = (float(v) for v in b)
+    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
+    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
+    inter = iw * ih
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    enclosing = (max(ax2, bx2) - min(ax1, bx1)) * (max(ay2, by2) - min(ay1, by1))
+    iou = inter / union if union > 0 else 0.0
+    extra = (enclosing - union) / enclosing if enclosing > 0 else 0.0
+    return iou, iou - extra
+
+
+@settings(max_examples=60, deadline=None)
+@given(boxes(), boxes())
+def test_iou_and_giou_equal_the_naive_loops(a, b):
+    iou, giou = box_iou(a, b), box_giou(a, b)
+    for i in range(len(a)):
+        for j in range(len(b)):
+            want_iou, want_giou = naive_iou_giou(a[i], b[j])
+            assert iou[i, j].item() == pytest.approx(want_iou, abs=1e-9)
+            assert giou[i, j].item() == pytest.approx(want_giou, abs=1e-9)
+    k = min(len(a), len(b))
+    torch.testing.assert_close(box_iou_aligned(a[:k], b[:k]), iou.diagonal()[:k])
+    torch.testing.assert_close(box_giou_aligned(a[:k], b[:k]), giou.diagonal()[:k])
+
+
+@settings(max_examples=60, deadline=None)
+@given(boxes(), boxes(), st.floats(-100, 100), st.floats(0.1, 10))
+def test_iou_invariants(a, b, shift, scale):
+    iou, giou = box_iou(a, b), box_giou(a, b)
+    torch.testing.assert_close(iou, box_iou(b, a).T)  # symmetry
+    torch.testing.assert_close(giou, box_giou(b, a).T)
+    assert bool(((giou >= -1 - 1e-12) & (giou <= 1 + 1e-12)).all())
+    assert bool((giou <= iou + 1e-12).all())  # GIoU never exceeds IoU
+    moved_a, moved_b = a * scale + shift, b * scale + shift
+    torch.testing.assert_close(box_iou(moved_a, moved_b), iou, atol=1e-9, rtol=1e-6)
+    torch.testing.assert_close(box_giou(moved_a, moved_b), giou, atol=1e-9, rtol=1e-6)
+    positive = (a[:, 2] > a[:, 0]) & (a[:, 3] > a[:, 1])
+    same = box_iou_aligned(a, a)
+    assert bool((same[positive] == 1).all()) and bool((box_giou_aligned(a, a)[positive] == 1).all())
+
+
+def test_degenerate_boxes_give_zero_not_nan():
+    point = torch.tensor([[1.0, 1.0, 1.0, 1.0]])
+    assert box_iou(point, point).item() == 0.0
+    assert not torch.isnan(box_giou(point, point)).any()
+    with pytest.raises(InputError, match=r"\(N, 4\)"):
+        box_iou(torch.zeros(3), point)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(1, 300), st.floats(1, 300), st.floats(0.3, 0.9))
+def test_gaussian_radius_keeps_the_overlap(h, w, overlap):
+    """Shifting both corners by the radius (the worst of CornerNet's three cases) keeps the IoU."""
+    r = float(gaussian_radius(torch.tensor(h), torch.tensor(w), overlap))
+    assert r >= 0
+    box = torch.tensor([[0.0, 0.0, w, h]], dtype=torch.float64)
+    shrunk = (
+        torch.tensor([[r, r, w - r, h - r]], dtype=torch.float64) if 2 * r < min(h, w) else None
+    )
+    grown = torch.tensor([[-r, -r, w + r, h + r]], dtype=torch.float64)
+    shifted = torch.tensor([[r, r, w + r, h + r]], dtype=torch.float64)
+    ious = [
+        box_iou(box, other).item()
+        for other in (grown, shifted) + ((shrunk,) if shrunk is not None else ())
+    ]
+    assert min(ious) >= overlap - 1e-6
+    assert min(ious) <= overlap + 1e-6  # and it is the largest such radius: one case is tight
+
+
+def naive_gaussian(ry, rx):
+    sy, sx = (2 * ry + 1) / 6, (2 * rx + 1) / 6
+    out = np.zeros((2 * ry + 1, 2 * rx + 1))
+    for i in range(2 * ry + 1):
+        for j in range(2 * rx + 1):
+            y, x = i - ry, j - rx
+            out[i, j] = math.exp(-(x * x) / (2 * sx * sx) - (y * y) / (2 * sy * sy))
+    return out
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 12), st.integers(0, 12), st.integers(-3, 24), st.integers(-3, 24))
+def test_draw_gaussian_equals_naive_and_clips_at_the_border(ry, rx, cy, cx):
+    heat = torch.zeros(20, 20)
+    heat[5, 5] = 0.5
+    before = heat.clone()
+    draw_gaussian(heat, cx, cy, rx, ry)
+    want = before.numpy().astype(np.float64).copy()
+    if 0 <= cx < 20 and 0 <= cy < 20:
+        g = naive_gaussian(ry, rx)
+        g[g < np.finfo(np.float32).eps * g.max()] = 0
+        for i in range(2 * ry + 1):
+            for j in range(2 * rx + 1):
+                y, x = cy + i - ry, cx + j - rx
+                if 0 <= y < 20 and 0 <= x < 20:
+                    want[y, x] = max(want[y, x], g[i, j])
+        assert heat[cy, cx].item() == 1.0
+    np.testing.assert_allclose(heat.numpy(), want, atol=1e-6)
+    assert heat.max().item() <= 1.0
+
+
+def test_gaussian_is_elliptical():
+    g = gaussian_2d(2, 6)
+    assert g.shape == (5, 13) and g[2, 6] == 1.0
+    assert g[2, 8] > g[4, 6]  # two cells along the long axis fall off less than along the short
+
+
+def naive_peaks(heat, k):
+    b, c, h, w = heat.shape
+    found = []
+    for bi in range(b):
+        cells = []
+        for ci in range(c):
+            for y in range(h):
+                for x in range(w):
+                    v = heat[bi, ci, y, x]
+                    window = heat[bi, ci, max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
+                    cells.append((v if v >= window.max() else 0.0, ci, y, x))
+        cells.sort(key=lambda t: -t[0])
+        found.append(sorted(t[0] for t in cells[:k]))
+    return found
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 1000), st.integers(1, 3), st.integers(1, 30))
+def test_peaks_equal_the_naive_scan(seed, c, k):
+    heat = torch.rand(2, c, 7, 9, generator=torch.Generator().manual_seed(seed))
+    scores, classes, ys, xs = heat_peaks = heatmap_peaks(heat, k=k)
+    for bi, want in enumerate(naive_peaks(heat.numpy(), k)):
+        np.testing.assert_allclose(sorted(scores[bi].tolist()), want, atol=1e-7)
+        nonzero = scores[bi] > 0
+        picked = heat[bi, classes[bi], ys[bi], xs[bi]]
+        torch.testing.assert_close(picked[nonzero], scores[bi][nonzero])
+    assert len(heat_peaks) == 4
+
+
+def test_a_drawn_box_decodes_to_its_centre():
+    heat = torch.zeros(1, 3, 32, 32)
+    draw_gaussian(heat[0, 2], 10, 20, 4, 2)
+    draw_gaussian(heat[0, 0], 25, 5, 3, 3)
+    scores, classes, ys, xs = heatmap_peaks(heat, k=2)
+    got = {(int(c), int(y), int(x)) for c, y, x in zip(classes[0], ys[0], xs[0], strict=True)}
+    assert got == {(2, 20, 10), (0, 5, 25)} and bool((scores == 1).all())
