@@ -66,7 +66,9 @@ def main() -> None:
             if n <= args.max_clarabel_n:
                 value, solve_s, total_s = clarabel(p)
                 diff = (ours.objective - value) / abs(value)
-                line += f" {solve_s:9.3f} {total_s:8.3f} {solve_s / ours.seconds:7.1f}x {diff:14.1e}"
+                line += (
+                    f" {solve_s:9.3f} {total_s:8.3f} {solve_s / ours.seconds:7.1f}x {diff:14.1e}"
+                )
             print(line, flush=True)
 
     if not args.scale:

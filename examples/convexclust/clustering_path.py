@@ -37,7 +37,9 @@ def main() -> None:
     print(f"exact-recovery interval (sufficient): {interval}")
     print(f"lambda at which the true clusters fuse (bisection): {fusion:.4g}")
     if not interval.empty:
-        print(f"the sufficient lam_min is {interval.lam_min / fusion:.2f}x the actual fusion lambda")
+        print(
+            f"the sufficient lam_min is {interval.lam_min / fusion:.2f}x the actual fusion lambda"
+        )
 
     top = fusion * 3 if interval.empty else max(fusion * 3, interval.lam_min * 1.5)
     lams = np.geomspace(fusion / 100, top, 25)
