@@ -28,6 +28,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.kmeans",
     "xuframe_plugins.robust",
     "xuframe_plugins.convexclust",
+    "xuframe_plugins.ttfnet",
 )
 
 

@@ -1,0 +1,252 @@
+"""The TTFNet detector: ResNet-18, a 32x -> 4x upsampling neck, heatmap and box heads."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xuframe import DemoResult, Detector, config_field
+from xuframe.data import ShapesDataset, collate_detection
+from xuframe.errors import ConfigError, InputError
+from xuframe.ops import heatmap_peaks
+from xuframe.types import Boxes2D, Detections
+from xuframe_plugins.ttfnet.layers import ModulatedDeformConv2d, ResNet18
+from xuframe_plugins.ttfnet.targets import decode_boxes, encode_targets, focal_loss, giou_loss
+
+__all__ = ["TTFNet", "TTFNetTiny"]
+
+STRIDE = 4
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
+
+
+def _unit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
+
+
+def _conv_bn_relu(cin: int, cout: int, deform: bool) -> nn.Sequential:
+    conv: nn.Module = (
+        ModulatedDeformConv2d(cin, cout, 3, 1, bias=False)
+        if deform
+        else nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
+    )
+    return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def _shortcut(cin: int, cout: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods.append(nn.Conv2d(cin if i == 0 else cout, cout, 3, 1, 1))
+        if i < layers - 1:
+            mods.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*mods)
+
+
+def _head(cin: int, mid: int, cout: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Conv2d(cin if i == 0 else mid, mid, 3, 1, 1), nn.ReLU(inplace=True)]
+    mods.append(nn.Conv2d(mid if layers else cin, cout, 1))
+    return nn.Sequential(*mods)
+
+
+class TTFNet(Detector):
+    """TTFNet (Liu, Zheng, Xu et al., AAAI 2020) with a ResNet-18 backbone: ``ttfnet-r18``.
+
+    Inputs are ``(B, 3, H, W)`` normalised images with ``H, W`` multiples of 32; boxes come back
+    in input pixels. A training batch is what :func:`xuframe.data.collate_detection` returns.
+    """
+
+    name: ClassVar[str] = "ttfnet-r18"
+    geometry: ClassVar[type[Boxes2D]] = Boxes2D
+
+    @attrs.frozen
+    class Config:
+        num_classes: int = config_field(
+            4, doc="object classes (the shapes set has 4)", validator=_positive
+        )
+        width: int = config_field(64, doc="backbone width (64: ResNet-18)", validator=_positive)
+        head_conv: int = config_field(128, doc="heatmap head channels", validator=_positive)
+        wh_conv: int = config_field(64, doc="box head channels", validator=_positive)
+        deform: bool = config_field(
+            True, doc="modulated deformable convs in the neck (False: plain 3x3)"
+        )
+        alpha: float = config_field(0.54, doc="heatmap Gaussian radius factor", validator=_unit)
+        beta: float = config_field(
+            0.54, doc="regression-sample Gaussian radius factor (0: centre only)", validator=_unit
+        )
+        wh_offset_base: float = config_field(
+            16.0, doc="box head scale: distances are relu(x) * this", validator=_positive
+        )
+        hm_weight: float = config_field(1.0, doc="heatmap (focal) loss weight", validator=_positive)
+        wh_weight: float = config_field(5.0, doc="GIoU loss weight", validator=_positive)
+        topk: int = config_field(100, doc="detections kept per image", validator=_positive)
+        score_threshold: float = config_field(
+            0.01, doc="detections below this score are dropped", validator=_unit
+        )
+        input_size: int = config_field(
+            512, doc="training / demo input side (a multiple of 32)", validator=_positive
+        )
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        if cfg.input_size % 32:
+            raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
+        self.backbone = ResNet18(cfg.width)
+        c2, c3, c4, c5 = self.backbone.channels
+        planes = (4 * cfg.width, 2 * cfg.width, cfg.width)
+        self.up = nn.ModuleList(
+            [
+                _conv_bn_relu(c5, planes[0], cfg.deform),
+                _conv_bn_relu(planes[0], planes[1], cfg.deform),
+                _conv_bn_relu(planes[1], planes[2], cfg.deform),
+            ]
+        )
+        self.shortcuts = nn.ModuleList(
+            [_shortcut(c4, planes[0], 1), _shortcut(c3, planes[1], 2), _shortcut(c2, planes[2], 3)]
+        )
+        self.hm_head = _head(planes[2], cfg.head_conv, cfg.num_classes, 2)
+        self.wh_head = _head(planes[2], cfg.wh_conv, 4, 1)
+        nn.init.constant_(self.hm_head[-1].bias, -math.log((1 - 0.01) / 0.01))  # -4.595
+        for head in (self.hm_head, self.wh_head):
+            for m in head[:-1]:
+                if isinstance(m, nn.Conv2d):
+                    nn.init.normal_(m.weight, std=0.01)
+                    nn.init.zeros_(m.bias)
+        nn.init.normal_(self.wh_head[-1].weight, std=0.001)
+        # The released code starts this bias at 0, so relu(x) starts at the kink and a distance
+        # whose outputs all start negative never gets a gradient (we saw left/top distances
+        # stuck at 0 on the shapes set). Starting at 1 (distances of wh_offset_base pixels)
+        # keeps every distance alive.
+        nn.init.constant_(self.wh_head[-1].bias, 1.0)
+
+    def _check_inputs(self, inputs: Any) -> torch.Tensor:
+        if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or inputs.shape[1] != 3:
+            shape = (
+                tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+            )
+            raise InputError(f"{self.name}: expected images of shape (B, 3, H, W), got {shape}")
+        if not inputs.is_floating_point():
+            raise InputError(
+                f"{self.name}: expected floating-point (normalised) images, got {inputs.dtype}"
+            )
+        if inputs.shape[2] % 32 or inputs.shape[3] % 32:
+            raise InputError(
+                f"{self.name}: expected H and W multiples of 32, got {tuple(inputs.shape[2:])}"
+            )
+        return inputs
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Heatmap logits ``(B, C, H/4, W/4)`` and distances ``(B, 4, H/4, W/4)`` in pixels."""
+        c2, c3, c4, c5 = self.backbone(self._check_inputs(images))
+        x = c5
+        for up, shortcut, skip in zip(self.up, self.shortcuts, (c4, c3, c2), strict=True):
+            x = F.interpolate(up(x), scale_factor=2, mode="bilinear", align_corners=False)
+            x = x + shortcut(skip)
+        return self.hm_head(x), F.relu(self.wh_head(x)) * self.config.wh_offset_base
+
+    def targets(
+        self, batch: Mapping[str, Any], feature_size: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stacked :func:`encode_targets` of the batch's boxes and labels."""
+        cfg = self.config
+        out = [
+            encode_targets(
+                b.tensor, lab, cfg.num_classes, feature_size, STRIDE, cfg.alpha, cfg.beta
+            )
+            for b, lab in zip(batch["boxes"], batch["labels"], strict=True)
+        ]
+        return tuple(torch.stack(t) for t in zip(*out, strict=True))  # type: ignore[return-value]
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        for key in ("inputs", "boxes", "labels"):
+            if key not in batch:
+                raise InputError(
+                    f"{self.name}.loss: expected batch key {key!r} (use collate_detection)"
+                )
+        for lab in batch["labels"]:
+            if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= self.config.num_classes):
+                raise InputError(
+                    f"{self.name}.loss: labels must lie in 0 .. {self.config.num_classes - 1}"
+                )
+        logits, distances = self(batch["inputs"])
+        heat, boxes, weight = self.targets(batch, tuple(logits.shape[2:]))
+        heat, boxes, weight = heat.to(logits), boxes.to(logits), weight.to(logits)
+        pred = decode_boxes(distances, STRIDE)
+        return {
+            "heatmap": self.config.hm_weight * focal_loss(logits, heat),
+            "giou": self.config.wh_weight * giou_loss(pred, boxes, weight),
+        }
+
+    @torch.no_grad()
+    def predict(self, inputs: Any) -> list[Detections]:
+        """Detections per image: 3x3 max-pool peaks, top-k, score threshold; no NMS."""
+        logits, distances = self(inputs)
+        scores, classes, ys, xs = heatmap_peaks(torch.sigmoid(logits), k=self.config.topk)
+        boxes = decode_boxes(distances, STRIDE)
+        out = []
+        for i in range(logits.shape[0]):
+            keep = scores[i] >= self.config.score_threshold
+            y, x = ys[i][keep], xs[i][keep]
+            b = boxes[i][:, y, x].T
+            b[:, 0::2] = b[:, 0::2].clamp(0, inputs.shape[3])
+            b[:, 1::2] = b[:, 1::2].clamp(0, inputs.shape[2])
+            out.append(Detections(Boxes2D(b), scores[i][keep], classes[i][keep]))
+        return out
+
+    @classmethod
+    def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
+        data = ShapesDataset(batch_size, 64, seed=seed)
+        return collate_detection([data[i] for i in range(batch_size)])
+
+    @classmethod
+    def demo(cls, seed: int = 0) -> DemoResult:
+        """Train a tiny TTFNet for a few seconds (30 steps) on 64 px shapes and report COCO AP50 on 32 held-out images."""
+        from xuframe_plugins.ttfnet.training import train_and_evaluate
+
+        start = time.perf_counter()
+        metrics = train_and_evaluate(
+            {"width": 16, "head_conv": 32, "wh_conv": 16, "deform": False, "input_size": 64},
+            steps=30,
+            batch_size=8,
+            n_train=240,
+            n_val=32,
+            image_size=64,
+            seed=seed,
+        )
+        seconds = time.perf_counter() - start
+        return DemoResult(
+            {**metrics, "seconds": seconds},
+            summary=f"tiny TTFNet, 30 steps on 64 px shapes ({seconds:.0f} s): AP50 {metrics['AP50']:.3f}, AP {metrics['AP']:.3f} on 32 held-out images",
+        )
+
+
+class TTFNetTiny(TTFNet):
+    """``ttfnet-tiny``: TTFNet at a quarter of ResNet-18's width, plain convs, 128 px inputs;
+    for tests, demos and CPU experiments."""
+
+    name: ClassVar[str] = "ttfnet-tiny"
+
+    @attrs.frozen
+    class Config(TTFNet.Config):
+        width: int = config_field(16, doc="backbone width (64: ResNet-18)", validator=_positive)
+        head_conv: int = config_field(64, doc="heatmap head channels", validator=_positive)
+        wh_conv: int = config_field(32, doc="box head channels", validator=_positive)
+        deform: bool = config_field(
+            False, doc="modulated deformable convs in the neck (False: plain 3x3)"
+        )
+        input_size: int = config_field(
+            128, doc="training / demo input side (a multiple of 32)", validator=_positive
+        )
