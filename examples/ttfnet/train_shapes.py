@@ -18,10 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.patches as patches
 import matplotlib.pyplot as plt
 
-import xuframe
 from xuframe.data import SHAPE_CLASSES, Normalize, ShapesDataset
-from xuframe.engine import Trainer, seed_everything
-from xuframe_plugins.ttfnet.training import coco_evaluator, shapes_train_loader, shapes_val_loader
+from xuframe_plugins.ttfnet.training import train_on_shapes
 
 
 def main() -> None:
@@ -32,30 +30,19 @@ def main() -> None:
     parser.add_argument("--out", default="ttfnet_shapes.png")
     args = parser.parse_args()
 
-    seed_everything(0)
-    model = xuframe.create("detector", "ttfnet-tiny", input_size=args.size)
-    train = shapes_train_loader(args.steps * args.batch_size, args.size, args.batch_size)
-    val = shapes_val_loader(200, args.size, args.batch_size)
-    trainer = Trainer(
-        model,
-        {
-            "max_steps": args.steps,
-            "batch_size": args.batch_size,
-            "optimizer": "adamw",
-            "lr": 2e-3,
-            "weight_decay": 1e-4,
-            "schedule": "step",
-            "warmup_steps": max(1, args.steps // 20),
-            "step_size": int(args.steps * 0.75),
-            "grad_clip": 35.0,
-            "device": "cpu",
-        },
-        evaluators=[],
-    )
     start = time.perf_counter()
-    trainer.fit(train)
+    # the schedule of train_and_evaluate: AdamW 2e-3, 5% warm-up, lr / 10 at 80% of the steps
+    model, metrics = train_on_shapes(
+        {"input_size": args.size},
+        steps=args.steps,
+        batch_size=args.batch_size,
+        n_train=8000,
+        n_val=200,
+        image_size=args.size,
+        seed=0,
+        progress=True,
+    )
     minutes = (time.perf_counter() - start) / 60
-    metrics = coco_evaluator(model, val)
     print(f"trained {args.steps} steps in {minutes:.1f} min")
     print(
         f"held-out COCO AP50 {metrics['AP50']:.3f}  AP {metrics['AP']:.3f}  AP75 {metrics['AP75']:.3f}"
