@@ -34,3 +34,17 @@ def test_convexclust_path_example_prints_the_path_and_draws_it(tmp_path):
     rows = [line.split() for line in result.stdout.splitlines() if line[:1] == " "]
     assert int(rows[-1][1]) == 4  # the path ends at the 4 true clusters
     assert (tmp_path / "path.png").stat().st_size > 20_000
+
+
+def test_ttfnet_example_runs_end_to_end(tmp_path):
+    """A 4-step smoke run of examples/ttfnet/train_shapes.py (the full run is in the docs)."""
+    script = EXAMPLES / "ttfnet" / "train_shapes.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--steps", "4", "--size", "64", "--out", "det.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "held-out COCO AP50" in result.stdout
+    assert (tmp_path / "det.png").stat().st_size > 20_000

@@ -120,6 +120,30 @@ class CocoDetection:
         return self.transforms(sample) if self.transforms is not None else sample
 
 
+def annotation_records(sample: Sample, image_id: int, first_id: int = 1) -> list[dict[str, Any]]:
+    """COCO annotation records of one detection sample (category id = label + 1, bbox as
+    x, y, width, height, area = box area, ``iscrowd`` from the sample's ``crowd`` flags)."""
+    n = len(sample["boxes"])
+    crowd = sample.get("crowd")
+    flags = crowd.tolist() if crowd is not None else [False] * n
+    records = []
+    for k, (box, label) in enumerate(
+        zip(sample["boxes"].tensor.tolist(), sample["labels"].tolist(), strict=True)
+    ):
+        x1, y1, x2, y2 = box
+        records.append(
+            {
+                "id": first_id + k,
+                "image_id": image_id,
+                "category_id": int(label) + 1,
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": int(bool(flags[k])),
+            }
+        )
+    return records
+
+
 def write_coco(
     directory: str | os.PathLike[str],
     samples: Sequence[Sample],
@@ -143,21 +167,7 @@ def write_coco(
         Image.fromarray(array).save(root / name)
         h, w = array.shape[:2]
         images.append({"id": image_id, "file_name": name, "width": w, "height": h})
-        crowd = sample.get("crowd", torch.zeros(len(sample["boxes"]), dtype=torch.bool))
-        for box, label, is_crowd in zip(
-            sample["boxes"].tensor.tolist(), sample["labels"].tolist(), crowd.tolist(), strict=True
-        ):
-            x1, y1, x2, y2 = box
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(label) + 1,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": int(is_crowd),
-                }
-            )
+        annotations += annotation_records(sample, image_id, first_id=len(annotations) + 1)
     categories = [{"id": k + 1, "name": n} for k, n in enumerate(class_names)]
     path = root / annotation_file
     tmp = path.with_suffix(".json.tmp")

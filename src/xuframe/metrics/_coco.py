@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xuframe.data._coco import annotation_records
 from xuframe.errors import InputError
 from xuframe.types import Boxes2D, Detections
 
@@ -47,21 +48,7 @@ def coco_ground_truth(targets: Sequence[dict[str, Any]], n_classes: int) -> dict
             raise InputError(f"coco_ground_truth: target {i} needs 'boxes' (Boxes2D) and 'labels'")
         image_id = int(t.get("image_id", i))
         images.append({"id": image_id, "width": 0, "height": 0, "file_name": ""})
-        crowd = t.get("crowd")
-        for k, (box, label) in enumerate(
-            zip(t["boxes"].tensor.tolist(), t["labels"].tolist(), strict=True)
-        ):
-            x1, y1, x2, y2 = box
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(label) + 1,
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": int(bool(crowd[k])) if crowd is not None else 0,
-                }
-            )
+        annotations += annotation_records(t, image_id, first_id=len(annotations) + 1)
     categories = [{"id": k + 1, "name": str(k)} for k in range(n_classes)]
     return {"images": images, "annotations": annotations, "categories": categories}
 
