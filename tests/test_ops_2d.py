@@ -22,8 +22,11 @@ from xuframe.ops import (
     heatmap_peaks,
 )
 
-coord = st.floats(-50, 50, allow_nan=False, width=32)
-size = st.floats(0, 40, allow_nan=False, width=32)
+# coordinates on a 1/16 grid, shifts on it and power-of-two scales: translating and scaling
+# are then exact in floating point, so the invariants test the kernels, not rounding (a
+# subnormal width, say, is not preserved by x + 1 - 1)
+coord = st.integers(-800, 800).map(lambda v: v / 16)
+size = st.integers(0, 640).map(lambda v: v / 16)
 
 
 @st.composite
@@ -64,7 +67,7 @@ def test_iou_and_giou_equal_the_naive_loops(a, b):
 
 
 @settings(max_examples=60, deadline=None)
-@given(boxes(), boxes(), st.floats(-100, 100), st.floats(0.1, 10))
+@given(boxes(), boxes(), coord, st.sampled_from([0.25, 0.5, 2.0, 4.0]))
 def test_iou_invariants(a, b, shift, scale):
     iou, giou = box_iou(a, b), box_giou(a, b)
     torch.testing.assert_close(iou, box_iou(b, a).T)  # symmetry

@@ -231,8 +231,7 @@ def solve_ssnal(
             v = v + (alpha * sigma) * b_step  # = sigma B u + y, without another product
             grad = u - x + bt @ np.clip(v, -mu_col, mu_col)
         # (4): the multiplier update keeps Y dual feasible
-        y_new = np.clip(v, -mu_col, mu_col)
-        y = y_new
+        y = np.clip(v, -mu_col, mu_col)
         primal = primal_objective(x, u, b, mu)
         dual = dual_objective(x, y, b, bt)
         # the dual's own primal point can beat U; keep the better certificate
