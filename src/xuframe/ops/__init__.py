@@ -1,16 +1,22 @@
 """Shared tensor kernels. Each kernel lives here once and every plugin calls it.
 
-Scatter reductions; IoU and GIoU of 2-D boxes; Gaussian heatmap targets and their peaks.
-Voxelization and rotated-box IoU arrive with the 3-D base.
+Scatter reductions; IoU and GIoU of 2-D boxes; Gaussian heatmap targets and their peaks;
+exact rotated BEV and 3-D IoU and rotated NMS; voxelization, pillarization and BEV scatter.
 """
 
 from xuframe.ops._boxes import box_giou, box_giou_aligned, box_iou, box_iou_aligned
 from xuframe.ops._heatmap import draw_gaussian, gaussian_2d, gaussian_radius, heatmap_peaks
+from xuframe.ops._rotated import bev_corners, bev_iou, boxes3d_iou, rotated_nms
 from xuframe.ops._scatter import Reduce, ScatterBackend, has_torch_scatter, scatter
+from xuframe.ops._voxel import Voxels, pillarize, scatter_to_bev, voxelize
 
 __all__ = [
     "Reduce",
     "ScatterBackend",
+    "Voxels",
+    "bev_corners",
+    "bev_iou",
+    "boxes3d_iou",
     "box_giou",
     "box_giou_aligned",
     "box_iou",
@@ -20,5 +26,9 @@ __all__ = [
     "gaussian_radius",
     "has_torch_scatter",
     "heatmap_peaks",
+    "pillarize",
+    "rotated_nms",
     "scatter",
+    "scatter_to_bev",
+    "voxelize",
 ]
