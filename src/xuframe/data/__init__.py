@@ -5,7 +5,8 @@ Nothing here downloads anything: data is generated from a seed or read from file
 2-D detection samples are dicts ``{"image": (3, H, W) float, "boxes": Boxes2D, "labels": int64,
 "crowd": bool, "image_id": int}``; :class:`CocoDetection` reads them from COCO json,
 :class:`ShapesDataset` generates them, the transforms keep image and boxes consistent and
-:func:`collate_detection` batches them.
+:func:`collate_detection` batches them. KITTI's calibration, velodyne scans and labels are
+read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.
 """
 
 from xuframe.data._blobs import make_blobs
@@ -20,13 +21,25 @@ from xuframe.data._detection import (
     clip_boxes,
     collate_detection,
 )
+from xuframe.data._kitti import (
+    Calibration,
+    KittiObject,
+    read_calib,
+    read_labels,
+    read_velodyne,
+    write_calib,
+    write_labels,
+    write_velodyne,
+)
 from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
 __all__ = [
     "SHAPE_CLASSES",
+    "Calibration",
     "CocoDetection",
     "ColorJitter",
     "Compose",
+    "KittiObject",
     "Normalize",
     "RandomFlip",
     "Resize",
@@ -35,5 +48,11 @@ __all__ = [
     "clip_boxes",
     "collate_detection",
     "make_blobs",
+    "read_calib",
+    "read_labels",
+    "read_velodyne",
+    "write_calib",
     "write_coco",
+    "write_labels",
+    "write_velodyne",
 ]

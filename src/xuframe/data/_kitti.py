@@ -1,0 +1,227 @@
+"""KITTI object files: calibration, frames, velodyne scans and labels.
+
+Frames: xuframe's LiDAR frame (``x`` forward, ``y`` left, ``z`` up; :class:`~xuframe.Boxes3D`
+holds geometric centres) and KITTI's rectified camera frame (``x`` right, ``y`` down, ``z``
+forward; labels hold the *bottom* centre, sizes ``h, w, l`` and ``rotation_y`` about ``y``).
+``p_rect = R0_rect @ Tr_velo_to_cam @ [p_velo; 1]``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from xuframe.errors import InputError
+from xuframe.types import Boxes3D, PointCloud
+
+__all__ = [
+    "Calibration",
+    "KittiObject",
+    "read_calib",
+    "read_labels",
+    "read_velodyne",
+    "write_calib",
+    "write_labels",
+    "write_velodyne",
+]
+
+_CALIB_KEYS = {"P2": (3, 4), "R0_rect": (3, 3), "Tr_velo_to_cam": (3, 4)}
+
+
+@attrs.frozen(eq=False)
+class Calibration:
+    """One frame's ``P2`` (3x4), ``R0_rect`` (3x3) and ``Tr_velo_to_cam`` (3x4), float64."""
+
+    P2: np.ndarray[Any, Any]
+    R0_rect: np.ndarray[Any, Any]
+    Tr_velo_to_cam: np.ndarray[Any, Any]
+
+    @property
+    def velo_to_rect(self) -> np.ndarray[Any, Any]:
+        """The 4x4 rigid transform from the LiDAR frame to the rectified camera frame."""
+        m = np.eye(4)
+        m[:3, :4] = self.R0_rect @ self.Tr_velo_to_cam
+        return m
+
+    def lidar_to_camera(self, xyz: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(N, 3)`` LiDAR points to rectified camera coordinates."""
+        m = self.velo_to_rect
+        return np.asarray(np.asarray(xyz, dtype=np.float64) @ m[:3, :3].T + m[:3, 3])
+
+    def camera_to_lidar(self, xyz: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(N, 3)`` rectified camera points to the LiDAR frame."""
+        inv = np.linalg.inv(self.velo_to_rect)
+        return np.asarray(np.asarray(xyz, dtype=np.float64) @ inv[:3, :3].T + inv[:3, 3])
+
+    def project(self, xyz_camera: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(N, 2)`` image pixels of rectified camera points (``P2``)."""
+        h = np.concatenate([xyz_camera, np.ones((len(xyz_camera), 1))], 1) @ self.P2.T
+        return np.asarray(h[:, :2] / h[:, 2:3])
+
+    def boxes_to_camera(self, boxes: Boxes3D) -> np.ndarray[Any, Any]:
+        """LiDAR boxes to KITTI label geometry ``(N, 7)``: ``x, y, z`` (bottom centre, camera),
+        ``h, w, l``, ``rotation_y``."""
+        t = boxes.tensor.double().numpy()
+        bottom = t[:, :3].copy()
+        bottom[:, 2] -= t[:, 5] / 2
+        loc = self.lidar_to_camera(bottom)
+        heading = np.stack([np.cos(t[:, 6]), np.sin(t[:, 6]), np.zeros(len(t))], 1)
+        d = heading @ self.velo_to_rect[:3, :3].T
+        ry = np.arctan2(-d[:, 2], d[:, 0])  # camera heading (cos ry, 0, -sin ry)
+        return np.concatenate([loc, t[:, [5, 4, 3]], _wrap(ry)[:, None]], 1)
+
+    def boxes_from_camera(self, geometry: np.ndarray[Any, Any]) -> Boxes3D:
+        """KITTI label geometry ``(N, 7)`` (bottom-centre location, ``h, w, l``, ``rotation_y``)
+        to LiDAR :class:`Boxes3D` (geometric centres).
+
+        ``rotation_y`` turns about the camera's ``y`` axis; when that axis is not exactly the
+        LiDAR's ``z`` (a pitched camera) the round trip of a heading is off by the square of
+        the tilt (4e-4 rad at 0.03 rad), inherent to KITTI's label format."""
+        g = np.asarray(geometry, dtype=np.float64).reshape(-1, 7)
+        centre = self.camera_to_lidar(g[:, :3])
+        centre[:, 2] += g[:, 3] / 2
+        d = np.stack([np.cos(g[:, 6]), np.zeros(len(g)), -np.sin(g[:, 6])], 1)
+        dv = d @ np.linalg.inv(self.velo_to_rect)[:3, :3].T
+        yaw = np.arctan2(dv[:, 1], dv[:, 0])
+        rows = np.concatenate([centre, g[:, [5, 4, 3]], _wrap(yaw)[:, None]], 1)
+        return Boxes3D(torch.tensor(rows, dtype=torch.float32))
+
+
+def _wrap(angle: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def read_calib(path: str | os.PathLike[str]) -> Calibration:
+    """A KITTI ``calib/*.txt``; a missing or malformed ``P2``, ``R0_rect`` or ``Tr_velo_to_cam``
+    raises :class:`InputError` naming it."""
+    values: dict[str, np.ndarray[Any, Any]] = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as err:
+        raise InputError(f"read_calib: cannot read {path}: {err}") from err
+    for line in lines:
+        if ":" not in line:
+            continue
+        key, _, rest = line.partition(":")
+        values[key.strip()] = np.array([float(v) for v in rest.split()], dtype=np.float64)
+    mats = {}
+    for key, shape in _CALIB_KEYS.items():
+        if key not in values:
+            raise InputError(f"read_calib: {path} has no {key} (expected {', '.join(_CALIB_KEYS)})")
+        if values[key].size != shape[0] * shape[1]:
+            raise InputError(
+                f"read_calib: {path}: {key} has {values[key].size} numbers, expected {shape[0] * shape[1]}"
+            )
+        mats[key] = values[key].reshape(shape)
+    return Calibration(mats["P2"], mats["R0_rect"], mats["Tr_velo_to_cam"])
+
+
+def write_calib(path: str | os.PathLike[str], calib: Calibration) -> None:
+    """Write the three matrices KITTI's readers need (P0, P1 and P3 as copies of P2)."""
+
+    def row(m: np.ndarray[Any, Any]) -> str:
+        return " ".join(f"{v:.12e}" for v in m.reshape(-1))
+
+    text = "".join(f"{k}: {row(calib.P2)}\n" for k in ("P0", "P1", "P2", "P3"))
+    text += f"R0_rect: {row(calib.R0_rect)}\nTr_velo_to_cam: {row(calib.Tr_velo_to_cam)}\n"
+    _atomic_write(Path(path), text.encode())
+
+
+def read_velodyne(path: str | os.PathLike[str]) -> PointCloud:
+    """A KITTI ``velodyne/*.bin`` (float32 ``x, y, z, reflectance`` per point). A file whose size
+    is not a multiple of 16 bytes is truncated: :class:`InputError`."""
+    raw = Path(path).read_bytes()
+    if len(raw) % 16:
+        raise InputError(
+            f"read_velodyne: {path} has {len(raw)} bytes, not a multiple of 16 (x, y, z, r float32): truncated?"
+        )
+    pts = np.frombuffer(raw, dtype=np.float32).reshape(-1, 4)
+    if not np.isfinite(pts).all():
+        raise InputError(f"read_velodyne: {path} holds NaN or inf values")
+    return PointCloud(torch.from_numpy(pts[:, :3].copy()), torch.from_numpy(pts[:, 3:].copy()))
+
+
+def write_velodyne(path: str | os.PathLike[str], cloud: PointCloud) -> None:
+    """Write ``x, y, z`` and the first feature (reflectance; 0 if none) as float32."""
+    refl = cloud.features[:, :1] if cloud.num_features else torch.zeros(len(cloud), 1)
+    data = torch.cat([cloud.xyz, refl], 1).to(torch.float32).numpy()
+    _atomic_write(Path(path), data.tobytes())
+
+
+@attrs.frozen
+class KittiObject:
+    """One ``label_2`` line: class, truncation, occlusion, observation angle, 2-D box
+    ``left, top, right, bottom`` (pixels), camera geometry ``h, w, l``, bottom-centre
+    ``x, y, z`` and ``rotation_y``, and an optional score (results files)."""
+
+    type: str
+    truncated: float
+    occluded: int
+    alpha: float
+    bbox: tuple[float, float, float, float]
+    dimensions: tuple[float, float, float]
+    location: tuple[float, float, float]
+    rotation_y: float
+    score: float | None = None
+
+    def line(self) -> str:
+        nums = [
+            self.truncated,
+            self.occluded,
+            self.alpha,
+            *self.bbox,
+            *self.dimensions,
+            *self.location,
+            self.rotation_y,
+        ]
+        text = f"{self.type} " + " ".join(
+            f"{v:.2f}" if i != 1 else str(int(v)) for i, v in enumerate(nums)
+        )
+        return text + (f" {self.score:.4f}" if self.score is not None else "")
+
+
+def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:
+    """A KITTI ``label_2/*.txt`` (15 fields per line, 16 with a score)."""
+    out = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        f = line.split()
+        if not f:
+            continue
+        if len(f) not in (15, 16):
+            raise InputError(f"read_labels: {path}:{n}: expected 15 or 16 fields, got {len(f)}")
+        try:
+            v = [float(x) for x in f[1:]]
+        except ValueError as err:
+            raise InputError(f"read_labels: {path}:{n}: {err}") from err
+        out.append(
+            KittiObject(
+                f[0],
+                v[0],
+                int(v[1]),
+                v[2],
+                (v[3], v[4], v[5], v[6]),
+                (v[7], v[8], v[9]),
+                (v[10], v[11], v[12]),
+                v[13],
+                v[14] if len(v) == 15 else None,
+            )
+        )
+    return out
+
+
+def write_labels(path: str | os.PathLike[str], objects: list[KittiObject]) -> None:
+    """Write ``label_2`` lines (atomically)."""
+    _atomic_write(Path(path), "".join(o.line() + "\n" for o in objects).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
