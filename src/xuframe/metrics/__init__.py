@@ -1,7 +1,7 @@
 """Evaluation metrics. Each metric lives here once and every plugin uses it.
 
 Clustering agreement (ARI), COCO box mAP (``coco_map``, with the ``coco`` extra) and the COCO
-results writer. KITTI AP, PSNR/SSIM and scene AP arrive with the plugins that need them.
+results writer, KITTI AP (2-D, BEV, 3-D). PSNR/SSIM and scene AP arrive with their plugins.
 """
 
 from xuframe.metrics._clustering import adjusted_rand_index, contingency_table
@@ -12,13 +12,16 @@ from xuframe.metrics._coco import (
     coco_results,
     write_coco_results,
 )
+from xuframe.metrics._kitti import KITTI_MIN_OVERLAP, kitti_ap
 
 __all__ = [
     "COCO_METRICS",
+    "KITTI_MIN_OVERLAP",
     "adjusted_rand_index",
     "coco_ground_truth",
     "coco_map",
     "coco_results",
     "contingency_table",
+    "kitti_ap",
     "write_coco_results",
 ]

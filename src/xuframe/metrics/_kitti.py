@@ -1,0 +1,220 @@
+"""KITTI object-detection AP (2-D box, BEV and 3-D) with the benchmark's semantics.
+
+Written from the KITTI devkit's definition:
+
+- Difficulties: Easy / Moderate / Hard keep ground truth with 2-D box height >= 40 / 25 / 25
+  px, occlusion <= 0 / 1 / 2 and truncation <= 0.15 / 0.30 / 0.50. Ground truth of the class
+  outside the difficulty, and of the "neighbour" class (Van for Car, Person_sitting for
+  Pedestrian), is *ignored*: matching it is neither a true nor a false positive. Detections
+  whose 2-D box is shorter than the difficulty's minimum height are ignored too.
+- Matching per frame, greedy over ground truth: each ground truth takes the highest-scoring
+  unmatched detection of the class with overlap > the class threshold (Car 0.7, Pedestrian and
+  Cyclist 0.5). Unmatched detections are false positives, unless their 2-D box lies inside a
+  ``DontCare`` region (intersection over the detection's own area > the threshold).
+- Recall points: the scores of the true positives, thinned to 41 (R11: every 4th of them) or
+  40 (R40) evenly spaced recall levels; precision is made non-increasing from the right; AP is
+  the mean precision over 11 points (R11, including recall 0) or 40 points (R40, excluding 0).
+
+BEV overlaps are rotated IoUs in the camera's x-z plane; 3-D overlaps add the extent along
+the camera's ``y`` (each box spans ``[y - h, y]``: ``y`` is its bottom).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from xuframe.data._kitti import KittiObject
+from xuframe.errors import InputError
+from xuframe.ops import bev_iou, box_iou
+
+__all__ = ["KITTI_MIN_OVERLAP", "kitti_ap"]
+
+KITTI_MIN_OVERLAP = {"Car": 0.7, "Pedestrian": 0.5, "Cyclist": 0.5}
+_NEIGHBOUR = {"Car": "Van", "Pedestrian": "Person_sitting"}
+_MIN_HEIGHT = (40.0, 25.0, 25.0)
+_MAX_OCCLUSION = (0, 1, 2)
+_MAX_TRUNCATION = (0.15, 0.3, 0.5)
+_DIFFICULTY = {"easy": 0, "moderate": 1, "hard": 2}
+
+
+def _overlaps(
+    gt: Sequence[KittiObject], dt: Sequence[KittiObject], metric: str
+) -> np.ndarray[Any, Any]:
+    if not gt or not dt:
+        return np.zeros((len(gt), len(dt)))
+    if metric == "bbox":
+        a = torch.tensor([o.bbox for o in gt], dtype=torch.float64)
+        b = torch.tensor([o.bbox for o in dt], dtype=torch.float64)
+        return box_iou(a, b).numpy()
+
+    def bev(objs: Sequence[KittiObject]) -> torch.Tensor:
+        # camera x-z plane; heading (cos ry, -sin ry) there is the angle -ry
+        return torch.tensor(
+            [
+                [o.location[0], o.location[2], o.dimensions[2], o.dimensions[1], -o.rotation_y]
+                for o in objs
+            ],
+            dtype=torch.float64,
+        )
+
+    ba, bb = bev(gt), bev(dt)
+    if metric == "bev":
+        return bev_iou(ba, bb).numpy()
+    iou2d = bev_iou(ba, bb)
+    area_a, area_b = (ba[:, 2] * ba[:, 3])[:, None], (bb[:, 2] * bb[:, 3])[None, :]
+    inter_area = iou2d * (area_a + area_b) / (1 + iou2d)  # from IoU = I / (A + B - I)
+    ya = torch.tensor(
+        [[o.location[1] - o.dimensions[0], o.location[1]] for o in gt], dtype=torch.float64
+    )
+    yb = torch.tensor(
+        [[o.location[1] - o.dimensions[0], o.location[1]] for o in dt], dtype=torch.float64
+    )
+    dy = (
+        torch.minimum(ya[:, None, 1], yb[None, :, 1])
+        - torch.maximum(ya[:, None, 0], yb[None, :, 0])
+    ).clamp(min=0)
+    inter = inter_area * dy
+    vol_a = area_a * (ya[:, 1] - ya[:, 0])[:, None]
+    vol_b = area_b * (yb[:, 1] - yb[:, 0])[None, :]
+    union = vol_a + vol_b - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-300), torch.zeros_like(inter)).numpy()
+
+
+def _frame(
+    gt: Sequence[KittiObject],
+    dt: Sequence[KittiObject],
+    cls: str,
+    diff: int,
+    overlap: np.ndarray[Any, Any],
+    min_overlap: float,
+    threshold: float | None,
+) -> tuple[list[float], int, int, int]:
+    """Match one frame; returns (scores of true positives, tp, fp, number of counted gt)."""
+
+    def height(o: KittiObject) -> float:
+        return o.bbox[3] - o.bbox[1]
+
+    gt_state = []
+    for o in gt:
+        if o.type == cls:
+            hard = (
+                o.occluded > _MAX_OCCLUSION[diff]
+                or o.truncated > _MAX_TRUNCATION[diff]
+                or height(o) <= _MIN_HEIGHT[diff]
+            )
+            gt_state.append(1 if hard else 0)
+        elif o.type == _NEIGHBOUR.get(cls):
+            gt_state.append(1)
+        else:
+            gt_state.append(-1)
+    dt_state = [(-1 if o.type != cls else (1 if height(o) < _MIN_HEIGHT[diff] else 0)) for o in dt]
+    dontcare = [o for o in gt if o.type == "DontCare"]
+    scores = np.array([o.score if o.score is not None else 1.0 for o in dt])
+    assigned = np.zeros(len(dt), dtype=bool)
+    tp_scores: list[float] = []
+    tp = fp = counted = 0
+    for i, state in enumerate(gt_state):
+        if state == -1:
+            continue
+        best, best_j = (-np.inf, 0), -1
+        for j in range(len(dt)):
+            if dt_state[j] == -1 or assigned[j] or overlap[i, j] <= min_overlap:
+                continue
+            if threshold is not None and scores[j] < threshold:
+                continue
+            # collecting thresholds: the highest score; counting at a threshold: a counted
+            # detection before an ignored one, then the largest overlap (as the devkit does)
+            key = (
+                (float(scores[j]), 0)
+                if threshold is None
+                else (float(dt_state[j] == 0), overlap[i, j])
+            )
+            if key > best:
+                best, best_j = key, j
+        if state == 0:
+            counted += 1
+        if best_j >= 0:
+            assigned[best_j] = True
+            if state == 0 and dt_state[best_j] == 0:
+                tp += 1
+                tp_scores.append(float(scores[best_j]))
+    for j in range(len(dt)):
+        if assigned[j] or dt_state[j] != 0 or (threshold is not None and scores[j] < threshold):
+            continue
+        if dontcare:
+            a = torch.tensor([dt[j].bbox], dtype=torch.float64)
+            d = torch.tensor([o.bbox for o in dontcare], dtype=torch.float64)
+            lt = torch.maximum(a[:, None, :2], d[None, :, :2])
+            rb = torch.minimum(a[:, None, 2:], d[None, :, 2:])
+            inter = (rb - lt).clamp(min=0).prod(-1)
+            own = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+            if bool((inter / own.clamp(min=1e-12) > min_overlap).any()):
+                continue
+        fp += 1
+    return tp_scores, tp, fp, counted
+
+
+def kitti_ap(
+    ground_truth: Sequence[Sequence[KittiObject]],
+    detections: Sequence[Sequence[KittiObject]],
+    cls: str = "Car",
+    *,
+    metric: Literal["bbox", "bev", "3d"] = "3d",
+    difficulty: Literal["easy", "moderate", "hard"] = "moderate",
+    interpolation: Literal["R40", "R11"] = "R40",
+    min_overlap: float | None = None,
+) -> float:
+    """KITTI AP in ``[0, 1]`` for one class, metric and difficulty over frames of KITTI label
+    objects (detections carry ``score``). ``min_overlap`` defaults to the benchmark's class
+    threshold (Car 0.7, Pedestrian / Cyclist 0.5)."""
+    if len(ground_truth) != len(detections):
+        raise InputError(
+            f"kitti_ap: {len(ground_truth)} ground-truth frames, {len(detections)} detection frames"
+        )
+    if (
+        metric not in ("bbox", "bev", "3d")
+        or difficulty not in _DIFFICULTY
+        or interpolation not in ("R40", "R11")
+    ):
+        raise InputError(
+            f"kitti_ap: unknown metric/difficulty/interpolation {metric!r}, {difficulty!r}, {interpolation!r}"
+        )
+    overlap = KITTI_MIN_OVERLAP.get(cls, 0.5) if min_overlap is None else min_overlap
+    diff = _DIFFICULTY[difficulty]
+    all_scores: list[float] = []
+    n_gt = 0
+    frames = list(zip(ground_truth, detections, strict=True))
+    overlaps = [_overlaps(gt, dt, metric) for gt, dt in frames]
+    for (gt, dt), ov in zip(frames, overlaps, strict=True):
+        s, _, _, counted = _frame(gt, dt, cls, diff, ov, overlap, None)
+        all_scores += s
+        n_gt += counted
+    if n_gt == 0:
+        return 0.0
+    # thresholds: the true-positive scores thinned to 41 evenly spaced recall levels
+    ordered = sorted(all_scores, reverse=True)
+    thresholds: list[float] = []
+    current = 0.0
+    for i, score in enumerate(ordered):
+        left = (i + 1) / n_gt
+        right = (i + 2) / n_gt if i < len(ordered) - 1 else left
+        if right - current < current - left and i < len(ordered) - 1:
+            continue
+        thresholds.append(score)
+        current += 1 / 40
+    precision = np.zeros(41)
+    for k, t in enumerate(thresholds[:41]):
+        tp = fp = 0
+        for (gt, dt), ov in zip(frames, overlaps, strict=True):
+            _, a, b, _ = _frame(gt, dt, cls, diff, ov, overlap, t)
+            tp, fp = tp + a, fp + b
+        precision[k] = tp / (tp + fp) if tp + fp else 0.0
+    for k in range(len(precision) - 2, -1, -1):  # non-increasing from the right
+        precision[k] = max(precision[k], precision[k + 1])
+    if interpolation == "R11":
+        return float(precision[::4].sum() / 11)
+    return float(precision[1:].sum() / 40)
