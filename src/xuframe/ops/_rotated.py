@@ -170,10 +170,10 @@ def rotated_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float)
     order = scores.argsort(descending=True, stable=True)
     iou = bev_iou(boxes[order], boxes[order])
     keep: list[int] = []
-    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
+    suppressed = torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
     for i in range(len(boxes)):
         if suppressed[i]:
             continue
         keep.append(i)
         suppressed |= iou[i] > iou_threshold
-    return order[torch.tensor(keep, dtype=torch.int64)]
+    return order[torch.tensor(keep, dtype=torch.int64, device=boxes.device)]
