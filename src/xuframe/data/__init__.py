@@ -31,15 +31,19 @@ from xuframe.data._kitti import (
     write_labels,
     write_velodyne,
 )
+from xuframe.data._lidar import LIDAR_CLASSES, LidarScene, LidarScenes, kitti_calibration
 from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
 __all__ = [
+    "LIDAR_CLASSES",
     "SHAPE_CLASSES",
     "Calibration",
     "CocoDetection",
     "ColorJitter",
     "Compose",
     "KittiObject",
+    "LidarScene",
+    "LidarScenes",
     "Normalize",
     "RandomFlip",
     "Resize",
@@ -47,6 +51,7 @@ __all__ = [
     "check_detection_sample",
     "clip_boxes",
     "collate_detection",
+    "kitti_calibration",
     "make_blobs",
     "read_calib",
     "read_labels",

@@ -1,0 +1,299 @@
+"""Seeded synthetic LiDAR scenes: rays cast from a spinning sensor onto boxes and the ground.
+
+A scene holds cars, pedestrians and cyclists of realistic sizes standing on a flat ground
+plane, plus unlabelled clutter (poles, walls, bushes). A 64-beam sensor 1.73 m above the ground
+(KITTI's HDL-64E geometry: elevations -24.8 to +2 degrees) casts one ray per beam and azimuth
+step; each ray returns its nearest hit within range, so points fall only on surfaces the
+sensor sees: density falls with range and near objects hide far ones. Hits get range noise and
+an intensity by surface. :meth:`LidarScenes.write_kitti` writes scenes in KITTI layout with an
+ideal calibration, 2-D boxes projected into a 1242 x 375 image and occlusion levels from the
+share of each object's rays blocked by something nearer.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from xuframe.data._kitti import Calibration, KittiObject, write_calib, write_labels, write_velodyne
+from xuframe.errors import InputError
+from xuframe.ops import bev_iou
+from xuframe.types import Boxes3D, PointCloud
+
+__all__ = ["LIDAR_CLASSES", "LidarScene", "LidarScenes", "kitti_calibration"]
+
+LIDAR_CLASSES = ("Car", "Pedestrian", "Cyclist")
+SENSOR_HEIGHT = 1.73
+# (length, width, height) ranges in metres
+_SIZES = {
+    "Car": ((3.4, 4.8), (1.5, 1.9), (1.35, 1.7)),
+    "Pedestrian": ((0.45, 0.95), (0.45, 0.75), (1.55, 1.95)),
+    "Cyclist": ((1.55, 1.95), (0.5, 0.75), (1.6, 1.85)),
+}
+_IMAGE = (1242, 375)
+
+
+def kitti_calibration() -> Calibration:
+    """An ideal KITTI-like calibration: camera axes from the LiDAR's, the usual small offsets."""
+    axes = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    tr = np.concatenate([axes, np.array([[0.0], [-0.08], [-0.27]])], 1)
+    p2 = np.array([[721.5, 0.0, 609.6, 44.9], [0.0, 721.5, 172.9, 0.2], [0.0, 0.0, 1.0, 0.003]])
+    return Calibration(p2, np.eye(3), tr)
+
+
+@attrs.frozen(eq=False)
+class LidarScene:
+    """One scene: the points, the labelled boxes with their class indices into
+    :data:`LIDAR_CLASSES`, and per box the number of points on it and its occluded share."""
+
+    points: PointCloud
+    boxes: Boxes3D
+    labels: torch.Tensor
+    hits: torch.Tensor
+    occluded_share: torch.Tensor
+
+
+def _ray_box(
+    origins: np.ndarray[Any, Any], dirs: np.ndarray[Any, Any], boxes: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Distance along each ray to each box (inf where it misses): slab test in the box frame.
+    ``dirs`` (R, 3) unit rays from ``origins`` (3,), ``boxes`` (B, 7); returns (R, B)."""
+    if len(boxes) == 0:
+        return np.full((len(dirs), 0), np.inf)
+    c, s = np.cos(boxes[:, 6]), np.sin(boxes[:, 6])
+    rel = origins[None, :] - boxes[:, :3]  # (B, 3)
+    # rotate into each box frame (yaw about z)
+    o = np.stack(
+        [c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]], 1
+    )  # (B, 3)
+    d = np.stack(
+        [
+            dirs[:, None, 0] * c + dirs[:, None, 1] * s,
+            -dirs[:, None, 0] * s + dirs[:, None, 1] * c,
+            np.broadcast_to(dirs[:, None, 2], (len(dirs), len(boxes))),
+        ],
+        -1,
+    )  # (R, B, 3)
+    half = boxes[:, 3:6] / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / d
+        t1 = (-half[None] - o[None]) * inv
+        t2 = (half[None] - o[None]) * inv
+    t1 = np.where(np.isnan(t1), -np.inf, t1)
+    t2 = np.where(np.isnan(t2), np.inf, t2)
+    near = np.minimum(t1, t2).max(-1)
+    far = np.maximum(t1, t2).min(-1)
+    hit = (near <= far) & (far > 0)
+    return np.where(hit, np.where(near > 0, near, far), np.inf)
+
+
+class LidarScenes:
+    """``n_scenes`` seeded synthetic scenes; ``scenes[i]`` is a :class:`LidarScene`, a pure
+    function of ``(seed, i)``.
+
+    ``azimuth_step`` (degrees) sets the horizontal resolution (KITTI's sensor: about 0.09;
+    the default 0.2 keeps a scene near 25k points); ``field_of_view`` the azimuth span centred
+    on ``+x`` (90 matches KITTI's camera; 360 a full sweep).
+    """
+
+    def __init__(
+        self,
+        n_scenes: int = 100,
+        *,
+        seed: int = 0,
+        max_objects: int = 12,
+        max_range: float = 70.0,
+        azimuth_step: float = 0.2,
+        field_of_view: float = 90.0,
+        beams: int = 64,
+    ) -> None:
+        if (
+            n_scenes < 0
+            or max_objects < 0
+            or max_range <= 5
+            or azimuth_step <= 0
+            or not 0 < field_of_view <= 360
+            or beams < 1
+        ):
+            raise InputError(
+                "LidarScenes: expected n_scenes, max_objects >= 0, max_range > 5, azimuth_step > 0, 0 < field_of_view <= 360, beams >= 1"
+            )
+        self.n_scenes, self.seed, self.max_objects, self.max_range = (
+            n_scenes,
+            seed,
+            max_objects,
+            max_range,
+        )
+        elev = np.deg2rad(np.linspace(-24.8, 2.0, beams))
+        azim = np.deg2rad(np.arange(-field_of_view / 2, field_of_view / 2, azimuth_step))
+        ee, aa = np.meshgrid(elev, azim, indexing="ij")
+        self._dirs = np.stack(
+            [np.cos(ee) * np.cos(aa), np.cos(ee) * np.sin(aa), np.sin(ee)], -1
+        ).reshape(-1, 3)
+        self._fov = field_of_view
+
+    def __len__(self) -> int:
+        return self.n_scenes
+
+    def _layout(
+        self, rng: np.random.Generator
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Labelled boxes, their classes, and clutter boxes, none overlapping in BEV."""
+        boxes: list[list[float]] = []
+        classes: list[int] = []
+        half_fov = math.radians(min(self._fov, 160) / 2)
+        n = int(rng.integers(0, self.max_objects + 1))
+        for _ in range(n * 10):
+            if len(classes) >= n:
+                break
+            k = int(rng.choice(3, p=[0.6, 0.25, 0.15]))
+            (l0, l1), (w0, w1), (h0, h1) = _SIZES[LIDAR_CLASSES[k]]
+            r = rng.uniform(4.0, min(50.0, self.max_range - 5))
+            a = rng.uniform(-half_fov, half_fov) * 0.9
+            h = rng.uniform(h0, h1)
+            box = [
+                r * math.cos(a),
+                r * math.sin(a),
+                -SENSOR_HEIGHT + h / 2,
+                rng.uniform(l0, l1),
+                rng.uniform(w0, w1),
+                h,
+                rng.uniform(-math.pi, math.pi),
+            ]
+            if self._free(box, boxes):
+                boxes.append(box)
+                classes.append(k)
+        clutter: list[list[float]] = []
+        for _ in range(int(rng.integers(3, 10))):
+            kind = rng.integers(3)
+            size = [
+                (0.3, 0.3, 4.0),
+                (rng.uniform(4, 12), 0.4, rng.uniform(1.5, 3.0)),
+                (rng.uniform(1, 3), rng.uniform(1, 3), rng.uniform(0.5, 1.2)),
+            ][kind]
+            r = rng.uniform(6.0, self.max_range - 5)
+            a = rng.uniform(-half_fov, half_fov)
+            box = [
+                r * math.cos(a),
+                r * math.sin(a),
+                -SENSOR_HEIGHT + size[2] / 2,
+                size[0],
+                size[1],
+                size[2],
+                rng.uniform(-math.pi, math.pi),
+            ]
+            if self._free(box, boxes + clutter):
+                clutter.append(box)
+        return (
+            np.array(boxes).reshape(-1, 7),
+            np.array(classes, dtype=np.int64),
+            np.array(clutter).reshape(-1, 7),
+        )
+
+    @staticmethod
+    def _free(box: list[float], others: list[list[float]]) -> bool:
+        if not others:
+            return True
+        grown = torch.tensor(
+            [[box[0], box[1], box[3] + 1.0, box[4] + 1.0, box[6]]], dtype=torch.float64
+        )
+        rest = torch.tensor(
+            [[o[0], o[1], o[3] + 1.0, o[4] + 1.0, o[6]] for o in others], dtype=torch.float64
+        )
+        return bool((bev_iou(grown, rest) == 0).all())
+
+    def __getitem__(self, i: int) -> LidarScene:
+        if not 0 <= i < self.n_scenes:
+            raise IndexError(f"LidarScenes: index {i} out of range 0 .. {self.n_scenes - 1}")
+        rng = np.random.default_rng([self.seed, 7, i])
+        boxes, classes, clutter = self._layout(rng)
+        origin = np.zeros(3)
+        dirs = self._dirs
+        every = np.concatenate([boxes, clutter])
+        t_box = _ray_box(origin, dirs, every)  # (R, B)
+        with np.errstate(divide="ignore"):
+            t_ground = np.where(dirs[:, 2] < 0, -SENSOR_HEIGHT / dirs[:, 2], np.inf)
+        t_all = np.concatenate([t_box, t_ground[:, None]], 1)
+        nearest = t_all.argmin(1)
+        t = t_all[np.arange(len(dirs)), nearest]
+        keep = np.isfinite(t) & (t <= self.max_range) & (rng.random(len(dirs)) > 0.02)  # dropouts
+        t = t + rng.normal(0, 0.02, len(t))
+        xyz = dirs * t[:, None]
+        surface = nearest  # which box (or the ground, index len(every)) each ray hit
+        intensity = np.where(
+            surface == len(every), rng.uniform(0.05, 0.3, len(t)), rng.uniform(0.2, 0.9, len(t))
+        )
+        n_lab = len(boxes)
+        hits = np.bincount(surface[keep], minlength=len(every) + 1)[:n_lab]
+        # occlusion: the share of a box's rays (rays reaching it at all) that something nearer stops
+        reach = np.isfinite(t_box[:, :n_lab]) & (t_box[:, :n_lab] <= self.max_range)
+        blocked = reach & (surface[:, None] != np.arange(n_lab)[None])
+        share = blocked.sum(0) / np.maximum(reach.sum(0), 1)
+        pts = torch.tensor(xyz[keep], dtype=torch.float32)
+        feats = torch.tensor(intensity[keep, None], dtype=torch.float32)
+        return LidarScene(
+            PointCloud(pts, feats),
+            Boxes3D(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 7)),
+            torch.tensor(classes, dtype=torch.int64),
+            torch.tensor(hits, dtype=torch.int64),
+            torch.tensor(share, dtype=torch.float32),
+        )
+
+    def write_kitti(self, directory: str | os.PathLike[str], split: str = "training") -> Path:
+        """Write every scene as ``split/{velodyne,label_2,calib}/NNNNNN.*`` (KITTI layout; no
+        images). Labels: 2-D boxes projected with P2 and clipped to 1242 x 375, truncation =
+        the share of the projected box outside the image, occlusion 0/1/2 from the occluded
+        share (< 0.3, < 0.7, else); boxes behind the camera or with no point are ``DontCare``."""
+        root = Path(directory) / split
+        calib = kitti_calibration()
+        for i in range(self.n_scenes):
+            scene = self[i]
+            name = f"{i:06d}"
+            write_velodyne(root / "velodyne" / f"{name}.bin", scene.points)
+            write_calib(root / "calib" / f"{name}.txt", calib)
+            write_labels(root / "label_2" / f"{name}.txt", _labels(scene, calib))
+        return root
+
+
+def _labels(scene: LidarScene, calib: Calibration) -> list[KittiObject]:
+    out: list[KittiObject] = []
+    if len(scene.boxes) == 0:
+        return out
+    geometry = calib.boxes_to_camera(scene.boxes)
+    corners = scene.boxes.corners().double().numpy()
+    for k in range(len(scene.boxes)):
+        cam = calib.lidar_to_camera(corners[k])
+        if (cam[:, 2] <= 0.1).any():
+            continue
+        uv = calib.project(cam)
+        x1, y1 = uv.min(0)
+        x2, y2 = uv.max(0)
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, _IMAGE[0] - 1), min(y2, _IMAGE[1] - 1)
+        if cx2 <= cx1 or cy2 <= cy1:
+            continue
+        full = (x2 - x1) * (y2 - y1)
+        truncated = float(1 - (cx2 - cx1) * (cy2 - cy1) / full) if full > 0 else 1.0
+        share = float(scene.occluded_share[k])
+        occluded = 0 if share < 0.3 else (1 if share < 0.7 else 2)
+        g = geometry[k]
+        kind = LIDAR_CLASSES[int(scene.labels[k])] if int(scene.hits[k]) > 0 else "DontCare"
+        alpha = float(g[6] - math.atan2(g[0], g[2]))
+        out.append(
+            KittiObject(
+                kind,
+                round(truncated, 2),
+                occluded,
+                alpha,
+                (cx1, cy1, cx2, cy2),
+                (g[3], g[4], g[5]),
+                (g[0], g[1], g[2]),
+                float(g[6]),
+            )
+        )
+    return out
