@@ -15,6 +15,7 @@ from xuframe.data import (
     read_velodyne,
 )
 from xuframe.data._lidar import SENSOR_HEIGHT, _ray_box
+from xuframe.errors import InputError
 from xuframe.types import Boxes3D
 
 
@@ -100,3 +101,35 @@ def test_empty_scenes_are_valid():
     s = LidarScenes(1, seed=0, max_objects=0)[0]
     assert len(s.boxes) == 0 and len(s.points) > 1000
     assert isinstance(s.boxes, Boxes3D)
+
+
+def points_in_boxes(xyz, boxes):
+    """(N, B) whether each point lies inside each box (box frame test)."""
+    t = boxes.tensor
+    rel = xyz[:, None, :] - t[None, :, :3]
+    c, s = torch.cos(t[:, 6]), torch.sin(t[:, 6])
+    lx = rel[..., 0] * c + rel[..., 1] * s
+    ly = -rel[..., 0] * s + rel[..., 1] * c
+    return (
+        (lx.abs() <= t[:, 3] / 2) & (ly.abs() <= t[:, 4] / 2) & (rel[..., 2].abs() <= t[:, 5] / 2)
+    )
+
+
+def test_kitti_dataset_and_augmentations_keep_points_in_their_boxes(tmp_path):
+    from xuframe.data import Compose, GlobalFlip, GlobalRotation, GlobalScale, KittiDataset
+
+    root = LidarScenes(2, seed=5).write_kitti(tmp_path)
+    data = KittiDataset(root)
+    sample = data[0]
+    assert len(data) == 2 and sample["frame_id"] == "000000"
+    assert sample["labels"].dtype == torch.int64 and len(sample["labels"]) == len(sample["boxes"])
+    torch.manual_seed(0)
+    aug = Compose([GlobalFlip(1.0), GlobalRotation(1.0), GlobalScale(0.9, 1.1)])
+    shrunk = sample["boxes"].tensor.clone()
+    shrunk[:, 3:6] *= 0.98  # away from the faces, where round-off could move a point across
+    before = points_in_boxes(sample["points"].xyz, Boxes3D(shrunk))
+    out = aug({**sample, "boxes": Boxes3D(shrunk)})
+    after = points_in_boxes(out["points"].xyz, out["boxes"])
+    assert before.any() and torch.equal(before, after)
+    with pytest.raises(InputError, match="velodyne"):
+        KittiDataset(tmp_path / "missing")

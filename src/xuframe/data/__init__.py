@@ -32,6 +32,7 @@ from xuframe.data._kitti import (
     write_velodyne,
 )
 from xuframe.data._lidar import LIDAR_CLASSES, LidarScene, LidarScenes, kitti_calibration
+from xuframe.data._scene3d import GlobalFlip, GlobalRotation, GlobalScale, KittiDataset
 from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
 __all__ = [
@@ -41,6 +42,10 @@ __all__ = [
     "CocoDetection",
     "ColorJitter",
     "Compose",
+    "GlobalFlip",
+    "GlobalRotation",
+    "GlobalScale",
+    "KittiDataset",
     "KittiObject",
     "LidarScene",
     "LidarScenes",

@@ -1,0 +1,134 @@
+"""3-D detection samples: a KITTI-layout dataset and global scene augmentations.
+
+A 3-D detection sample is a dict::
+
+    {"points": PointCloud (LiDAR frame), "boxes": Boxes3D, "labels": int64 (N,) class indices,
+     "frame_id": str}
+
+The augmentations transform points and boxes together (a point inside a box stays inside it)
+and draw from torch's global generator.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xuframe.data._kitti import read_calib, read_labels, read_velodyne
+from xuframe.errors import InputError
+from xuframe.types import Boxes3D, PointCloud
+
+__all__ = ["GlobalFlip", "GlobalRotation", "GlobalScale", "KittiDataset"]
+
+Sample = dict[str, Any]
+
+
+class KittiDataset:
+    """``root/{velodyne,label_2,calib}/NNNNNN.*`` (a KITTI ``training`` folder, or one written by
+    :meth:`~xuframe.data.LidarScenes.write_kitti`). Boxes are converted to the LiDAR frame;
+    objects of classes outside ``classes`` and ``DontCare`` are left out of ``boxes`` (kept, as
+    KITTI objects, under ``"kitti_objects"`` for evaluation)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
+        transforms: Callable[[Sample], Sample] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        velodyne = self.root / "velodyne"
+        if not velodyne.is_dir():
+            raise InputError(
+                f"KittiDataset: {velodyne} is not a folder (expected root/velodyne, label_2, calib)"
+            )
+        self.frames = sorted(p.stem for p in velodyne.glob("*.bin"))
+        self.classes = list(classes)
+        self.transforms = transforms
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> Sample:
+        frame = self.frames[i]
+        cloud = read_velodyne(self.root / "velodyne" / f"{frame}.bin")
+        calib = read_calib(self.root / "calib" / f"{frame}.txt")
+        label_file = self.root / "label_2" / f"{frame}.txt"
+        objects = read_labels(label_file) if label_file.exists() else []
+        kept = [o for o in objects if o.type in self.classes]
+        geometry = np.array([[*o.location, *o.dimensions, o.rotation_y] for o in kept]).reshape(
+            -1, 7
+        )
+        sample = {
+            "points": cloud,
+            "boxes": calib.boxes_from_camera(geometry),
+            "labels": torch.tensor([self.classes.index(o.type) for o in kept], dtype=torch.int64),
+            "frame_id": frame,
+            "kitti_objects": objects,
+            "calib": calib,
+        }
+        return self.transforms(sample) if self.transforms is not None else sample
+
+
+def _rotate_z(xyz: torch.Tensor, angle: float) -> torch.Tensor:
+    c, s = math.cos(angle), math.sin(angle)
+    rot = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=xyz.dtype)
+    return xyz @ rot.T
+
+
+class GlobalRotation:
+    """Rotate the scene about the sensor's z axis by an angle uniform in ``[-max_angle, max_angle]``."""
+
+    def __init__(self, max_angle: float = math.pi / 4) -> None:
+        self.max_angle = max_angle
+
+    def __call__(self, sample: Sample) -> Sample:
+        angle = (2 * float(torch.rand(())) - 1) * self.max_angle
+        pts: PointCloud = sample["points"]
+        b = sample["boxes"].tensor.clone()
+        b[:, :3] = _rotate_z(b[:, :3], angle)
+        b[:, 6] = torch.remainder(b[:, 6] + angle + math.pi, 2 * math.pi) - math.pi
+        return {
+            **sample,
+            "points": PointCloud(_rotate_z(pts.xyz, angle), pts.features),
+            "boxes": Boxes3D(b),
+        }
+
+
+class GlobalFlip:
+    """Mirror the scene across the x-z plane (``y -> -y``, ``yaw -> -yaw``) with probability ``p``."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+
+    def __call__(self, sample: Sample) -> Sample:
+        if float(torch.rand(())) >= self.p:
+            return sample
+        pts: PointCloud = sample["points"]
+        xyz = pts.xyz.clone()
+        xyz[:, 1] = -xyz[:, 1]
+        b = sample["boxes"].tensor.clone()
+        b[:, 1] = -b[:, 1]
+        b[:, 6] = -b[:, 6]
+        return {**sample, "points": PointCloud(xyz, pts.features), "boxes": Boxes3D(b)}
+
+
+class GlobalScale:
+    """Scale the scene about the sensor by a factor uniform in ``[low, high]``."""
+
+    def __init__(self, low: float = 0.95, high: float = 1.05) -> None:
+        if not 0 < low <= high:
+            raise InputError(f"GlobalScale: expected 0 < low <= high, got {low}, {high}")
+        self.low, self.high = low, high
+
+    def __call__(self, sample: Sample) -> Sample:
+        f = self.low + (self.high - self.low) * float(torch.rand(()))
+        pts: PointCloud = sample["points"]
+        b = sample["boxes"].tensor.clone()
+        b[:, :6] = b[:, :6] * f
+        return {**sample, "points": PointCloud(pts.xyz * f, pts.features), "boxes": Boxes3D(b)}
