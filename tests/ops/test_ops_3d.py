@@ -164,3 +164,45 @@ def test_voxelize_rejects_bad_points():
         voxelize(torch.zeros(4, 3), (1, 0, 1), (0, 0, 0, 1, 1, 1))
     empty = voxelize(torch.zeros(0, 4), (1, 1, 1), (0, 0, 0, 1, 1, 1))
     assert len(empty.coords) == 0 and empty.features.shape == (0, 4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.tuples(
+        st.floats(-40, 40),
+        st.floats(-40, 40),
+        st.floats(-3, 1),
+        st.floats(0.2, 6),
+        st.floats(0.2, 3),
+        st.floats(0.5, 3),
+        st.floats(-math.pi, math.pi),
+    ),
+    st.integers(0, 400),
+    st.integers(0, 400),
+)
+def test_bev_box_codec_round_trips(box, ix, iy):
+    from xuframe.ops import decode_bev_boxes, encode_bev_boxes
+    from xuframe.types import Boxes3D
+
+    boxes = Boxes3D(torch.tensor([box], dtype=torch.float64))
+    cells = torch.tensor([[ix, iy]])
+    origin, size = (0.0, -40.0), (0.16, 0.2)
+    codes = encode_bev_boxes(boxes, cells, origin, size)
+    back = decode_bev_boxes(codes, cells, origin, size).tensor
+    torch.testing.assert_close(back[:, :6], boxes.tensor[:, :6], atol=1e-9, rtol=1e-9)
+    dyaw = (back[0, 6] - boxes.tensor[0, 6] + math.pi) % (2 * math.pi) - math.pi
+    assert abs(float(dyaw)) < 1e-9
+    # an unnormalised (sin, cos) pair decodes to the same heading
+    scaled = codes.clone()
+    scaled[:, 6:] *= 3.0
+    torch.testing.assert_close(decode_bev_boxes(scaled, cells, origin, size).tensor, back)
+
+
+def test_bev_codec_rejects_zero_sizes():
+    from xuframe.ops import encode_bev_boxes
+    from xuframe.types import Boxes3D
+
+    with pytest.raises(InputError, match="> 0"):
+        encode_bev_boxes(
+            Boxes3D(torch.tensor([[0.0, 0, 0, 0, 1, 1, 0]])), torch.tensor([[0, 0]]), (0, 0), (1, 1)
+        )

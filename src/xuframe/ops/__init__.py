@@ -1,9 +1,11 @@
 """Shared tensor kernels. Each kernel lives here once and every plugin calls it.
 
 Scatter reductions; IoU and GIoU of 2-D boxes; Gaussian heatmap targets and their peaks;
-exact rotated BEV and 3-D IoU and rotated NMS; voxelization, pillarization and BEV scatter.
+exact rotated BEV and 3-D IoU and rotated NMS; voxelization, pillarization and BEV scatter;
+box encoding for anchor-free BEV heads.
 """
 
+from xuframe.ops._bev_codec import decode_bev_boxes, encode_bev_boxes
 from xuframe.ops._boxes import box_giou, box_giou_aligned, box_iou, box_iou_aligned
 from xuframe.ops._heatmap import draw_gaussian, gaussian_2d, gaussian_radius, heatmap_peaks
 from xuframe.ops._rotated import bev_corners, bev_iou, boxes3d_iou, rotated_nms
@@ -17,11 +19,13 @@ __all__ = [
     "bev_corners",
     "bev_iou",
     "boxes3d_iou",
+    "decode_bev_boxes",
     "box_giou",
     "box_giou_aligned",
     "box_iou",
     "box_iou_aligned",
     "draw_gaussian",
+    "encode_bev_boxes",
     "gaussian_2d",
     "gaussian_radius",
     "has_torch_scatter",
