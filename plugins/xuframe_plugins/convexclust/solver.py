@@ -234,9 +234,10 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
         """The smallest lambda (to ``rtol``) at which every labelled cluster is fused, i.e. all its
         points share one row of ``U`` (distinct clusters may have merged too).
 
-        Doubles lambda from a small start until the clusters are fused, then bisects with warm
-        starts. For general weights fusion need not be monotone in lambda; this finds a lambda
-        at which fusion starts along the doubling sequence.
+        Doubles lambda from a small start until the clusters are fused (each solve warm-started
+        from the previous one), then bisects, solving each midpoint from a cold start. For general
+        weights fusion need not be monotone in lambda; this finds a lambda at which fusion
+        starts along the doubling sequence.
         """
         problem = ConvexClusteringProblem(points, 0.0, weights)
         x = problem.points

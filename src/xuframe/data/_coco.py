@@ -61,7 +61,6 @@ class CocoDetection:
         self.images = list(data["images"])
         known = {int(img["id"]) for img in self.images}
         self._annotations: dict[int, list[dict[str, Any]]] = {int(i["id"]): [] for i in self.images}
-        self.dropped = 0
         for ann in data["annotations"]:
             _require(ann, ("image_id", "category_id", "bbox"), f"{path}: annotation")
             if int(ann["image_id"]) not in known:

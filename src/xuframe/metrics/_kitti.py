@@ -29,7 +29,7 @@ import torch
 
 from xuframe.data._kitti import KittiObject
 from xuframe.errors import InputError
-from xuframe.ops import bev_iou, box_iou
+from xuframe.ops import bev_iou, box_iou, boxes3d_iou
 
 __all__ = ["KITTI_MIN_OVERLAP", "kitti_ap"]
 
@@ -51,37 +51,40 @@ def _overlaps(
         b = torch.tensor([o.bbox for o in dt], dtype=torch.float64)
         return box_iou(a, b).numpy()
 
-    def bev(objs: Sequence[KittiObject]) -> torch.Tensor:
-        # camera x-z plane; heading (cos ry, -sin ry) there is the angle -ry
+    def boxes(objs: Sequence[KittiObject]) -> torch.Tensor:
+        # The camera frame seen as x, z horizontal and -y up: a heading (cos ry, -sin ry) in
+        # the x-z plane is the angle -ry, and a box spanning [y - h, y] is centred at
+        # -(y - h / 2) upwards. Rows x, z, up, l, w, h, yaw, as boxes3d_iou takes them.
         return torch.tensor(
             [
-                [o.location[0], o.location[2], o.dimensions[2], o.dimensions[1], -o.rotation_y]
+                [o.location[0], o.location[2], o.dimensions[0] / 2 - o.location[1],
+                 o.dimensions[2], o.dimensions[1], o.dimensions[0], -o.rotation_y]
                 for o in objs
             ],
             dtype=torch.float64,
-        )
+        )  # fmt: skip
 
-    ba, bb = bev(gt), bev(dt)
+    a, b = boxes(gt), boxes(dt)
     if metric == "bev":
-        return bev_iou(ba, bb).numpy()
-    iou2d = bev_iou(ba, bb)
-    area_a, area_b = (ba[:, 2] * ba[:, 3])[:, None], (bb[:, 2] * bb[:, 3])[None, :]
-    inter_area = iou2d * (area_a + area_b) / (1 + iou2d)  # from IoU = I / (A + B - I)
-    ya = torch.tensor(
-        [[o.location[1] - o.dimensions[0], o.location[1]] for o in gt], dtype=torch.float64
-    )
-    yb = torch.tensor(
-        [[o.location[1] - o.dimensions[0], o.location[1]] for o in dt], dtype=torch.float64
-    )
-    dy = (
-        torch.minimum(ya[:, None, 1], yb[None, :, 1])
-        - torch.maximum(ya[:, None, 0], yb[None, :, 0])
-    ).clamp(min=0)
-    inter = inter_area * dy
-    vol_a = area_a * (ya[:, 1] - ya[:, 0])[:, None]
-    vol_b = area_b * (yb[:, 1] - yb[:, 0])[None, :]
-    union = vol_a + vol_b - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-300), torch.zeros_like(inter)).numpy()
+        return bev_iou(a[:, [0, 1, 3, 4, 6]], b[:, [0, 1, 3, 4, 6]]).numpy()
+    return boxes3d_iou(a, b).numpy()
+
+
+def _in_dontcare(
+    gt: Sequence[KittiObject], dt: Sequence[KittiObject], min_overlap: float
+) -> np.ndarray[Any, Any]:
+    """Whether each detection's 2-D box lies in a DontCare region (intersection over the
+    detection's own area above ``min_overlap``)."""
+    regions = [o.bbox for o in gt if o.type == "DontCare"]
+    if not regions or not dt:
+        return np.zeros(len(dt), dtype=bool)
+    a = torch.tensor([o.bbox for o in dt], dtype=torch.float64)
+    d = torch.tensor(regions, dtype=torch.float64)
+    lt = torch.maximum(a[:, None, :2], d[None, :, :2])
+    rb = torch.minimum(a[:, None, 2:], d[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    own = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
+    return np.asarray((inter / own.clamp(min=1e-12) > min_overlap).any(1).numpy())
 
 
 def _frame(
@@ -90,6 +93,7 @@ def _frame(
     cls: str,
     diff: int,
     overlap: np.ndarray[Any, Any],
+    in_dontcare: np.ndarray[Any, Any],
     min_overlap: float,
     threshold: float | None,
 ) -> tuple[list[float], int, int, int]:
@@ -112,7 +116,6 @@ def _frame(
         else:
             gt_state.append(-1)
     dt_state = [(-1 if o.type != cls else (1 if height(o) < _MIN_HEIGHT[diff] else 0)) for o in dt]
-    dontcare = [o for o in gt if o.type == "DontCare"]
     scores = np.array([o.score if o.score is not None else 1.0 for o in dt])
     assigned = np.zeros(len(dt), dtype=bool)
     tp_scores: list[float] = []
@@ -145,15 +148,8 @@ def _frame(
     for j in range(len(dt)):
         if assigned[j] or dt_state[j] != 0 or (threshold is not None and scores[j] < threshold):
             continue
-        if dontcare:
-            a = torch.tensor([dt[j].bbox], dtype=torch.float64)
-            d = torch.tensor([o.bbox for o in dontcare], dtype=torch.float64)
-            lt = torch.maximum(a[:, None, :2], d[None, :, :2])
-            rb = torch.minimum(a[:, None, 2:], d[None, :, 2:])
-            inter = (rb - lt).clamp(min=0).prod(-1)
-            own = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-            if bool((inter / own.clamp(min=1e-12) > min_overlap).any()):
-                continue
+        if in_dontcare[j]:
+            continue
         fp += 1
     return tp_scores, tp, fp, counted
 
@@ -188,9 +184,11 @@ def kitti_ap(
     all_scores: list[float] = []
     n_gt = 0
     frames = list(zip(ground_truth, detections, strict=True))
+    # overlaps and DontCare membership depend on the frame only: computed once, not per threshold
     overlaps = [_overlaps(gt, dt, metric) for gt, dt in frames]
-    for (gt, dt), ov in zip(frames, overlaps, strict=True):
-        s, _, _, counted = _frame(gt, dt, cls, diff, ov, overlap, None)
+    dontcares = [_in_dontcare(gt, dt, overlap) for gt, dt in frames]
+    for (gt, dt), ov, dc in zip(frames, overlaps, dontcares, strict=True):
+        s, _, _, counted = _frame(gt, dt, cls, diff, ov, dc, overlap, None)
         all_scores += s
         n_gt += counted
     if n_gt == 0:
@@ -209,8 +207,8 @@ def kitti_ap(
     precision = np.zeros(41)
     for k, t in enumerate(thresholds[:41]):
         tp = fp = 0
-        for (gt, dt), ov in zip(frames, overlaps, strict=True):
-            _, a, b, _ = _frame(gt, dt, cls, diff, ov, overlap, t)
+        for (gt, dt), ov, dc in zip(frames, overlaps, dontcares, strict=True):
+            _, a, b, _ = _frame(gt, dt, cls, diff, ov, dc, overlap, t)
             tp, fp = tp + a, fp + b
         precision[k] = tp / (tp + fp) if tp + fp else 0.0
     for k in range(len(precision) - 2, -1, -1):  # non-increasing from the right

@@ -95,30 +95,44 @@ def _intersection_area(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return torch.where(count >= 3, area.clamp(min=0), torch.zeros_like(area))
 
 
+def _pair(
+    a: torch.Tensor, b: torch.Tensor, aligned: bool, what: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a`` and ``b`` shaped for row-by-row (``aligned``) or all-pairs ``(N, M, ...)`` work."""
+    if aligned:
+        if a.shape != b.shape:
+            raise InputError(
+                f"{what}(aligned=True): expected equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}"
+            )
+        return a, b
+    n, m = len(a), len(b)
+    return a[:, None].expand(n, m, *a.shape[1:]), b[None].expand(n, m, *b.shape[1:])
+
+
+def _bev_intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Intersection area of broadcast BEV boxes ``(..., 5)``. The inside tests' tolerance can
+    admit a sliver, so it is capped by both boxes' areas."""
+    inter = _intersection_area(
+        bev_corners(a.reshape(-1, 5)).reshape(*a.shape[:-1], 4, 2),
+        bev_corners(b.reshape(-1, 5)).reshape(*b.shape[:-1], 4, 2),
+    )
+    return torch.minimum(inter, torch.minimum(a[..., 2] * a[..., 3], b[..., 2] * b[..., 3]))
+
+
+def _ratio(inter: torch.Tensor, union: torch.Tensor) -> torch.Tensor:
+    return torch.where(
+        union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter)
+    )
+
+
 def bev_iou(a: torch.Tensor, b: torch.Tensor, *, aligned: bool = False) -> torch.Tensor:
     """IoU of rotated BEV boxes: ``(N, M)`` pairwise, or ``(N,)`` row by row with ``aligned``.
     Boxes of zero area have IoU 0 with everything (no NaN)."""
     _check(a, 5, "bev_iou(a)")
     _check(b, 5, "bev_iou(b)")
-    ca, cb = bev_corners(a), bev_corners(b)
-    if aligned:
-        if a.shape != b.shape:
-            raise InputError(
-                f"bev_iou(aligned=True): expected equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}"
-            )
-        area_a, area_b = a[:, 2] * a[:, 3], b[:, 2] * b[:, 3]
-        # the inside tests' tolerance can admit a sliver: no intersection exceeds either box
-        inter = torch.minimum(_intersection_area(ca, cb), torch.minimum(area_a, area_b))
-        union = area_a + area_b - inter
-    else:
-        n, m = len(a), len(b)
-        area_a, area_b = (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None, :]
-        inter = _intersection_area(ca[:, None].expand(n, m, 4, 2), cb[None].expand(n, m, 4, 2))
-        inter = torch.minimum(inter, torch.minimum(area_a, area_b))
-        union = area_a + area_b - inter
-    return torch.where(
-        union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter)
-    )
+    pa, pb = _pair(a, b, aligned, "bev_iou")
+    inter = _bev_intersection(pa, pb)
+    return _ratio(inter, pa[..., 2] * pa[..., 3] + pb[..., 2] * pb[..., 3] - inter)
 
 
 def boxes3d_iou(a: torch.Tensor, b: torch.Tensor, *, aligned: bool = False) -> torch.Tensor:
@@ -126,36 +140,14 @@ def boxes3d_iou(a: torch.Tensor, b: torch.Tensor, *, aligned: bool = False) -> t
     intersection times the overlap in height, over the union of the volumes."""
     _check(a, 7, "boxes3d_iou(a)")
     _check(b, 7, "boxes3d_iou(b)")
-    bev_a, bev_b = a[:, [0, 1, 3, 4, 6]], b[:, [0, 1, 3, 4, 6]]
-    ca, cb = bev_corners(bev_a), bev_corners(bev_b)
-    za = (a[:, 2] - a[:, 5] / 2, a[:, 2] + a[:, 5] / 2)
-    zb = (b[:, 2] - b[:, 5] / 2, b[:, 2] + b[:, 5] / 2)
-    va, vb = a[:, 3] * a[:, 4] * a[:, 5], b[:, 3] * b[:, 4] * b[:, 5]
-    if aligned:
-        if a.shape != b.shape:
-            raise InputError(
-                f"boxes3d_iou(aligned=True): expected equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}"
-            )
-        area = torch.minimum(
-            _intersection_area(ca, cb), torch.minimum(a[:, 3] * a[:, 4], b[:, 3] * b[:, 4])
-        )
-        dz = (torch.minimum(za[1], zb[1]) - torch.maximum(za[0], zb[0])).clamp(min=0)
-        inter = area * dz
-        union = va + vb - inter
-    else:
-        n, m = len(a), len(b)
-        area = _intersection_area(ca[:, None].expand(n, m, 4, 2), cb[None].expand(n, m, 4, 2))
-        area = torch.minimum(
-            area, torch.minimum((a[:, 3] * a[:, 4])[:, None], (b[:, 3] * b[:, 4])[None])
-        )
-        dz = (
-            torch.minimum(za[1][:, None], zb[1][None]) - torch.maximum(za[0][:, None], zb[0][None])
-        ).clamp(min=0)
-        inter = area * dz
-        union = va[:, None] + vb[None] - inter
-    return torch.where(
-        union > 0, inter / union.clamp(min=torch.finfo(union.dtype).tiny), torch.zeros_like(inter)
-    )
+    pa, pb = _pair(a, b, aligned, "boxes3d_iou")
+    area = _bev_intersection(pa[..., [0, 1, 3, 4, 6]], pb[..., [0, 1, 3, 4, 6]])
+    top = torch.minimum(pa[..., 2] + pa[..., 5] / 2, pb[..., 2] + pb[..., 5] / 2)
+    bottom = torch.maximum(pa[..., 2] - pa[..., 5] / 2, pb[..., 2] - pb[..., 5] / 2)
+    inter = area * (top - bottom).clamp(min=0)
+    volume_a = pa[..., 3] * pa[..., 4] * pa[..., 5]
+    volume_b = pb[..., 3] * pb[..., 4] * pb[..., 5]
+    return _ratio(inter, volume_a + volume_b - inter)
 
 
 def rotated_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
