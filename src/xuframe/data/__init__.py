@@ -21,9 +21,13 @@ from xuframe.data._detection import (
     clip_boxes,
     collate_detection,
 )
+from xuframe.data._gt_sampling import GroundTruthSampling, ObjectDatabase, SampledObject
 from xuframe.data._kitti import (
+    KITTI_IMAGE_SIZE,
     Calibration,
     KittiObject,
+    image_boxes,
+    kitti_objects,
     read_calib,
     read_labels,
     read_velodyne,
@@ -32,10 +36,17 @@ from xuframe.data._kitti import (
     write_velodyne,
 )
 from xuframe.data._lidar import LIDAR_CLASSES, LidarScene, LidarScenes, kitti_calibration
-from xuframe.data._scene3d import GlobalFlip, GlobalRotation, GlobalScale, KittiDataset
+from xuframe.data._scene3d import (
+    GlobalFlip,
+    GlobalRotation,
+    GlobalScale,
+    KittiDataset,
+    collate_lidar,
+)
 from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
 __all__ = [
+    "KITTI_IMAGE_SIZE",
     "LIDAR_CLASSES",
     "SHAPE_CLASSES",
     "Calibration",
@@ -45,18 +56,24 @@ __all__ = [
     "GlobalFlip",
     "GlobalRotation",
     "GlobalScale",
+    "GroundTruthSampling",
     "KittiDataset",
     "KittiObject",
     "LidarScene",
     "LidarScenes",
     "Normalize",
+    "ObjectDatabase",
     "RandomFlip",
     "Resize",
+    "SampledObject",
     "ShapesDataset",
     "check_detection_sample",
     "clip_boxes",
     "collate_detection",
+    "collate_lidar",
+    "image_boxes",
     "kitti_calibration",
+    "kitti_objects",
     "make_blobs",
     "read_calib",
     "read_labels",

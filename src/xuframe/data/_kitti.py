@@ -21,8 +21,11 @@ from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
 
 __all__ = [
+    "KITTI_IMAGE_SIZE",
     "Calibration",
     "KittiObject",
+    "image_boxes",
+    "kitti_objects",
     "read_calib",
     "read_labels",
     "read_velodyne",
@@ -184,6 +187,73 @@ class KittiObject:
             f"{v:.2f}" if i != 1 else str(int(v)) for i, v in enumerate(nums)
         )
         return text + (f" {self.score:.4f}" if self.score is not None else "")
+
+
+KITTI_IMAGE_SIZE = (1242, 375)
+
+
+def image_boxes(
+    boxes: Boxes3D, calib: Calibration, image_size: tuple[int, int] = KITTI_IMAGE_SIZE
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The 2-D boxes of LiDAR ``boxes`` in the image: ``(N, 4)`` ``left, top, right, bottom``
+    (the projected corners' bounds, clipped to the image), ``(N,)`` truncation (the share of the
+    unclipped box outside the image) and ``(N,)`` whether the box is visible at all (in front of
+    the camera, with some part in the image). Rows of invisible boxes are zeros."""
+    n = len(boxes)
+    bbox, truncated, visible = np.zeros((n, 4)), np.ones(n), np.zeros(n, dtype=bool)
+    if n == 0:
+        return bbox, truncated, visible
+    w, h = image_size
+    cam = calib.lidar_to_camera(boxes.corners().double().numpy().reshape(-1, 3)).reshape(n, 8, 3)
+    for k in range(n):
+        if (cam[k, :, 2] <= 0.1).any():
+            continue
+        uv = calib.project(cam[k])
+        x1, y1 = uv.min(0)
+        x2, y2 = uv.max(0)
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, w - 1), min(y2, h - 1)
+        if cx2 <= cx1 or cy2 <= cy1:
+            continue
+        full = (x2 - x1) * (y2 - y1)
+        truncated[k] = 1 - (cx2 - cx1) * (cy2 - cy1) / full if full > 0 else 1.0
+        bbox[k] = (cx1, cy1, cx2, cy2)
+        visible[k] = True
+    return bbox, truncated, visible
+
+
+def kitti_objects(
+    boxes: Boxes3D,
+    names: list[str],
+    calib: Calibration,
+    scores: list[float] | None = None,
+    image_size: tuple[int, int] = KITTI_IMAGE_SIZE,
+) -> list[KittiObject]:
+    """LiDAR ``boxes`` named ``names`` as KITTI label objects (results lines when ``scores`` are
+    given): camera geometry from ``calib``, the 2-D box projected with ``P2`` and clipped to the
+    image; boxes the camera cannot see are left out. Occlusion is written as 0 (unknown)."""
+    if len(names) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
+        raise InputError(
+            f"kitti_objects: {len(boxes)} boxes, {len(names)} names and {None if scores is None else len(scores)} scores"
+        )
+    geometry = calib.boxes_to_camera(boxes)
+    bbox, truncated, visible = image_boxes(boxes, calib, image_size)
+    out = []
+    for k in np.flatnonzero(visible):
+        g = geometry[k]
+        out.append(
+            KittiObject(
+                names[k],
+                round(float(truncated[k]), 2),
+                0,
+                float(_wrap(np.array(g[6] - math.atan2(g[0], g[2])))),
+                (float(bbox[k, 0]), float(bbox[k, 1]), float(bbox[k, 2]), float(bbox[k, 3])),
+                (float(g[3]), float(g[4]), float(g[5])),
+                (float(g[0]), float(g[1]), float(g[2])),
+                float(g[6]),
+                None if scores is None else float(scores[k]),
+            )
+        )
+    return out
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:

@@ -21,7 +21,16 @@ import attrs
 import numpy as np
 import torch
 
-from xuframe.data._kitti import Calibration, KittiObject, write_calib, write_labels, write_velodyne
+from xuframe.data._kitti import (
+    KITTI_IMAGE_SIZE,
+    Calibration,
+    KittiObject,
+    image_boxes,
+    kitti_objects,
+    write_calib,
+    write_labels,
+    write_velodyne,
+)
 from xuframe.errors import InputError
 from xuframe.ops import bev_iou
 from xuframe.types import Boxes3D, PointCloud
@@ -36,7 +45,7 @@ _SIZES = {
     "Pedestrian": ((0.45, 0.95), (0.45, 0.75), (1.55, 1.95)),
     "Cyclist": ((1.55, 1.95), (0.5, 0.75), (1.6, 1.85)),
 }
-_IMAGE = (1242, 375)
+_IMAGE = KITTI_IMAGE_SIZE
 
 
 def kitti_calibration() -> Calibration:
@@ -224,7 +233,8 @@ class LidarScenes:
         t = t_all[np.arange(len(dirs)), nearest]
         keep = np.isfinite(t) & (t <= self.max_range) & (rng.random(len(dirs)) > 0.02)  # dropouts
         t = t + rng.normal(0, 0.02, len(t))
-        xyz = dirs * t[:, None]
+        xyz = np.zeros_like(dirs)
+        xyz[keep] = dirs[keep] * t[keep, None]
         surface = nearest  # which box (or the ground, index len(every)) each ray hit
         intensity = np.where(
             surface == len(every), rng.uniform(0.05, 0.3, len(t)), rng.uniform(0.2, 0.9, len(t))
@@ -265,35 +275,13 @@ def _labels(scene: LidarScene, calib: Calibration) -> list[KittiObject]:
     out: list[KittiObject] = []
     if len(scene.boxes) == 0:
         return out
-    geometry = calib.boxes_to_camera(scene.boxes)
-    corners = scene.boxes.corners().double().numpy()
-    for k in range(len(scene.boxes)):
-        cam = calib.lidar_to_camera(corners[k])
-        if (cam[:, 2] <= 0.1).any():
-            continue
-        uv = calib.project(cam)
-        x1, y1 = uv.min(0)
-        x2, y2 = uv.max(0)
-        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, _IMAGE[0] - 1), min(y2, _IMAGE[1] - 1)
-        if cx2 <= cx1 or cy2 <= cy1:
-            continue
-        full = (x2 - x1) * (y2 - y1)
-        truncated = float(1 - (cx2 - cx1) * (cy2 - cy1) / full) if full > 0 else 1.0
+    names = [
+        LIDAR_CLASSES[int(c)] if int(n) > 0 else "DontCare"
+        for c, n in zip(scene.labels, scene.hits, strict=True)
+    ]
+    objects = kitti_objects(scene.boxes, names, calib, image_size=_IMAGE)
+    _, _, visible = image_boxes(scene.boxes, calib, _IMAGE)
+    for obj, k in zip(objects, np.flatnonzero(visible), strict=True):
         share = float(scene.occluded_share[k])
-        occluded = 0 if share < 0.3 else (1 if share < 0.7 else 2)
-        g = geometry[k]
-        kind = LIDAR_CLASSES[int(scene.labels[k])] if int(scene.hits[k]) > 0 else "DontCare"
-        alpha = float(g[6] - math.atan2(g[0], g[2]))
-        out.append(
-            KittiObject(
-                kind,
-                round(truncated, 2),
-                occluded,
-                alpha,
-                (cx1, cy1, cx2, cy2),
-                (g[3], g[4], g[5]),
-                (g[0], g[1], g[2]),
-                float(g[6]),
-            )
-        )
+        out.append(attrs.evolve(obj, occluded=0 if share < 0.3 else (1 if share < 0.7 else 2)))
     return out

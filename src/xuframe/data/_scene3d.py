@@ -24,7 +24,7 @@ from xuframe.data._kitti import read_calib, read_labels, read_velodyne
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
 
-__all__ = ["GlobalFlip", "GlobalRotation", "GlobalScale", "KittiDataset"]
+__all__ = ["GlobalFlip", "GlobalRotation", "GlobalScale", "KittiDataset", "collate_lidar"]
 
 Sample = dict[str, Any]
 
@@ -132,3 +132,24 @@ class GlobalScale:
         b = sample["boxes"].tensor.clone()
         b[:, :6] = b[:, :6] * f
         return {**sample, "points": PointCloud(pts.xyz * f, pts.features), "boxes": Boxes3D(b)}
+
+
+def collate_lidar(samples: Sequence[Sample]) -> dict[str, Any]:
+    """Batch 3-D detection samples: ``{"inputs": [PointCloud], "boxes": [Boxes3D],
+    "labels": [int64 tensor], "frame_ids": [str]}``, plus ``"kitti_objects"`` and ``"calib"``
+    lists when the samples have them (:class:`KittiDataset`'s do)."""
+    if not samples:
+        raise InputError("collate_lidar: expected at least one sample")
+    for key in ("points", "boxes", "labels"):
+        if key not in samples[0]:
+            raise InputError(f"collate_lidar: samples need the key {key!r}")
+    batch: dict[str, Any] = {
+        "inputs": [s["points"] for s in samples],
+        "boxes": [s["boxes"] for s in samples],
+        "labels": [s["labels"] for s in samples],
+        "frame_ids": [str(s.get("frame_id", i)) for i, s in enumerate(samples)],
+    }
+    for key in ("kitti_objects", "calib"):
+        if all(key in s for s in samples):
+            batch[key] = [s[key] for s in samples]
+    return batch

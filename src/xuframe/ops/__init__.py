@@ -2,12 +2,13 @@
 
 Scatter reductions; IoU and GIoU of 2-D boxes; Gaussian heatmap targets and their peaks;
 exact rotated BEV and 3-D IoU and rotated NMS; voxelization, pillarization and BEV scatter;
-box encoding for anchor-free BEV heads.
+box encoding for anchor-free BEV heads; points in oriented 3-D boxes.
 """
 
 from xuframe.ops._bev_codec import decode_bev_boxes, encode_bev_boxes
 from xuframe.ops._boxes import box_giou, box_giou_aligned, box_iou, box_iou_aligned
 from xuframe.ops._heatmap import draw_gaussian, gaussian_2d, gaussian_radius, heatmap_peaks
+from xuframe.ops._points import points_in_boxes
 from xuframe.ops._rotated import bev_corners, bev_iou, boxes3d_iou, rotated_nms
 from xuframe.ops._scatter import Reduce, ScatterBackend, has_torch_scatter, scatter
 from xuframe.ops._voxel import Voxels, pillarize, scatter_to_bev, voxelize
@@ -31,6 +32,7 @@ __all__ = [
     "has_torch_scatter",
     "heatmap_peaks",
     "pillarize",
+    "points_in_boxes",
     "rotated_nms",
     "scatter",
     "scatter_to_bev",

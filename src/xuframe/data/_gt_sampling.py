@@ -1,0 +1,147 @@
+"""Ground-truth sampling (SECOND's "GT-aug"): paste objects cut from other scenes into a scene.
+
+:class:`ObjectDatabase` cuts every labelled object out of a set of training samples: the box
+and the points inside it. :class:`GroundTruthSampling` is a transform that pastes a few of them
+into each sample, at the places they were cut from, keeping only those that do not collide in
+bird's-eye view with the sample's boxes or with each other, and removing the sample's own points
+inside the pasted boxes. Detectors then see many more objects per scene.
+
+Objects keep their original position (and so their range-dependent density and the side the
+sensor saw); the synthetic scenes have a flat ground, so pasted objects stand on it. Pasting
+ignores occlusion: a pasted object may sit behind a surface that would have hidden it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import torch
+
+from xuframe.errors import InputError
+from xuframe.ops import bev_iou, points_in_boxes
+from xuframe.types import Boxes3D, PointCloud
+
+__all__ = ["GroundTruthSampling", "ObjectDatabase", "SampledObject"]
+
+Sample = dict[str, Any]
+
+
+@attrs.frozen(eq=False)
+class SampledObject:
+    """One object cut from a scene: its box, class index and the points inside the box."""
+
+    box: torch.Tensor  # (7,)
+    label: int
+    points: PointCloud
+
+
+class ObjectDatabase:
+    """Every labelled object of ``samples`` with at least ``min_points`` points inside its box
+    (per class index: a mapping, or one number for all), grouped by class index."""
+
+    def __init__(
+        self, samples: Iterable[Mapping[str, Any]], min_points: int | Mapping[int, int] = 5
+    ) -> None:
+        self.objects: dict[int, list[SampledObject]] = {}
+        for sample in samples:
+            cloud: PointCloud = sample["points"]
+            boxes: Boxes3D = sample["boxes"]
+            labels = sample["labels"]
+            if len(boxes) == 0:
+                continue
+            inside = points_in_boxes(cloud.xyz, boxes)
+            for j in range(len(boxes)):
+                label = int(labels[j])
+                need = min_points if isinstance(min_points, int) else min_points.get(label, 5)
+                mask = inside[:, j]
+                if int(mask.sum()) < need or bool((boxes.tensor[j, 3:5] <= 0).any()):
+                    continue
+                self.objects.setdefault(label, []).append(
+                    SampledObject(boxes.tensor[j].clone(), label, cloud[mask])
+                )
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.objects.values())
+
+    def count(self, label: int) -> int:
+        """How many objects of class ``label`` the database holds."""
+        return len(self.objects.get(label, []))
+
+
+class GroundTruthSampling:
+    """Paste up to ``per_class[c]`` database objects of class ``c`` into each sample (fewer when
+    the sample already has objects of the class: the target is ``per_class[c]`` in total).
+
+    Candidates are drawn without replacement from torch's global generator; a candidate is kept
+    if its BEV box, grown by ``margin`` metres, overlaps none of the sample's boxes or the
+    candidates kept before it. Apply it before the global augmentations.
+    """
+
+    def __init__(
+        self, database: ObjectDatabase, per_class: Mapping[int, int], margin: float = 0.2
+    ) -> None:
+        for label, n in per_class.items():
+            if n < 0:
+                raise InputError(f"GroundTruthSampling: per_class[{label}] must be >= 0, got {n}")
+        self.database, self.per_class, self.margin = database, dict(per_class), margin
+
+    def __call__(self, sample: Sample) -> Sample:
+        boxes: Boxes3D = sample["boxes"]
+        labels: torch.Tensor = sample["labels"]
+        candidates: list[SampledObject] = []
+        quota: list[int] = []
+        for label, target in self.per_class.items():
+            pool = self.database.objects.get(label, [])
+            want = target - int((labels == label).sum())
+            if want <= 0 or not pool:
+                continue
+            # twice as many candidates as wanted: some will collide
+            candidates += [pool[k] for k in torch.randperm(len(pool))[: 2 * want].tolist()]
+            quota.append(want)
+        if not candidates:
+            return sample
+        bev = torch.stack([o.box[[0, 1, 3, 4, 6]] for o in candidates]).double()
+        grown = bev.clone()
+        grown[:, 2:4] += 2 * self.margin
+        existing = boxes.tensor[:, [0, 1, 3, 4, 6]].double()
+        hits_scene = (
+            (bev_iou(grown, existing) > 0).any(1)
+            if len(existing)
+            else torch.zeros(len(bev), dtype=torch.bool)
+        )
+        hits_other = bev_iou(grown, bev) > 0
+        chosen_rows: list[int] = []
+        start = 0
+        for want in quota:
+            label = candidates[start].label
+            end = start
+            while end < len(candidates) and candidates[end].label == label:
+                end += 1
+            for i in range(start, end):
+                if want == 0:
+                    break
+                if bool(hits_scene[i]) or any(bool(hits_other[i, j]) for j in chosen_rows):
+                    continue
+                chosen_rows.append(i)
+                want -= 1
+            start = end
+        chosen = [candidates[i] for i in chosen_rows]
+        if not chosen:
+            return sample
+        cloud: PointCloud = sample["points"]
+        pasted = Boxes3D(torch.stack([o.box for o in chosen]).to(boxes.tensor.dtype))
+        keep = ~points_in_boxes(cloud.xyz, pasted, margin=0.05).any(1)
+        xyz = torch.cat([cloud.xyz[keep], *(o.points.xyz.to(cloud.xyz) for o in chosen)])
+        feats = torch.cat(
+            [cloud.features[keep], *(o.points.features.to(cloud.features) for o in chosen)]
+        )
+        return {
+            **sample,
+            "points": PointCloud(xyz, feats),
+            "boxes": Boxes3D(torch.cat([boxes.tensor, pasted.tensor])),
+            "labels": torch.cat(
+                [labels, torch.tensor([o.label for o in chosen], dtype=labels.dtype)]
+            ),
+        }

@@ -1,0 +1,247 @@
+"""DENFI and the pillars baseline: targets, decoding, the DENFI conv, losses and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import xuframe
+from xuframe.data import LidarScenes, collate_lidar, read_velodyne, write_velodyne
+from xuframe.errors import InputError
+from xuframe.ops import points_in_boxes
+from xuframe.types import Boxes3D, PointCloud
+from xuframe_plugins.denfi import (
+    DEMO_CONFIG,
+    BevGrid,
+    DenfiConv,
+    boundary_losses,
+    boundary_sample_points,
+    boundary_targets,
+    decode_boundaries,
+    distance_offset,
+)
+
+GRID = BevGrid(0.0, -12.8, 0.64, 0.64, 40, 40)
+NB = 6
+
+
+@st.composite
+def scenes(draw):
+    """A few non-overlapping boxes on GRID (one per 8 x 8 m tile)."""
+    tiles = draw(st.lists(st.integers(0, 8), min_size=0, max_size=5, unique=True))
+    rows = []
+    for t in tiles:
+        cx = 1.5 + (t % 3) * 8.4 + draw(st.floats(0, 1))
+        cy = -12.8 + 1.5 + (t // 3) * 8.4 + draw(st.floats(0, 1))
+        rows.append(
+            [
+                cx + 2.5,
+                cy + 2.5,
+                draw(st.floats(-1.5, 0.5)),
+                draw(st.floats(0.3, 4.8)),
+                draw(st.floats(0.3, 2.0)),
+                draw(st.floats(0.5, 2.0)),
+                draw(st.floats(-math.pi, math.pi)),
+            ]
+        )
+    labels = torch.tensor(draw(st.lists(st.integers(0, 2), min_size=len(rows), max_size=len(rows))))
+    return Boxes3D(torch.tensor(rows, dtype=torch.float32).reshape(-1, 7)), labels
+
+
+def perfect_regression(t):
+    """The raw regression map that decodes to the targets exactly."""
+    h, w = t["positive"].shape
+    reg = torch.zeros(2 * NB + 8, h, w)
+    reg[0:4] = (t["distances"] + distance_offset(GRID)).log()
+    reg[4 : 4 + NB] = F.one_hot(t["bin"], NB).permute(2, 0, 1) * 10.0
+    reg[4 + NB : 4 + 2 * NB] = t["residual"][None].expand(NB, -1, -1)
+    reg[4 + 2 * NB : 6 + 2 * NB] = F.one_hot(t["direction"], 2).permute(2, 0, 1) * 10.0
+    reg[6 + 2 * NB] = t["z"]
+    reg[7 + 2 * NB] = t["log_h"]
+    return reg
+
+
+@settings(max_examples=40)
+@given(scenes(), st.sampled_from([0.2, 0.4, 1.0]))
+def test_every_positive_cell_decodes_to_its_box(case, shrink):
+    boxes, labels = case
+    t = boundary_targets(boxes, labels, GRID, 3, shrink, NB)
+    assert not (t["positive"] & t["ignore"]).any()
+    assert torch.equal(t["heat"].amax(0).bool(), t["positive"])
+    decoded = decode_boundaries(perfect_regression(t)[None], GRID, NB)[0]  # (H, W, 7)
+    for k, box in enumerate(boxes.tensor):
+        inside = points_in_boxes(
+            torch.stack(
+                [*GRID.centres(), torch.full((GRID.ny, GRID.nx), float(box[2]))], -1
+            ).reshape(-1, 3),
+            Boxes3D(box[None]),
+        )[:, 0].reshape(GRID.ny, GRID.nx)
+        # the centre cell is positive and of the box's class
+        ix = int((box[0] - GRID.x_min) // GRID.dx)
+        iy = int((box[1] - GRID.y_min) // GRID.dy)
+        assert t["positive"][iy, ix] and t["heat"][labels[k], iy, ix] == 1
+        inside[iy, ix] = True
+        mine = t["positive"] & inside
+        got = decoded[mine]
+        assert len(got) >= 1
+        want = box.expand(len(got), -1)
+        assert torch.allclose(got[:, :6], want[:, :6], atol=2e-3)
+        dyaw = torch.remainder(got[:, 6] - want[:, 6] + math.pi, 2 * math.pi) - math.pi
+        assert dyaw.abs().max() < 2e-3
+
+
+def test_the_ignore_band_is_the_box_outside_its_core():
+    box = Boxes3D(torch.tensor([[10.0, 0.0, -1.0, 4.0, 2.0, 1.5, 0.3]]))
+    t = boundary_targets(box, torch.tensor([0]), GRID, 3, 0.4, NB)
+    assert t["ignore"].sum() > t["positive"].sum() > 0
+    assert t["heat"].sum() == t["positive"].sum()
+    empty = boundary_targets(
+        Boxes3D(torch.zeros(0, 7)), torch.zeros(0, dtype=torch.int64), GRID, 3, 0.4, NB
+    )
+    assert not empty["positive"].any() and not empty["ignore"].any()
+
+
+def test_perfect_predictions_have_no_regression_loss():
+    boxes = Boxes3D(
+        torch.tensor([[10.0, 0.0, -1.0, 4.0, 2.0, 1.5, 0.3], [20, 5, -1, 0.8, 0.6, 1.8, -2.0]])
+    )
+    t = boundary_targets(boxes, torch.tensor([0, 1]), GRID, 3, 0.4, NB)
+    reg = perfect_regression(t)[None]
+    stacked = {k: v[None] for k, v in t.items()}
+    losses = boundary_losses(torch.where(stacked["heat"] > 0, 10.0, -10.0), reg, stacked, GRID, NB)
+    assert losses["iou"] < 1e-4 and losses["box"] < 1e-4
+    assert losses["cls"] < 1e-3 and losses["angle"] < 1e-3
+    worse = boundary_losses(torch.zeros_like(stacked["heat"]), reg * 0.5, stacked, GRID, NB)
+    assert all(worse[k] > losses[k] for k in losses)
+
+
+def test_zero_size_boxes_are_rejected_by_name():
+    box = Boxes3D(torch.tensor([[10.0, 0.0, -1.0, 0.0, 2.0, 1.5, 0.3]]))
+    with pytest.raises(InputError, match="box 0 has a zero"):
+        boundary_targets(box, torch.tensor([0]), GRID, 3, 0.4, NB)
+
+
+def test_boundary_points_are_corners_face_midpoints_and_centre():
+    box = torch.tensor([5.0, 1.0, 0.0, 4.0, 2.0, 1.0, 0.0]).expand(1, 1, 1, 7)
+    grid = BevGrid(0.0, -5.0, 1.0, 1.0, 11, 11)
+    p = boundary_sample_points(box, grid)[0, 0, 0]  # (9, 2) normalised
+    cells = (p + 1) / 2 * 10  # back to cell index coordinates
+    metres = torch.stack([cells[:, 0] + 0.5, cells[:, 1] + 0.5 - 5.0], 1)
+    expected = {(x, y) for x in (3.0, 5.0, 7.0) for y in (0.0, 1.0, 2.0)}
+    assert {(round(float(a), 4), round(float(b), 4)) for a, b in metres} == expected
+
+
+def test_denfi_conv_on_point_boxes_is_a_weighted_pointwise_conv():
+    """With zero-size boxes every tap lands on the cell itself: the conv reduces to the
+    sum of the depthwise weights times the (narrowed) features, then the pointwise conv."""
+    torch.manual_seed(0)
+    conv = DenfiConv(8, 4, 5).eval()
+    grid = BevGrid(0.0, 0.0, 1.0, 1.0, 6, 5)
+    x = torch.randn(2, 8, 5, 6)
+    cx, cy = grid.centres()
+    boxes = torch.zeros(2, 5, 6, 7)
+    boxes[..., 0], boxes[..., 1] = cx, cy
+    got = conv(x, boxes, grid)
+    narrowed = conv.reduce(x)
+    mixed = narrowed * conv.depthwise.sum(1)[None, :, None, None]
+    want = F.relu(conv.norm(conv.pointwise(mixed)))
+    assert torch.allclose(got, want, atol=1e-5)
+    with pytest.raises(InputError, match=r"\(B, H, W, 7\)"):
+        conv(x, boxes[:, :4], grid)
+
+
+@pytest.mark.parametrize("name", ["pillars-baseline", "denfi"])
+def test_a_few_steps_on_one_batch_lower_the_loss(name):
+    torch.manual_seed(0)
+    model = xuframe.create("detector", name, **DEMO_CONFIG)
+    batch = type(model).example_batch(2, seed=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(15):
+        total = sum(model.loss(batch).values())
+        first = float(total.detach()) if first is None else first
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert float(sum(model.loss(batch).values())) < 0.7 * first
+
+
+@pytest.fixture(scope="module")
+def model():
+    return xuframe.create("detector", "denfi", **DEMO_CONFIG).eval()
+
+
+def test_empty_clouds_and_scenes_without_objects_are_valid(model):
+    empty = PointCloud(torch.zeros(0, 3), torch.zeros(0, 1))
+    dets = model.predict([empty, empty])
+    assert len(dets) == 2 and all(isinstance(d.geometry, Boxes3D) for d in dets)
+    scene = LidarScenes(1, seed=0, max_objects=0, azimuth_step=0.8)[0]
+    assert len(scene.boxes) == 0
+    batch = collate_lidar([{"points": scene.points, "boxes": scene.boxes, "labels": scene.labels}])
+    model.train()
+    losses = model.loss(batch)
+    model.eval()
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert float(losses["iou"]) == 0.0 and float(losses["cls"]) > 0
+
+
+def test_points_with_nan_are_refused(tmp_path):
+    with pytest.raises(InputError, match="finite|NaN"):
+        PointCloud(torch.tensor([[1.0, float("nan"), 0.0]]), torch.zeros(1, 1))
+    # a scan file holding NaN is refused when read, naming the problem
+    path = tmp_path / "nan.bin"
+    import numpy as np
+
+    np.array([[1.0, np.nan, 0.0, 0.5]], dtype=np.float32).tofile(path)
+    with pytest.raises(InputError, match="finite|NaN"):
+        read_velodyne(path)
+    write_velodyne(tmp_path / "ok.bin", PointCloud(torch.ones(3, 3), torch.zeros(3, 1)))
+    assert len(read_velodyne(tmp_path / "ok.bin")) == 3
+
+
+def test_bad_inputs_get_clear_errors(model):
+    with pytest.raises(InputError, match="list of PointCloud"):
+        model.predict(torch.zeros(10, 4))
+    with pytest.raises(InputError, match="1 feature channel"):
+        model.predict([PointCloud(torch.zeros(5, 3))])
+    with pytest.raises(InputError, match="at least one"):
+        model.predict([])
+    with pytest.raises(InputError, match="batch key 'boxes'"):
+        model.loss({"inputs": [PointCloud(torch.zeros(5, 3), torch.zeros(5, 1))]})
+    with pytest.raises(xuframe.errors.ConfigError, match="divisible by 8"):
+        xuframe.create("detector", "denfi", point_range=[0, -10, -3, 10.24, 10, 1])
+
+
+def test_detections_land_on_the_objects_after_training():
+    """Training on a handful of scenes until they are fit: detections overlap the true cars."""
+    torch.manual_seed(0)
+    model = xuframe.create("detector", "pillars-baseline", **DEMO_CONFIG)
+    scenes = LidarScenes(2, seed=4, azimuth_step=0.4, max_objects=8)
+    batch = collate_lidar(
+        [{"points": s.points, "boxes": s.boxes, "labels": s.labels} for s in (scenes[0], scenes[1])]
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    for _ in range(60):
+        loss = sum(model.loss(batch).values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    from xuframe.ops import bev_iou
+
+    found, total = 0, 0
+    for dets, boxes in zip(model.predict(batch["inputs"]), batch["boxes"], strict=True):
+        in_range = (boxes.tensor[:, 0] < 25.6) & (boxes.tensor[:, 1].abs() < 12.8)
+        gt = boxes.tensor[in_range]
+        total += len(gt)
+        if len(gt) and len(dets):
+            iou = bev_iou(
+                gt[:, [0, 1, 3, 4, 6]].double(), dets.geometry.tensor[:, [0, 1, 3, 4, 6]].double()
+            )
+            found += int((iou.max(1).values > 0.3).sum())
+    assert total > 0 and found >= 0.5 * total
