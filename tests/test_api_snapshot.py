@@ -29,6 +29,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.robust",
     "xuframe_plugins.convexclust",
     "xuframe_plugins.ttfnet",
+    "xuframe_plugins.denfi",
 )
 
 

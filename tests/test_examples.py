@@ -48,3 +48,18 @@ def test_ttfnet_example_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "held-out COCO AP50" in result.stdout
     assert (tmp_path / "det.png").stat().st_size > 20_000
+
+
+def test_denfi_example_runs_end_to_end(tmp_path):
+    """A 2-step smoke run of examples/denfi/train_scenes.py on the small model."""
+    script = EXAMPLES / "denfi" / "train_scenes.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--small", "--steps", "2", "--train", "4", "--val", "2",
+         "--root", "scenes", "--out", "bev.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "held-out KITTI AP" in result.stdout and "Car" in result.stdout
+    assert (tmp_path / "bev.png").stat().st_size > 20_000

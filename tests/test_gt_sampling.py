@@ -145,3 +145,24 @@ def test_collate_lidar_batches_kitti_samples(tmp_path):
     assert batch["frame_ids"] == ["000000", "000001"]
     with pytest.raises(InputError, match="at least one"):
         collate_lidar([])
+
+
+def test_kitti_images_round_trip_and_load_with_the_dataset(tmp_path):
+    from xuframe.data import read_image, write_image
+
+    root = LidarScenes(1, seed=0, azimuth_step=0.8).write_kitti(tmp_path)
+    g = torch.Generator().manual_seed(0)
+    image = torch.randint(0, 256, (3, 12, 20), generator=g).float() / 255
+    write_image(root / "image_2" / "000000.png", image)
+    sample = KittiDataset(root, images=True)[0]
+    assert torch.equal(sample["image"], image)
+    assert torch.equal(read_image(root / "image_2" / "000000.png"), image)
+    assert "image" not in KittiDataset(root)[0]
+    (root / "image_2" / "000000.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="cannot read"):
+        KittiDataset(root, images=True)[0]
+    (root / "image_2" / "000000.png").unlink()
+    with pytest.raises(InputError, match="missing"):
+        KittiDataset(root, images=True)[0]
+    with pytest.raises(InputError, match=r"\(3, H, W\)"):
+        write_image(tmp_path / "x.png", torch.zeros(12, 20))

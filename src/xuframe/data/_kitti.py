@@ -27,9 +27,11 @@ __all__ = [
     "image_boxes",
     "kitti_objects",
     "read_calib",
+    "read_image",
     "read_labels",
     "read_velodyne",
     "write_calib",
+    "write_image",
     "write_labels",
     "write_velodyne",
 ]
@@ -155,6 +157,32 @@ def write_velodyne(path: str | os.PathLike[str], cloud: PointCloud) -> None:
     refl = cloud.features[:, :1] if cloud.num_features else torch.zeros(len(cloud), 1)
     data = torch.cat([cloud.xyz, refl], 1).to(torch.float32).numpy()
     _atomic_write(Path(path), data.tobytes())
+
+
+def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
+    """A KITTI ``image_2/*.png`` as a ``(3, H, W)`` float tensor in ``[0, 1]``."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as err:
+        raise InputError(f"read_image: cannot read {path} as an image: {err}") from err
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
+    """Write a ``(3, H, W)`` image in ``[0, 1]`` as an 8-bit PNG (atomically)."""
+    import io
+
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise InputError(f"write_image: expected a (3, H, W) image, got {tuple(image.shape)}")
+    array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    _atomic_write(Path(path), buffer.getvalue())
 
 
 @attrs.frozen

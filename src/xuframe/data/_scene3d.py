@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xuframe.data._kitti import read_calib, read_labels, read_velodyne
+from xuframe.data._kitti import read_calib, read_image, read_labels, read_velodyne
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
 
@@ -33,13 +33,17 @@ class KittiDataset:
     """``root/{velodyne,label_2,calib}/NNNNNN.*`` (a KITTI ``training`` folder, or one written by
     :meth:`~xuframe.data.LidarScenes.write_kitti`). Boxes are converted to the LiDAR frame;
     objects of classes outside ``classes`` and ``DontCare`` are left out of ``boxes`` (kept, as
-    KITTI objects, under ``"kitti_objects"`` for evaluation)."""
+    KITTI objects, under ``"kitti_objects"`` for evaluation). With ``images=True`` each sample
+    also holds ``"image"``, ``image_2/NNNNNN.png`` as a ``(3, H, W)`` tensor in ``[0, 1]`` (a
+    missing image is an :class:`~xuframe.errors.InputError`)."""
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
         transforms: Callable[[Sample], Sample] | None = None,
+        *,
+        images: bool = False,
     ) -> None:
         self.root = Path(root)
         velodyne = self.root / "velodyne"
@@ -50,6 +54,7 @@ class KittiDataset:
         self.frames = sorted(p.stem for p in velodyne.glob("*.bin"))
         self.classes = list(classes)
         self.transforms = transforms
+        self.images = images
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -72,6 +77,11 @@ class KittiDataset:
             "kitti_objects": objects,
             "calib": calib,
         }
+        if self.images:
+            image = self.root / "image_2" / f"{frame}.png"
+            if not image.exists():
+                raise InputError(f"KittiDataset: {image} is missing (images=True)")
+            sample["image"] = read_image(image)
         return self.transforms(sample) if self.transforms is not None else sample
 
 
