@@ -72,6 +72,12 @@ def test_false_positives_lower_precision_unless_in_dontcare():
             )
         )
     assert kitti_ap(gts, dts) == pytest.approx(1.0)
+    # the C++ devkit applies DontCare in every metric; the python port only in 2-D bbox
+    assert kitti_ap(gts, dts, metric="bev") == pytest.approx(1.0)
+    assert kitti_ap(gts, dts, metric="bev", devkit="python") == pytest.approx(0.5, abs=1e-9)
+    assert kitti_ap(gts, dts, metric="bbox", devkit="python") == pytest.approx(1.0)
+    with pytest.raises(Exception, match="devkit"):
+        kitti_ap(gts, dts, devkit="matlab")
 
 
 def test_difficulty_and_neighbour_classes_are_ignored_not_counted():
