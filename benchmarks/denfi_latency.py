@@ -28,7 +28,7 @@ def main() -> None:
     models = {n: xuframe.create("detector", n).eval() for n in ("pillars-baseline", "denfi")}
     scans = {
         "KITTI-like front scan": LidarScenes(1, seed=0)[0].points,
-        "360-degree sweep": LidarScenes(1, seed=0, field_of_view=360.0, azimuth_step=0.19)[
+        "360-degree sweep": LidarScenes(1, seed=0, field_of_view=360.0, azimuth_step=0.165)[
             0
         ].points,
     }

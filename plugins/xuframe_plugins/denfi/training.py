@@ -227,8 +227,8 @@ def bev_figure(
     classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
     title: str = "",
 ) -> Path:
-    """Write a bird's-eye-view PNG: points (grey, shaded by height), ground-truth boxes (green)
-    and detections (red, with scores). Needs matplotlib (``pip install 'xuframe[plot]'``)."""
+    """Write a bird's-eye-view PNG: points (light grey near the ground, dark above it),
+    ground-truth boxes (green) and detections (red, with scores). Needs matplotlib (``pip install 'xuframe[plot]'``)."""
     try:
         import matplotlib
 
@@ -243,7 +243,9 @@ def bev_figure(
     keep = (xyz[:, 0] >= point_range[0]) & (xyz[:, 0] < point_range[3])
     keep &= (xyz[:, 1] >= point_range[1]) & (xyz[:, 1] < point_range[4])
     xyz = xyz[keep]
-    ax.scatter(xyz[:, 1], xyz[:, 0], s=0.3, c=xyz[:, 2], cmap="Greys", vmin=-2.5, vmax=1.0)
+    low = xyz[:, 2] < torch.quantile(xyz[:, 2], 0.05) + 0.3 if len(xyz) else xyz[:, 2] > 0
+    for part, colour, size in ((low, "0.85", 0.4), (~low, "0.15", 1.5)):
+        ax.scatter(xyz[part, 1], xyz[part, 0], s=size, c=colour, linewidths=0)
 
     def draw(boxes: Boxes3D, colour: str, labels: list[str]) -> None:
         if len(boxes) == 0:
