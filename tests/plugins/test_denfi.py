@@ -267,6 +267,7 @@ point_range = [0.0, -12.8, -3.0, 25.6, 12.8, 1.0]
 widths = [8, 16, 32]
 [trainer]
 max_steps = 2
+batch_size = 2
 eval_every = 2
 device = "cpu"
 progress = false
