@@ -285,3 +285,21 @@ metrics = ["xuframe_plugins.denfi.training:kitti_evaluator"]
     train_run(run, run_dir=tmp_path / "out")
     rows = [r for r in read_metrics(tmp_path / "out" / "metrics.jsonl") if "eval/mAP/bev" in r]
     assert rows and 0.0 <= rows[-1]["eval/Car/bev/moderate"] <= 1.0
+
+
+def test_class_agnostic_nms_leaves_no_overlapping_detections():
+    from xuframe.ops import bev_iou
+
+    torch.manual_seed(0)
+    config = {**DEMO_CONFIG, "score_threshold": 0.0, "nms_iou": 0.1}
+    per_class = xuframe.create("detector", "pillars-baseline", **config).eval()
+    agnostic = xuframe.create("detector", "pillars-baseline", **config, class_agnostic_nms=True)
+    agnostic.load_state_dict(per_class.state_dict())
+    agnostic.eval()
+    clouds = type(per_class).example_batch(1, seed=2)["inputs"]
+    a = agnostic.predict(clouds)[0]
+    p = per_class.predict(clouds)[0]
+    bev = a.geometry.tensor[:, [0, 1, 3, 4, 6]].double()
+    iou = bev_iou(bev, bev) - torch.eye(len(bev), dtype=torch.float64)
+    assert len(a) > 1 and float(iou.max()) <= 0.1 + 1e-9
+    assert len(p.labels.unique()) > 1  # an untrained head: several classes per spot

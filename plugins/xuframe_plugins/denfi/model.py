@@ -116,6 +116,9 @@ class PillarsBaseline(Detector):
         nms_iou: float = config_field(
             0.1, doc="rotated BEV NMS threshold, per class", validator=_unit
         )
+        class_agnostic_nms: bool = config_field(
+            False, doc="one NMS over all classes (a spot keeps only its best class)"
+        )
         max_detections: int = config_field(
             50, doc="detections kept per sample", validator=_positive
         )
@@ -193,7 +196,8 @@ class PillarsBaseline(Detector):
     @torch.no_grad()
     def predict(self, inputs: Any) -> list[Detections]:
         """Per cloud: the ``pre_nms`` best cells over all classes above ``score_threshold``,
-        decoded to boxes, per-class rotated BEV NMS, the ``max_detections`` best kept."""
+        decoded to boxes, rotated BEV NMS (per class, or over all classes with
+        ``class_agnostic_nms``), the ``max_detections`` best kept."""
         cfg = self.config
         cls, reg = self(inputs)[-1]
         scores = torch.sigmoid(cls)
@@ -210,8 +214,11 @@ class PillarsBaseline(Detector):
             ok = (cand[:, 3:6] > 0).all(1) & torch.isfinite(cand).all(1)
             cand, top, label = cand[ok], top[ok], label[ok]
             chosen = []
-            for k in label.unique().tolist():
-                sel = (label == k).nonzero()[:, 0]
+            groups = (
+                [label >= 0] if cfg.class_agnostic_nms else [label == k for k in label.unique()]
+            )
+            for group in groups:
+                sel = group.nonzero()[:, 0]
                 kept = rotated_nms(cand[sel][:, [0, 1, 3, 4, 6]], top[sel], cfg.nms_iou)
                 chosen.append(sel[kept])
             idx = torch.cat(chosen) if chosen else torch.zeros(0, dtype=torch.int64)
