@@ -30,6 +30,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.convexclust",
     "xuframe_plugins.ttfnet",
     "xuframe_plugins.denfi",
+    "xuframe_plugins.kd",
 )
 
 

@@ -10,6 +10,7 @@ read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.
 """
 
 from xuframe.data._blobs import make_blobs
+from xuframe.data._classification import ImageClassification, digits, mnist, read_idx
 from xuframe.data._coco import CocoDetection, write_coco
 from xuframe.data._detection import (
     ColorJitter,
@@ -59,6 +60,7 @@ __all__ = [
     "GlobalRotation",
     "GlobalScale",
     "GroundTruthSampling",
+    "ImageClassification",
     "KittiDataset",
     "KittiObject",
     "LidarScene",
@@ -73,11 +75,14 @@ __all__ = [
     "clip_boxes",
     "collate_detection",
     "collate_lidar",
+    "digits",
     "image_boxes",
     "kitti_calibration",
     "kitti_objects",
     "make_blobs",
+    "mnist",
     "read_calib",
+    "read_idx",
     "read_image",
     "read_labels",
     "read_velodyne",
