@@ -39,7 +39,8 @@ class SampledObject:
 
 class ObjectDatabase:
     """Every labelled object of ``samples`` with at least ``min_points`` points inside its box
-    (per class index: a mapping, or one number for all), grouped by class index."""
+    (per class index: a mapping, or one number for all), grouped by class index. Boxes of zero
+    length or width are left out (nothing can be pasted from them)."""
 
     def __init__(
         self, samples: Iterable[Mapping[str, Any]], min_points: int | Mapping[int, int] = 5
