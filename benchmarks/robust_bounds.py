@@ -13,10 +13,9 @@ ms (MLP). Goal: CROWN at least 2x faster than those, LBP cheaper than CROWN.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _timing import median_seconds  # benchmarks/_timing.py
 from torch import nn
 
 import xuframe
@@ -63,13 +62,7 @@ def cnn() -> nn.Module:
 
 
 def time_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(fn, repeats, warmup=1)
 
 
 def main() -> None:

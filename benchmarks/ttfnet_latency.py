@@ -10,24 +10,16 @@ The whole ``predict`` (backbone, neck, heads, peak extraction and box decoding) 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _timing import median_seconds  # benchmarks/_timing.py
 
 import xuframe
 
 
 def median_ms(fn, repeats: int) -> float:
     with torch.no_grad():
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        return 1000 * median_seconds(fn, repeats, warmup=3)
 
 
 def main() -> None:

@@ -14,10 +14,9 @@ of the point features. Each cell is the median of ``--repeats`` runs of the whol
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
+from _timing import median_seconds  # benchmarks/_timing.py
 
 from xuframe.data import LidarScenes
 from xuframe.ops import has_torch_scatter, pillarize, voxelize
@@ -26,13 +25,7 @@ RANGE = (0.0, -40.0, -3.0, 70.4, 40.0, 1.0)
 
 
 def median_s(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats, warmup=1)
 
 
 def main() -> None:

@@ -180,12 +180,12 @@ class PillarsBaseline(Detector):
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         cfg = self.config
-        targets = self.targets(batch)
+        targets = self.targets(batch)  # checks the batch keys first
         out: dict[str, torch.Tensor] = {}
         heads = self(batch["inputs"])
+        targets = {k: v.to(heads[0][1].device) for k, v in targets.items()}
         for i, (cls, reg) in enumerate(heads):
-            t = {k: v.to(reg.device) for k, v in targets.items()}
-            parts = boundary_losses(cls, reg, t, self.grid, cfg.num_bins)
+            parts = boundary_losses(cls, reg, targets, self.grid, cfg.num_bins)
             prefix = "" if i == len(heads) - 1 else "dbpm_"
             out[prefix + "cls"] = cfg.cls_weight * parts["cls"]
             out[prefix + "iou"] = cfg.iou_weight * parts["iou"]

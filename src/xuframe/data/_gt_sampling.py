@@ -92,15 +92,18 @@ class GroundTruthSampling:
         boxes: Boxes3D = sample["boxes"]
         labels: torch.Tensor = sample["labels"]
         candidates: list[SampledObject] = []
-        quota: list[int] = []
+        remaining: list[int] = []  # per class still to paste
+        slot: list[int] = []  # each candidate's index into remaining
         for label, target in self.per_class.items():
             pool = self.database.objects.get(label, [])
             want = target - int((labels == label).sum())
             if want <= 0 or not pool:
                 continue
             # twice as many candidates as wanted: some will collide
-            candidates += [pool[k] for k in torch.randperm(len(pool))[: 2 * want].tolist()]
-            quota.append(want)
+            drawn = torch.randperm(len(pool))[: 2 * want].tolist()
+            candidates += [pool[k] for k in drawn]
+            slot += [len(remaining)] * len(drawn)
+            remaining.append(want)
         if not candidates:
             return sample
         bev = torch.stack([o.box[[0, 1, 3, 4, 6]] for o in candidates]).double()
@@ -114,20 +117,13 @@ class GroundTruthSampling:
         )
         hits_other = bev_iou(grown, bev) > 0
         chosen_rows: list[int] = []
-        start = 0
-        for want in quota:
-            label = candidates[start].label
-            end = start
-            while end < len(candidates) and candidates[end].label == label:
-                end += 1
-            for i in range(start, end):
-                if want == 0:
-                    break
-                if bool(hits_scene[i]) or any(bool(hits_other[i, j]) for j in chosen_rows):
-                    continue
-                chosen_rows.append(i)
-                want -= 1
-            start = end
+        for i in range(len(candidates)):
+            if remaining[slot[i]] == 0 or bool(hits_scene[i]):
+                continue
+            if any(bool(hits_other[i, j]) for j in chosen_rows):
+                continue
+            chosen_rows.append(i)
+            remaining[slot[i]] -= 1
         chosen = [candidates[i] for i in chosen_rows]
         if not chosen:
             return sample

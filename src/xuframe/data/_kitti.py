@@ -259,6 +259,17 @@ def kitti_objects(
     """LiDAR ``boxes`` named ``names`` as KITTI label objects (results lines when ``scores`` are
     given): camera geometry from ``calib``, the 2-D box projected with ``P2`` and clipped to the
     image; boxes the camera cannot see are left out. Occlusion is written as 0 (unknown)."""
+    return _visible_objects(boxes, names, calib, scores, image_size)[0]
+
+
+def _visible_objects(
+    boxes: Boxes3D,
+    names: list[str],
+    calib: Calibration,
+    scores: list[float] | None,
+    image_size: tuple[int, int],
+) -> tuple[list[KittiObject], np.ndarray[Any, Any]]:
+    """:func:`kitti_objects` and the indices of the boxes they came from."""
     if len(names) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
         raise InputError(
             f"kitti_objects: {len(boxes)} boxes, {len(names)} names and {None if scores is None else len(scores)} scores"
@@ -281,7 +292,7 @@ def kitti_objects(
                 None if scores is None else float(scores[k]),
             )
         )
-    return out
+    return out, np.flatnonzero(visible)
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:

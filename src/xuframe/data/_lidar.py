@@ -25,8 +25,7 @@ from xuframe.data._kitti import (
     KITTI_IMAGE_SIZE,
     Calibration,
     KittiObject,
-    image_boxes,
-    kitti_objects,
+    _visible_objects,
     write_calib,
     write_labels,
     write_velodyne,
@@ -279,9 +278,8 @@ def _labels(scene: LidarScene, calib: Calibration) -> list[KittiObject]:
         LIDAR_CLASSES[int(c)] if int(n) > 0 else "DontCare"
         for c, n in zip(scene.labels, scene.hits, strict=True)
     ]
-    objects = kitti_objects(scene.boxes, names, calib, image_size=_IMAGE)
-    _, _, visible = image_boxes(scene.boxes, calib, _IMAGE)
-    for obj, k in zip(objects, np.flatnonzero(visible), strict=True):
+    objects, rows = _visible_objects(scene.boxes, names, calib, None, _IMAGE)
+    for obj, k in zip(objects, rows, strict=True):
         share = float(scene.occluded_share[k])
         out.append(attrs.evolve(obj, occluded=0 if share < 0.3 else (1 if share < 0.7 else 2)))
     return out
