@@ -31,6 +31,8 @@ PUBLIC_MODULES = (
     "xuframe_plugins.ttfnet",
     "xuframe_plugins.denfi",
     "xuframe_plugins.kd",
+    "xuframe_plugins.sskd",
+    "xuframe_plugins.unix",
 )
 
 

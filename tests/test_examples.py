@@ -63,3 +63,19 @@ def test_denfi_example_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "held-out KITTI AP" in result.stdout and "Car" in result.stdout
     assert (tmp_path / "bev.png").stat().st_size > 20_000
+
+
+def test_distill_comparison_example_runs_end_to_end(tmp_path):
+    """A few-step smoke run of examples/distill/compare.py (the full run is in the docs)."""
+    script = EXAMPLES / "distill" / "compare.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--teacher-steps", "3", "--student-steps", "2",
+         "--head-steps", "2", "--n-train", "256", "--keep", "16", "64", "--out", "acc.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()}
+    assert {"KD", "SSKD", "UNIX"} <= rows
+    assert "UNIX k=64" in result.stdout and (tmp_path / "acc.png").stat().st_size > 20_000

@@ -87,3 +87,22 @@ def test_components_with_weights_round_trip_through_state_dict(tmp_path):
             p.zero_()
     other.load_state_dict(torch.load(tmp_path / "g.pt", weights_only=True))
     assert torch.equal(gen.sample(2, seed=1), other.sample(2, seed=1))
+
+
+def test_distillers_count_student_steps_in_training_mode_once_per_outer_loss():
+    class Doubled(SoftTargetDistiller):
+        name = "test-kd-doubled"
+
+        def loss(self, batch):
+            return {k: 2 * v for k, v in super().loss(batch).items()}
+
+    for cls in (SoftTargetDistiller, Doubled):
+        teacher, student, batch = cls.example(seed=0)
+        dist = cls(teacher, student).train()
+        dist.loss(batch)
+        dist.loss(batch)
+        assert dist.student_steps == 2, cls
+        dist.eval().loss(batch)
+        assert dist.student_steps == 2 and dist.teacher_queries == 3 * len(batch["inputs"])
+    with pytest.raises(InputError, match="no method 'forward_features'"):
+        dist.query_teacher(batch["inputs"], "forward_features")

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from xuframe import errors
-from xuframe._config import ConfigField, build_config, config_field, describe_config
+from xuframe._config import (
+    ConfigField,
+    build_config,
+    config_field,
+    describe_config,
+    fraction,
+    non_negative,
+    positive,
+)
 from xuframe._plugins import PluginInfo, plugin_infos, registry
 from xuframe._registry import KINDS, Registry
 from xuframe.hookspecs import hookimpl
@@ -53,6 +61,9 @@ __all__ = [
     # configuration
     "config_field",
     "build_config",
+    "positive",
+    "non_negative",
+    "fraction",
     "describe_config",
     "ConfigField",
     # registry and plugins

@@ -20,7 +20,16 @@ import attrs
 
 from xuframe.errors import ConfigError
 
-__all__ = ["ConfigField", "EmptyConfig", "build_config", "config_field", "describe_config"]
+__all__ = [
+    "ConfigField",
+    "EmptyConfig",
+    "build_config",
+    "config_field",
+    "describe_config",
+    "fraction",
+    "non_negative",
+    "positive",
+]
 
 T = TypeVar("T")
 _NOTHING: Any = attrs.NOTHING
@@ -44,6 +53,24 @@ def config_field(
     if factory is not None:
         return attrs.field(factory=factory, validator=validator, metadata={"doc": doc})
     return attrs.field(default=default, validator=validator, metadata={"doc": doc})
+
+
+def positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """``Config`` field validator: the value must be > 0."""
+    if value <= 0:
+        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
+
+
+def non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """``Config`` field validator: the value must be >= 0."""
+    if value < 0:
+        raise ConfigError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """``Config`` field validator: the value must lie in [0, 1]."""
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
 
 
 @attrs.frozen

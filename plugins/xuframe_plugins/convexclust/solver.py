@@ -13,9 +13,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from xuframe import ClusteringResult, DemoResult, Solver, config_field
+from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
 from xuframe_plugins.convexclust.recovery import recovery_interval
 from xuframe_plugins.convexclust.ssnal import SolverState, _Operators, solve_ssnal
@@ -104,11 +104,6 @@ def fusion_tolerance(state: SolverState, x: Array) -> float:
     return 2.0 * math.sqrt(state.gap + round_off)
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
-
-
 @attrs.frozen(eq=False)
 class ClusteringPath:
     """Solutions along increasing ``lams`` (warm-started), one :class:`ClusteringResult` each."""
@@ -160,10 +155,10 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
     @attrs.frozen
     class Config:
         tol: float = config_field(
-            1e-8, doc="stop at this relative duality gap (P - D) / max(1, |P|)", validator=_positive
+            1e-8, doc="stop at this relative duality gap (P - D) / max(1, |P|)", validator=positive
         )
         max_newton: int = config_field(
-            2000, doc="semismooth Newton steps at most per lambda", validator=_positive
+            2000, doc="semismooth Newton steps at most per lambda", validator=positive
         )
         time_limit: float | None = config_field(
             None, doc="seconds per lambda at most (None: no limit); the result says its gap"

@@ -12,7 +12,7 @@ import attrs
 import torch
 from torch import nn
 
-from xuframe import DemoResult, Detector, config_field
+from xuframe import DemoResult, Detector, config_field, positive
 from xuframe.data import LIDAR_CLASSES, LidarScenes
 from xuframe.errors import ConfigError, InputError
 from xuframe.ops import rotated_nms
@@ -29,11 +29,6 @@ from xuframe_plugins.denfi.targets import (
 __all__ = ["DenseBoundaryHead", "Denfi", "PillarsBaseline"]
 
 STRIDE = 2  # the backbone's output stride, in pillars
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
 
 
 def _unit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -90,28 +85,28 @@ class PillarsBaseline(Detector):
         )
         pillar_size: tuple[float, ...] = config_field((0.32, 0.32), doc="pillar dx, dy, metres")
         point_features: int = config_field(1, doc="feature channels per point (reflectance)")
-        pillar_channels: int = config_field(32, doc="pillar feature width", validator=_positive)
+        pillar_channels: int = config_field(32, doc="pillar feature width", validator=positive)
         widths: tuple[int, ...] = config_field((32, 64, 128), doc="backbone block widths")
         layers: int = config_field(2, doc="extra 3x3 convs per backbone block")
         up_channels: int = config_field(
-            32, doc="channels of each upsampled block output", validator=_positive
+            32, doc="channels of each upsampled block output", validator=positive
         )
-        head_channels: int = config_field(64, doc="head conv width", validator=_positive)
-        num_bins: int = config_field(6, doc="heading bins over [0, pi)", validator=_positive)
+        head_channels: int = config_field(64, doc="head conv width", validator=positive)
+        num_bins: int = config_field(6, doc="heading bins over [0, pi)", validator=positive)
         shrink: float = config_field(
             0.4, doc="positive region: the box shrunk to this fraction per side", validator=_unit
         )
-        cls_weight: float = config_field(1.0, doc="focal loss weight", validator=_positive)
-        iou_weight: float = config_field(2.0, doc="boundary IoU loss weight", validator=_positive)
+        cls_weight: float = config_field(1.0, doc="focal loss weight", validator=positive)
+        iou_weight: float = config_field(2.0, doc="boundary IoU loss weight", validator=positive)
         angle_weight: float = config_field(
-            0.5, doc="heading bin/residual/direction loss weight", validator=_positive
+            0.5, doc="heading bin/residual/direction loss weight", validator=positive
         )
         box_weight: float = config_field(
-            1.0, doc="z and log-height loss weight", validator=_positive
+            1.0, doc="z and log-height loss weight", validator=positive
         )
         score_threshold: float = config_field(0.05, doc="detections below this score are dropped")
         pre_nms: int = config_field(
-            500, doc="highest-scoring cells decoded per sample", validator=_positive
+            500, doc="highest-scoring cells decoded per sample", validator=positive
         )
         nms_iou: float = config_field(
             0.1, doc="rotated BEV NMS threshold, per class", validator=_unit
@@ -119,9 +114,7 @@ class PillarsBaseline(Detector):
         class_agnostic_nms: bool = config_field(
             False, doc="one NMS over all classes (a spot keeps only its best class)"
         )
-        max_detections: int = config_field(
-            50, doc="detections kept per sample", validator=_positive
-        )
+        max_detections: int = config_field(50, doc="detections kept per sample", validator=positive)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -296,10 +289,10 @@ class Denfi(PillarsBaseline):
     @attrs.frozen
     class Config(PillarsBaseline.Config):
         dbpm_weight: float = config_field(
-            1.0, doc="weight of the first head's losses", validator=_positive
+            1.0, doc="weight of the first head's losses", validator=positive
         )
         denfi_channels: int = config_field(
-            16, doc="channels the DENFI conv samples at the boundary points", validator=_positive
+            16, doc="channels the DENFI conv samples at the boundary points", validator=positive
         )
 
     def __init__(self, config: Any = None) -> None:

@@ -16,21 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xuframe import DemoResult, Distiller, config_field
-from xuframe.errors import ConfigError, InputError
+from xuframe import DemoResult, Distiller, config_field, non_negative, positive
+from xuframe.errors import InputError
 from xuframe_plugins.kd.nets import ResNetCifar
 
 __all__ = ["KnowledgeDistillation", "kd_loss"]
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ConfigError(f"{attribute.name} must be >= 0, got {value}")
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
 
 
 def kd_loss(
@@ -56,25 +46,46 @@ class KnowledgeDistillation(Distiller):
     :class:`~xuframe.data.ImageClassification` items collate to). The teacher is frozen and kept
     in eval mode (a teacher handed over in train mode is switched to eval, so its batch norm
     does not drift). :attr:`teacher_queries` counts the samples the teacher saw;
-    :attr:`student_steps` counts the losses computed in training mode (one per optimiser step).
+    :attr:`student_steps` counts the losses computed in training mode (one per optimiser step);
+    :attr:`student_samples` and :attr:`student_inferences` count the samples the student was
+    trained on and the samples it only scored (no grad), for :meth:`computation`.
+
+    This class is also the base of the ``sskd`` and ``unix`` distillers: they override
+    :meth:`loss` and, for work before the student trains, :meth:`prepare`.
     """
 
     name: ClassVar[str] = "kd"
 
     @attrs.frozen
     class Config:
-        temperature: float = config_field(4.0, doc="softening temperature T", validator=_positive)
+        temperature: float = config_field(4.0, doc="softening temperature T", validator=positive)
         ce_weight: float = config_field(
-            0.1, doc="weight of the cross-entropy with the labels", validator=_non_negative
+            0.1, doc="weight of the cross-entropy with the labels", validator=non_negative
         )
         kd_weight: float = config_field(
-            0.9, doc="weight of the T^2-scaled KL term", validator=_non_negative
+            0.9, doc="weight of the T^2-scaled KL term", validator=non_negative
         )
 
     def __init__(self, teacher: nn.Module, student: nn.Module, config: Any = None) -> None:
         super().__init__(teacher, student, config)
-        #: Losses computed in training mode: one per optimiser step under the Trainer.
-        self.student_steps = 0
+        #: Samples the student was trained on (forward passes in training mode).
+        self.student_samples = 0
+        #: Samples passed through the student without gradients (e.g. UNIX's uncertainty pass).
+        self.student_inferences = 0
+
+    def computation(self, teacher_flops: float, student_flops: float) -> float:
+        """FLOPs spent so far, as the UNIX paper counts them: a teacher query costs ``Ft``, a
+        training pass of the student (forward and backward) ``2 Fs``, a no-grad student pass
+        ``Fs``. For vanilla KD on ``N`` samples this is ``N (Ft + 2 Fs)``."""
+        return (
+            self.teacher_queries * teacher_flops
+            + self.student_samples * 2 * student_flops
+            + self.student_inferences * student_flops
+        )
+
+    def prepare(self, data: torch.utils.data.Dataset[Any], *, seed: int = 0) -> None:
+        """Work done once before the student trains, on the training ``data`` (SSKD trains its
+        teacher's projection head here). Vanilla KD needs none."""
 
     def _batch(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         for key in ("x", "y"):
@@ -89,17 +100,24 @@ class KnowledgeDistillation(Distiller):
             )
         return x, y
 
-    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        x, y = self._batch(batch)
-        teacher = self.query_teacher(x)
-        student = self.student(x)
+    def _check_classes(self, teacher: torch.Tensor, student: torch.Tensor) -> None:
         if teacher.shape != student.shape:
             raise InputError(
                 f"{self.name}: teacher and student disagree on the number of classes "
                 f"({teacher.shape[-1]} vs {student.shape[-1]})"
             )
+
+    def _count_step(self, samples: int) -> None:
+        """Count ``samples`` images trained on (training mode only; the core counts the step)."""
         if self.training:
-            self.student_steps += 1
+            self.student_samples += samples
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        x, y = self._batch(batch)
+        teacher = self.query_teacher(x)
+        student = self.student(x)
+        self._check_classes(teacher, student)
+        self._count_step(len(x))
         cfg = self.config
         return {
             "ce": cfg.ce_weight * F.cross_entropy(student, y),

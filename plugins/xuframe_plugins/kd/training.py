@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -13,9 +14,10 @@ from torch.utils.data import DataLoader
 import xuframe
 from xuframe.data import ImageClassification, digits
 from xuframe.engine import Trainer, seed_everything
+from xuframe_plugins.kd.flops import count_flops
 from xuframe_plugins.kd.nets import ResNetCifar
 
-__all__ = ["Classifier", "accuracy", "compare_on_digits", "fit"]
+__all__ = ["Classifier", "accuracy", "compare", "compare_on_digits", "fit"]
 
 
 class Classifier(nn.Module):
@@ -47,7 +49,7 @@ def accuracy(model: nn.Module, data: ImageClassification, batch_size: int = 256)
 
 def fit(
     trainable: nn.Module,
-    data: ImageClassification,
+    data: torch.utils.data.Dataset[Any],
     steps: int,
     *,
     lr: float = 0.05,
@@ -75,6 +77,73 @@ def fit(
     return trainable
 
 
+def compare(
+    train: ImageClassification,
+    test: ImageClassification,
+    distillers: Sequence[str],
+    *,
+    make_teacher: Callable[[], nn.Module],
+    make_student: Callable[[], nn.Module],
+    teacher_steps: int,
+    student_steps: int,
+    teacher: nn.Module | None = None,
+    batch_size: int = 64,
+    seed: int = 0,
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Train a teacher (or take the trained ``teacher`` given), then a student alone and with
+    each named distiller for ``student_steps`` steps from the same initialisation.
+
+    Returns held-out accuracies (``teacher``, ``student``, one per distiller) and, per
+    distiller, ``<name>/teacher_queries``, ``<name>/computation`` (FLOPs spent, as
+    :meth:`~xuframe_plugins.kd.KnowledgeDistillation.computation` counts them, over those of
+    vanilla KD for the same steps, ``steps * batch_size * (Ft + 2 Fs)``) and
+    ``<name>/seconds``. Distillers get :meth:`prepare` on ``train`` before they train.
+    """
+    say = log or (lambda _: None)
+    if teacher is None:
+        seed_everything(seed)
+        start = time.perf_counter()
+        teacher = fit(
+            Classifier(make_teacher()), train, teacher_steps, batch_size=batch_size, seed=seed
+        ).net
+        say(f"teacher: {teacher_steps} steps in {time.perf_counter() - start:.0f} s")
+    out = {"teacher": accuracy(teacher, test)}
+    seed_everything(seed + 1)
+    init = make_student().state_dict()
+    probe = test.images[:1]
+    ft, fs = count_flops(teacher, probe), count_flops(make_student(), probe)
+    kd_flops = student_steps * batch_size * (ft + 2 * fs)
+    alone = make_student()
+    alone.load_state_dict(init)
+    start = time.perf_counter()
+    out["student"] = accuracy(
+        fit(Classifier(alone), train, student_steps, batch_size=batch_size, seed=seed).net, test
+    )
+    out["student/seconds"] = time.perf_counter() - start
+    out["student/computation"] = student_steps * batch_size * 2 * fs / kd_flops
+    say(f"student alone: {out['student']:.4f}")
+    for name in distillers:
+        student = make_student()
+        student.load_state_dict(init)
+        dist = xuframe.create(
+            "distiller", name, teacher, student, **dict((configs or {}).get(name, {}))
+        )
+        start = time.perf_counter()
+        prepare = getattr(dist, "prepare", None)
+        if callable(prepare):
+            prepare(train, seed=seed)
+        fit(dist, train, student_steps, batch_size=batch_size, seed=seed)
+        out[f"{name}/seconds"] = time.perf_counter() - start
+        out[name] = accuracy(student, test)
+        out[f"{name}/teacher_queries"] = float(dist.teacher_queries)
+        if hasattr(dist, "computation"):
+            out[f"{name}/computation"] = dist.computation(ft, fs) / kd_flops
+        say(f"{name}: {out[name]:.4f}")
+    return out
+
+
 def compare_on_digits(
     distillers: Sequence[str],
     *,
@@ -84,25 +153,16 @@ def compare_on_digits(
     seed: int = 0,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """Train a ResNet-20 teacher on digits (``size`` px), then a ResNet-8 student alone and with
-    each named distiller for the same number of steps from the same initialisation; held-out
-    accuracies (``teacher``, ``student``, one per distiller) and ``<name>/teacher_queries``."""
+    """:func:`compare` on digits (``size`` px): a ResNet-20 teacher and a ResNet-8 student."""
     train, test = digits("train", seed=seed, size=size), digits("test", seed=seed, size=size)
-    seed_everything(seed)
-    teacher = fit(Classifier(ResNetCifar(20, 10, 1)), train, teacher_steps, seed=seed).net
-    out = {"teacher": accuracy(teacher, test)}
-    seed_everything(seed + 1)
-    init = ResNetCifar(8, 10, 1).state_dict()
-    alone = ResNetCifar(8, 10, 1)
-    alone.load_state_dict(init)
-    out["student"] = accuracy(fit(Classifier(alone), train, student_steps, seed=seed).net, test)
-    for name in distillers:
-        student = ResNetCifar(8, 10, 1)
-        student.load_state_dict(init)
-        dist = xuframe.create(
-            "distiller", name, teacher, student, **dict((configs or {}).get(name, {}))
-        )
-        fit(dist, train, student_steps, seed=seed)
-        out[name] = accuracy(student, test)
-        out[f"{name}/teacher_queries"] = float(dist.teacher_queries)
-    return out
+    return compare(
+        train,
+        test,
+        distillers,
+        make_teacher=lambda: ResNetCifar(20, 10, 1),
+        make_student=lambda: ResNetCifar(8, 10, 1),
+        teacher_steps=teacher_steps,
+        student_steps=student_steps,
+        seed=seed,
+        configs=configs,
+    )

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from xuframe import ClusteringResult, DemoResult, Solver, config_field
+from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
 
 __all__ = ["KMeans", "KMeansProblem"]
@@ -48,11 +48,6 @@ class KMeansProblem:
             )
 
 
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
-
-
 def _squared_distances(
     points: np.ndarray[Any, Any], centres: np.ndarray[Any, Any]
 ) -> np.ndarray[Any, Any]:
@@ -74,15 +69,15 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
     @attrs.frozen
     class Config:
         n_init: int = config_field(
-            4, doc="restarts from different k-means++ seeds", validator=_positive
+            4, doc="restarts from different k-means++ seeds", validator=positive
         )
         max_iter: int = config_field(
-            300, doc="Lloyd iterations per restart at most", validator=_positive
+            300, doc="Lloyd iterations per restart at most", validator=positive
         )
         tol: float = config_field(
             1e-9,
             doc="stop when centres move less than tol x the data's spread",
-            validator=_positive,
+            validator=positive,
         )
         seed: int = config_field(0, doc="seed of the k-means++ draws")
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xuframe import DemoResult, Detector, config_field
+from xuframe import DemoResult, Detector, config_field, fraction, positive
 from xuframe.data import ShapesDataset, collate_detection
 from xuframe.errors import ConfigError, InputError
 from xuframe.ops import heatmap_peaks
@@ -23,16 +23,6 @@ from xuframe_plugins.ttfnet.targets import decode_boxes, encode_targets, focal_l
 __all__ = ["TTFNet", "TTFNetTiny"]
 
 STRIDE = 4
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value <= 0:
-        raise ConfigError(f"{attribute.name} must be > 0, got {value}")
-
-
-def _unit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 <= value <= 1:
-        raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
 
 
 def _conv_bn_relu(cin: int, cout: int, deform: bool) -> nn.Sequential:
@@ -74,29 +64,31 @@ class TTFNet(Detector):
     @attrs.frozen
     class Config:
         num_classes: int = config_field(
-            4, doc="object classes (the shapes set has 4)", validator=_positive
+            4, doc="object classes (the shapes set has 4)", validator=positive
         )
-        width: int = config_field(64, doc="backbone width (64: ResNet-18)", validator=_positive)
-        head_conv: int = config_field(128, doc="heatmap head channels", validator=_positive)
-        wh_conv: int = config_field(64, doc="box head channels", validator=_positive)
+        width: int = config_field(64, doc="backbone width (64: ResNet-18)", validator=positive)
+        head_conv: int = config_field(128, doc="heatmap head channels", validator=positive)
+        wh_conv: int = config_field(64, doc="box head channels", validator=positive)
         deform: bool = config_field(
             True, doc="modulated deformable convs in the neck (False: plain 3x3)"
         )
-        alpha: float = config_field(0.54, doc="heatmap Gaussian radius factor", validator=_unit)
+        alpha: float = config_field(0.54, doc="heatmap Gaussian radius factor", validator=fraction)
         beta: float = config_field(
-            0.54, doc="regression-sample Gaussian radius factor (0: centre only)", validator=_unit
+            0.54,
+            doc="regression-sample Gaussian radius factor (0: centre only)",
+            validator=fraction,
         )
         wh_offset_base: float = config_field(
-            16.0, doc="box head scale: distances are relu(x) * this", validator=_positive
+            16.0, doc="box head scale: distances are relu(x) * this", validator=positive
         )
-        hm_weight: float = config_field(1.0, doc="heatmap (focal) loss weight", validator=_positive)
-        wh_weight: float = config_field(5.0, doc="GIoU loss weight", validator=_positive)
-        topk: int = config_field(100, doc="detections kept per image", validator=_positive)
+        hm_weight: float = config_field(1.0, doc="heatmap (focal) loss weight", validator=positive)
+        wh_weight: float = config_field(5.0, doc="GIoU loss weight", validator=positive)
+        topk: int = config_field(100, doc="detections kept per image", validator=positive)
         score_threshold: float = config_field(
-            0.01, doc="detections below this score are dropped", validator=_unit
+            0.01, doc="detections below this score are dropped", validator=fraction
         )
         input_size: int = config_field(
-            512, doc="training / demo input side (a multiple of 32)", validator=_positive
+            512, doc="training / demo input side (a multiple of 32)", validator=positive
         )
 
     def __init__(self, config: Any = None) -> None:
@@ -241,12 +233,12 @@ class TTFNetTiny(TTFNet):
 
     @attrs.frozen
     class Config(TTFNet.Config):
-        width: int = config_field(16, doc="backbone width (64: ResNet-18)", validator=_positive)
-        head_conv: int = config_field(64, doc="heatmap head channels", validator=_positive)
-        wh_conv: int = config_field(32, doc="box head channels", validator=_positive)
+        width: int = config_field(16, doc="backbone width (64: ResNet-18)", validator=positive)
+        head_conv: int = config_field(64, doc="heatmap head channels", validator=positive)
+        wh_conv: int = config_field(32, doc="box head channels", validator=positive)
         deform: bool = config_field(
             False, doc="modulated deformable convs in the neck (False: plain 3x3)"
         )
         input_size: int = config_field(
-            128, doc="training / demo input side (a multiple of 32)", validator=_positive
+            128, doc="training / demo input side (a multiple of 32)", validator=positive
         )

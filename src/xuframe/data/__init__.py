@@ -10,7 +10,14 @@ read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.
 """
 
 from xuframe.data._blobs import make_blobs
-from xuframe.data._classification import ImageClassification, digits, mnist, read_idx
+from xuframe.data._classification import (
+    ImageClassification,
+    cifar,
+    digits,
+    mnist,
+    read_idx,
+    textures,
+)
 from xuframe.data._coco import CocoDetection, write_coco
 from xuframe.data._detection import (
     ColorJitter,
@@ -76,6 +83,8 @@ __all__ = [
     "collate_detection",
     "collate_lidar",
     "digits",
+    "cifar",
+    "textures",
     "image_boxes",
     "kitti_calibration",
     "kitti_objects",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
@@ -100,6 +101,9 @@ class Distiller(Component, nn.Module):
     The teacher is put in eval mode with gradients off and stays so (``train()`` leaves it in
     eval). Call :meth:`query_teacher` for every teacher forward pass: it counts the samples
     the teacher saw in :attr:`teacher_queries`, because compute cost is part of the result.
+    :attr:`student_steps` counts the calls of :meth:`loss` in training mode (one per optimiser
+    step under the engine's Trainer): the base wraps every subclass's ``loss`` to count them,
+    so implementations do nothing for it (a ``loss`` that calls another counts once).
     """
 
     kind: ClassVar[str] = "distiller"
@@ -116,22 +120,58 @@ class Distiller(Component, nn.Module):
         self.student = student
         #: Samples passed through the teacher so far.
         self.teacher_queries = 0
+        #: Losses computed in training mode so far (one per optimiser step).
+        self.student_steps = 0
+        self._in_loss = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        inner = cls.__dict__.get("loss")
+        if inner is None or getattr(inner, "__isabstractmethod__", False):
+            return
+
+        @functools.wraps(inner)
+        def loss(self: Distiller, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+            if self._in_loss:  # an override calling another loss: count the outer call only
+                return inner(self, batch)  # type: ignore[no-any-return]
+            self._in_loss = True
+            try:
+                out = inner(self, batch)
+            finally:
+                self._in_loss = False
+            if self.training:
+                self.student_steps += 1
+            return out  # type: ignore[no-any-return]
+
+        cls.loss = loss  # type: ignore[method-assign]
 
     def train(self, mode: bool = True) -> Distiller:
         super().train(mode)
         self.teacher.eval()
         return self
 
-    def query_teacher(self, x: torch.Tensor) -> Any:
-        """The teacher's output for ``x`` (no grad), counting ``len(x)`` teacher queries."""
+    def query_teacher(self, x: torch.Tensor, method: str = "forward") -> Any:
+        """The teacher's output for ``x`` (no grad), counting ``len(x)`` teacher queries.
+
+        ``method`` names the teacher method to call (``"forward_features"`` for a teacher that
+        also returns its penultimate features); a teacher without it raises
+        :class:`~xuframe.errors.InputError`.
+        """
+        fn = getattr(self.teacher, method, None)
+        if not callable(fn):
+            raise InputError(
+                f"{self._owner()}: the teacher ({type(self.teacher).__name__}) has no method "
+                f"{method!r}, which this distiller needs"
+            )
         with torch.no_grad():
-            out = self.teacher(x)
+            out = fn(x)
         self.teacher_queries += int(x.shape[0])
         return out
 
     @abc.abstractmethod
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        """The distillation losses for ``batch``, as named scalar tensors; gradients reach the student only."""
+        """The distillation losses for ``batch``, as named scalar tensors; gradients reach the
+        student only. (The base counts :attr:`student_steps`; do not.)"""
 
     @classmethod
     @abc.abstractmethod

@@ -218,7 +218,8 @@ def check_detector_predict(component: Any) -> None:
 
 # -- distillers ------------------------------------------------------------------------
 def check_distiller_loss(component: Any) -> None:
-    """The loss reaches the student, never the teacher, and teacher queries are counted."""
+    """The loss reaches the student, never the teacher; teacher queries and student steps
+    (training-mode losses only) are counted."""
     cls = _cls(component)
     teacher, student, batch = cls.example(seed=0)
     dist = cls.from_config(
@@ -234,7 +235,16 @@ def check_distiller_loss(component: Any) -> None:
             component,
             "loss() must count teacher forward passes in teacher_queries (use query_teacher)",
         )
+    if dist.student_steps != 1:
+        _fail(
+            component,
+            f"a loss in training mode must add one to student_steps, got {dist.student_steps}",
+        )
     total.backward()  # type: ignore[no-untyped-call]
+    dist.eval()
+    dist.loss(batch)
+    if dist.student_steps != 1:
+        _fail(component, "a loss in eval mode must not count a student step")
     if any(p.grad is not None for p in dist.teacher.parameters()):
         _fail(component, "gradients reached the teacher; it must stay frozen")
     if all(p.grad is None for p in dist.student.parameters()):

@@ -1,0 +1,148 @@
+"""UNIX: "Computation-Efficient Knowledge Distillation via Uncertainty-Aware Mixup"
+(Xu, Liu, Loy, Pattern Recognition 2023).
+
+Per batch of ``B`` images: an extra no-grad student pass scores each image's uncertainty (the
+entropy of the student's softmax, :func:`entropy`); the images are ordered from most to least
+uncertain; image at rank ``r`` is mixed with a randomly chosen image of the batch with weight
+``m_r = lambda * sigmoid(w (r / B - (2b - 1) / (2B)))`` (:func:`mixing_weights`, one
+``lambda ~ Beta(alpha, alpha)`` per batch), ``x'_r = (1 - m_r) x_r + m_r x_perm(r)``; only the
+first ``k`` mixed images go on to the teacher and the student. The most uncertain images are
+kept almost intact, the least uncertain are mixed hard or dropped, so the teacher sees ``k`` of
+``B`` images. The loss is the mixup-weighted cross-entropy plus KD on the ``k`` images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xuframe import DemoResult, config_field, non_negative, positive
+from xuframe.errors import InputError
+from xuframe_plugins.kd.distiller import KnowledgeDistillation, kd_loss
+from xuframe_plugins.kd.nets import ResNetCifar
+
+__all__ = ["UncertaintyMixupKD", "computation_fraction", "entropy", "mixing_weights"]
+
+
+def entropy(logits: torch.Tensor) -> torch.Tensor:
+    """The entropy of ``softmax(logits)`` per row, in nats."""
+    log_p = F.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(1)
+
+
+def mixing_weights(batch: int, boundary: float, sharpness: float) -> torch.Tensor:
+    """``sigmoid(w (r / B - (2b - 1) / (2B)))`` for ranks ``r = 0 .. B-1``: increasing in ``r``,
+    crossing 1/2 half-way between ranks ``b - 1`` and ``b``."""
+    r = torch.arange(batch, dtype=torch.float32)
+    return torch.sigmoid(sharpness * (r / batch - (2 * boundary - 1) / (2 * batch)))
+
+
+def computation_fraction(
+    keep: int, batch: int, teacher_flops: float, student_flops: float
+) -> float:
+    """UNIX's computation relative to vanilla KD: ``[k (Ft + 2 Fs) + B Fs] / [B (Ft + 2 Fs)]``."""
+    kd = batch * (teacher_flops + 2 * student_flops)
+    return (keep * (teacher_flops + 2 * student_flops) + batch * student_flops) / kd
+
+
+class UncertaintyMixupKD(KnowledgeDistillation):
+    """``unix``: computation-efficient KD by uncertainty-aware mixup.
+
+    ``keep`` (k) of each batch of ``B`` images reach the teacher; a batch smaller than
+    ``keep`` raises :class:`~xuframe.errors.InputError` (use ``drop_last`` in the loader).
+    The uncertainty pass runs in the student's current mode, as the reference code does (in
+    training it also updates batch-norm statistics on the clean batch). Random draws (lambda,
+    the mixing partners) come from torch's global generator, which the Trainer seeds.
+    """
+
+    name: ClassVar[str] = "unix"
+
+    @attrs.frozen
+    class Config:
+        temperature: float = config_field(4.0, doc="KD temperature", validator=positive)
+        ce_weight: float = config_field(
+            0.1, doc="weight of the mixed cross-entropy", validator=non_negative
+        )
+        kd_weight: float = config_field(
+            0.9, doc="weight of the T^2-scaled KL term", validator=non_negative
+        )
+        keep: int = config_field(
+            48, doc="k: images per batch that reach the teacher", validator=positive
+        )
+        boundary: int = config_field(
+            32, doc="b: ranks below b are mixed weakly, from b on strongly", validator=positive
+        )
+        sharpness: float = config_field(
+            10.0, doc="w: slope of the mixing-weight sigmoid", validator=non_negative
+        )
+        alpha: float = config_field(
+            1.0, doc="lambda ~ Beta(alpha, alpha), one per batch", validator=positive
+        )
+
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        x, y = self._batch(batch)
+        cfg = self.config
+        n = len(x)
+        if cfg.keep > n:
+            raise InputError(
+                f"unix: keep (k={cfg.keep}) exceeds the batch size B={n}; use batches of at "
+                "least k images (drop_last=True in the loader) or a smaller keep"
+            )
+        with torch.no_grad():
+            scores = entropy(self.student(x))
+        self.student_inferences += n
+        order = torch.argsort(scores, descending=True, stable=True)
+        lam = torch.distributions.Beta(cfg.alpha, cfg.alpha).sample().to(x)
+        m = lam * mixing_weights(n, cfg.boundary, cfg.sharpness).to(x)
+        partner = torch.randperm(n, device=x.device)
+        mixed = (1 - m[:, None, None, None]) * x[order] + m[:, None, None, None] * x[partner]
+        k = cfg.keep
+        mixed, m, y_a, y_b = mixed[:k], m[:k], y[order][:k], y[partner][:k]
+        teacher = self.query_teacher(mixed)
+        student = self.student(mixed)
+        self._check_classes(teacher, student)
+        self._count_step(k)
+        ce = (1 - m) * F.cross_entropy(student, y_a, reduction="none") + m * F.cross_entropy(
+            student, y_b, reduction="none"
+        )
+        return {
+            "ce": cfg.ce_weight * ce.mean(),
+            "kd": cfg.kd_weight * kd_loss(student, teacher, cfg.temperature),
+        }
+
+    @classmethod
+    def example(cls, seed: int = 0) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        teacher, student = ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)
+        batch = {
+            "x": torch.rand(64, 1, 8, 8, generator=g),
+            "y": torch.randint(0, 4, (64,), generator=g),
+        }
+        return teacher, student, batch
+
+    @classmethod
+    def demo(cls, seed: int = 0) -> DemoResult:
+        """Train a ResNet-20 teacher on digits (16 px), then a ResNet-8 student alone, with KD
+        and with UNIX for the same steps; held-out accuracies and teacher computation."""
+        from xuframe_plugins.kd.training import compare_on_digits
+
+        start = time.perf_counter()
+        r = compare_on_digits(["kd", "unix"], teacher_steps=150, student_steps=150, seed=seed)
+        seconds = time.perf_counter() - start
+        return DemoResult(
+            {**r, "seconds": seconds},
+            summary=(
+                f"digits 16 px ({seconds:.0f} s): teacher ResNet-20 {r['teacher']:.3f}; "
+                f"student ResNet-8 alone {r['student']:.3f}, KD {r['kd']:.3f}, "
+                f"UNIX {r['unix']:.3f} at {r['unix/computation']:.0%} of KD's computation "
+                f"({int(r['unix/teacher_queries'])} vs {int(r['kd/teacher_queries'])} "
+                "teacher queries)"
+            ),
+        )

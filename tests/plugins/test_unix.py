@@ -1,0 +1,118 @@
+"""UNIX: monotone mixing weights, exactly k teacher samples per batch, the most uncertain
+images kept intact, zero KD for a copied teacher, the computation count, and bad input."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import xuframe
+from xuframe.errors import ConfigError, InputError
+from xuframe_plugins.kd import ResNetCifar
+from xuframe_plugins.unix import UncertaintyMixupKD, computation_fraction, entropy, mixing_weights
+
+
+@given(st.integers(2, 128), st.data(), st.floats(0.1, 1000.0))
+def test_mixing_weights_increase_with_rank_and_cross_half_at_the_boundary(b, data, w):
+    boundary = data.draw(st.integers(1, b))
+    m = mixing_weights(b, boundary, w)
+    assert m.shape == (b,)
+    assert bool((m[1:] >= m[:-1]).all()) and bool(((m >= 0) & (m <= 1)).all())
+    in_range = (m > 1e-6) & (m < 1 - 1e-6)  # strictly increasing wherever not saturated
+    assert bool((m[1:][in_range[1:] & in_range[:-1]] > m[:-1][in_range[1:] & in_range[:-1]]).all())
+    if boundary > 1:
+        assert float(m[boundary - 1]) <= 0.5
+    if boundary < b:
+        assert float(m[boundary]) >= 0.5
+    assert torch.allclose(mixing_weights(b, boundary, 0.0), torch.full((b,), 0.5))
+
+
+class _Recorder(nn.Module):
+    """Wraps a model and records every batch it is called with."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net, self.seen = net, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append(x.clone())
+        return self.net(x)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(4, 24), st.data())
+def test_the_teacher_sees_exactly_k_samples_per_batch(b, data):
+    k = data.draw(st.integers(1, b))
+    torch.manual_seed(b)
+    teacher = _Recorder(ResNetCifar(8, 3, 1))
+    dist = UncertaintyMixupKD(
+        teacher, ResNetCifar(8, 3, 1), {"keep": k, "boundary": max(1, k // 2)}
+    )
+    dist.train()
+    batch = {"x": torch.rand(b, 1, 8, 8), "y": torch.randint(0, 3, (b,))}
+    for step in range(1, 3):
+        dist.loss(batch)
+        assert len(teacher.seen[-1]) == k
+        assert dist.teacher_queries == step * k
+        assert dist.student_inferences == step * b and dist.student_samples == step * k
+        assert dist.student_steps == step
+
+
+def test_the_most_uncertain_images_reach_the_teacher_unmixed():
+    torch.manual_seed(0)
+    b, k, boundary = 16, 12, 8
+    student = ResNetCifar(8, 4, 1).eval()
+    teacher = _Recorder(ResNetCifar(8, 4, 1))
+    dist = UncertaintyMixupKD(
+        teacher, student, {"keep": k, "boundary": boundary, "sharpness": 1000.0}
+    )
+    dist.eval()
+    x = torch.rand(b, 1, 8, 8)
+    with torch.no_grad():
+        order = torch.argsort(entropy(student(x)), descending=True)
+    dist.loss({"x": x, "y": torch.zeros(b, dtype=torch.long)})
+    seen = teacher.seen[-1]
+    assert torch.allclose(seen[:boundary], x[order[:boundary]], atol=1e-6)  # m ~ 0 below b
+    assert not torch.allclose(seen[boundary:], x[order[boundary:k]], atol=1e-3)  # mixed above
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 1000))
+def test_kd_term_is_zero_when_the_student_is_the_teacher(seed):
+    torch.manual_seed(seed)
+    teacher = ResNetCifar(8, 4, 1)
+    dist = UncertaintyMixupKD(teacher, copy.deepcopy(teacher), {"keep": 6, "boundary": 4}).eval()
+    losses = dist.loss({"x": torch.rand(8, 1, 8, 8), "y": torch.randint(0, 4, (8,))})
+    assert float(losses["kd"].detach()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_computation_matches_the_papers_formula():
+    dist = xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)).train()
+    dist.loss({"x": torch.rand(64, 1, 8, 8), "y": torch.randint(0, 4, (64,))})
+    ft, fs = 40e6, 12e6
+    assert dist.computation(ft, fs) / (64 * (ft + 2 * fs)) == pytest.approx(
+        computation_fraction(48, 64, ft, fs)
+    )
+    assert computation_fraction(48, 64, 1.0, 0.0) == pytest.approx(0.75)
+    assert computation_fraction(64, 64, 10.0, 1.0) == pytest.approx(1 + 1 / 12)
+    kd = xuframe.create("distiller", "kd", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)).train()
+    kd.loss({"x": torch.rand(64, 1, 8, 8), "y": torch.randint(0, 4, (64,))})
+    assert kd.computation(ft, fs) == pytest.approx(64 * (ft + 2 * fs))
+
+
+def test_unix_bad_input():
+    dist = xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1))
+    with pytest.raises(InputError, match=r"keep \(k=48\) exceeds the batch size B=10"):
+        dist.loss({"x": torch.rand(10, 1, 8, 8), "y": torch.randint(0, 4, (10,))})
+    mismatch = xuframe.create(
+        "distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1), keep=4, boundary=2
+    )
+    with pytest.raises(InputError, match="number of classes"):
+        mismatch.loss({"x": torch.rand(8, 1, 8, 8), "y": torch.randint(0, 4, (8,))})
+    with pytest.raises(ConfigError, match="keep"):
+        xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), keep=0)
