@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
 import torch
 
 from xuframe.data import textures
-from xuframe.engine import seed_everything
+from xuframe.engine import load_checkpoint, save_checkpoint, seed_everything
 from xuframe_plugins.kd import ResNetCifar
 from xuframe_plugins.kd.training import Classifier, accuracy, compare, fit
 
-METHODS = ("student", "kd", "sskd", "unix")
 TEACHERS = {  # name: (depth, widen)
     "resnet20": (20, 1),
     "resnet56": (56, 1),
@@ -45,43 +45,69 @@ def main() -> None:
     parser.add_argument("--head-steps", type=int, default=300)
     parser.add_argument("--n-train", type=int, default=20_000)
     parser.add_argument("--classes", type=int, default=40)
+    parser.add_argument("--methods", nargs="+", default=["kd", "sskd", "unix"])
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="a distiller config value, e.g. sskd.similarity_weight=0 (repeatable)",
+    )
+    parser.add_argument(
+        "--teacher-cache", default=None, help="save the trained teacher here, or load it if present"
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     kw = {"num_classes": args.classes, "n_train": args.n_train}
     train, test = textures("train", **kw), textures("test", **kw)
     depth, widen = TEACHERS[args.teacher]
-    seed_everything(0)
+    configs: dict[str, dict[str, float]] = {"sskd": {"head_steps": args.head_steps}}
+    for item in args.config:
+        key, _, value = item.partition("=")
+        name, _, field = key.partition(".")
+        configs.setdefault(name, {})[field] = float(value) if "." in value else int(value)
     start = time.perf_counter()
-    teacher = fit(
-        Classifier(ResNetCifar(depth, args.classes, 3, widen)), train, args.teacher_steps, seed=0
-    ).net
+    teacher = ResNetCifar(depth, args.classes, 3, widen)
+    origin = f"{args.teacher_steps} steps"
+    if args.teacher_cache and os.path.exists(args.teacher_cache):
+        teacher.load_state_dict(load_checkpoint(args.teacher_cache)["model"])
+        origin = f"loaded from {args.teacher_cache}"
+    else:
+        seed_everything(0)
+        fit(Classifier(teacher), train, args.teacher_steps, seed=0)
+        if args.teacher_cache:
+            save_checkpoint(args.teacher_cache, {"model": teacher.state_dict()})
+    teacher.eval()
     print(
         f"textures: {args.classes} classes, {len(train)} train / {len(test)} test, 16 px; "
-        f"teacher {args.teacher} {args.teacher_steps} steps ({time.perf_counter() - start:.0f} s): "
+        f"teacher {args.teacher} {origin} ({time.perf_counter() - start:.0f} s): "
         f"{accuracy(teacher, test):.4f}; student ResNet-8, {args.student_steps} steps x 64"
     )
     runs: list[dict[str, float]] = []
+    methods = ["student", *args.methods]
+    if configs:
+        print(f"configs: {configs}")
     for seed in args.seeds:
         r = compare(
             train,
             test,
-            ["kd", "sskd", "unix"],
+            args.methods,
             make_teacher=lambda: ResNetCifar(depth, args.classes, 3, widen),
             make_student=lambda: ResNetCifar(8, args.classes, 3),
             teacher=teacher,
             teacher_steps=0,
             student_steps=args.student_steps,
             seed=seed,
-            configs={"sskd": {"head_steps": args.head_steps}},
+            configs=configs,
         )
         runs.append(r)
-        print(f"seed {seed}: " + ", ".join(f"{m} {r[m]:.4f}" for m in METHODS), flush=True)
+        print(f"seed {seed}: " + ", ".join(f"{m} {r[m]:.4f}" for m in methods), flush=True)
     print()
     print(
         f"{'method':8} {'accuracy':>16}  {'per seed':28} {'teacher queries':>15} "
         f"{'computation':>11} {'seconds':>8}"
     )
-    for m in METHODS:
+    for m in methods:
         accs = [r[m] for r in runs]
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
         queries = runs[0].get(f"{m}/teacher_queries", 0.0)
@@ -91,16 +117,24 @@ def main() -> None:
             f"{runs[0][f'{m}/computation']:>10.1%} "
             f"{statistics.mean(r[f'{m}/seconds'] for r in runs):>8.1f}"
         )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"args": vars(args), "runs": runs}, handle, indent=1)
+    heads = [r["sskd/head_accuracy"] for r in runs if "sskd/head_accuracy" in r]
+    if heads:
+        print(
+            f"sskd stage 1: rotated views matched to their own image (of 64) in "
+            f"{statistics.mean(heads):.1%} of rows, last 20 batches"
+        )
+    if "kd" not in args.methods:
+        return
     kd = [r["kd"] for r in runs]
-    for m in ("sskd", "unix"):
+    for m in (m for m in args.methods if m != "kd"):
         diff = [r[m] - k for r, k in zip(runs, kd, strict=True)]
         print(
             f"{m} - kd: {100 * statistics.mean(diff):+.2f} points "
             f"(per seed {' '.join(f'{100 * d:+.2f}' for d in diff)})"
         )
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"args": vars(args), "runs": runs}, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,8 @@ def main() -> None:
         log(f"unix k={k}: {rows[-1][1]:.4f}")
 
     print(f"\nteacher WRN-20-2: {r['teacher']:.4f}")
+    if "sskd/head_accuracy" in r:
+        print(f"SSKD stage 1 contrastive accuracy (last 20 batches): {r['sskd/head_accuracy']:.1%}")
     print(f"{'method':14} {'accuracy':>9} {'computation vs KD':>18}")
     for name, acc, comp in rows:
         print(f"{name:14} {acc:>9.4f} {comp:>17.0%}")

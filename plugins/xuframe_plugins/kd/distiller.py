@@ -142,7 +142,7 @@ class KnowledgeDistillation(Distiller):
         from xuframe_plugins.kd.training import compare_on_digits
 
         start = time.perf_counter()
-        r = compare_on_digits(["kd"], teacher_steps=150, student_steps=150, seed=seed)
+        r = compare_on_digits(["kd"], teacher_steps=120, student_steps=150, seed=seed)
         seconds = time.perf_counter() - start
         return DemoResult(
             {**r, "seconds": seconds},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -99,7 +100,8 @@ def compare(
     distiller, ``<name>/teacher_queries``, ``<name>/computation`` (FLOPs spent, as
     :meth:`~xuframe_plugins.kd.KnowledgeDistillation.computation` counts them, over those of
     vanilla KD for the same steps, ``steps * batch_size * (Ft + 2 Fs)``) and
-    ``<name>/seconds``. Distillers get :meth:`prepare` on ``train`` before they train.
+    ``<name>/seconds`` (and SSKD's ``<name>/head_accuracy``, its stage-1 contrastive accuracy
+    over the last 20 batches). Distillers get :meth:`prepare` on ``train`` before they train.
     """
     say = log or (lambda _: None)
     if teacher is None:
@@ -140,6 +142,9 @@ def compare(
         out[f"{name}/teacher_queries"] = float(dist.teacher_queries)
         if hasattr(dist, "computation"):
             out[f"{name}/computation"] = dist.computation(ft, fs) / kd_flops
+        head_accuracy = getattr(dist, "head_accuracy", None)
+        if head_accuracy:  # SSKD stage 1: the last 20 batches' contrastive accuracy
+            out[f"{name}/head_accuracy"] = sum(head_accuracy[-20:]) / len(head_accuracy[-20:])
         say(f"{name}: {out[name]:.4f}")
     return out
 
@@ -153,16 +158,31 @@ def compare_on_digits(
     seed: int = 0,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """:func:`compare` on digits (``size`` px): a ResNet-20 teacher and a ResNet-8 student."""
+    """:func:`compare` on digits (``size`` px): a ResNet-20 teacher and a ResNet-8 student.
+
+    The trained teacher is cached in memory per ``(teacher_steps, size, seed)`` (training is
+    deterministic), so the distillers' demos in one process train it once."""
     train, test = digits("train", seed=seed, size=size), digits("test", seed=seed, size=size)
+    teacher = ResNetCifar(20, 10, 1)
+    teacher.load_state_dict(_digits_teacher(teacher_steps, size, seed))
     return compare(
         train,
         test,
         distillers,
         make_teacher=lambda: ResNetCifar(20, 10, 1),
         make_student=lambda: ResNetCifar(8, 10, 1),
+        teacher=teacher.eval(),
         teacher_steps=teacher_steps,
         student_steps=student_steps,
         seed=seed,
         configs=configs,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _digits_teacher(steps: int, size: int, seed: int) -> dict[str, torch.Tensor]:
+    seed_everything(seed)
+    net = fit(
+        Classifier(ResNetCifar(20, 10, 1)), digits("train", seed=seed, size=size), steps, seed=seed
+    ).net
+    return {k: v.clone() for k, v in net.state_dict().items()}

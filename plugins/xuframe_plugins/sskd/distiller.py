@@ -286,10 +286,10 @@ class SelfSupervisedKD(KnowledgeDistillation):
         start = time.perf_counter()
         r = compare_on_digits(
             ["kd", "sskd"],
-            teacher_steps=150,
-            student_steps=100,
+            teacher_steps=120,
+            student_steps=80,
             seed=seed,
-            configs={"sskd": {"head_steps": 60}},
+            configs={"sskd": {"head_steps": 40}},
         )
         seconds = time.perf_counter() - start
         return DemoResult(

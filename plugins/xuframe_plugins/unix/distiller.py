@@ -134,7 +134,7 @@ class UncertaintyMixupKD(KnowledgeDistillation):
         from xuframe_plugins.kd.training import compare_on_digits
 
         start = time.perf_counter()
-        r = compare_on_digits(["kd", "unix"], teacher_steps=150, student_steps=150, seed=seed)
+        r = compare_on_digits(["kd", "unix"], teacher_steps=120, student_steps=120, seed=seed)
         seconds = time.perf_counter() - start
         return DemoResult(
             {**r, "seconds": seconds},
