@@ -129,9 +129,9 @@ class KnowledgeDistillation(Distiller):
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         teacher, student = ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)
-        batch = {
-            "x": torch.rand(6, 1, 12, 12, generator=g),
-            "y": torch.randint(0, 4, (6,), generator=g),
+        batch = {  # 64 images: a full batch for unix's default keep (48)
+            "x": torch.rand(64, 1, 8, 8, generator=g),
+            "y": torch.randint(0, 4, (64,), generator=g),
         }
         return teacher, student, batch
 

@@ -31,7 +31,6 @@ from torch import nn
 from xuframe import DemoResult, config_field, fraction, non_negative, positive
 from xuframe.errors import InputError
 from xuframe_plugins.kd.distiller import KnowledgeDistillation, kd_loss
-from xuframe_plugins.kd.nets import ResNetCifar
 
 __all__ = [
     "ProjectionHead",
@@ -265,17 +264,6 @@ class SelfSupervisedKD(KnowledgeDistillation):
             "similarity": cfg.similarity_weight
             * kd_rows(s_sim, t_sim, sim_rows, cfg.similarity_temperature),
         }
-
-    @classmethod
-    def example(cls, seed: int = 0) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
-        g = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)
-        teacher, student = ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)
-        batch = {
-            "x": torch.rand(6, 1, 12, 12, generator=g),
-            "y": torch.randint(0, 4, (6,), generator=g),
-        }
-        return teacher, student, batch
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:

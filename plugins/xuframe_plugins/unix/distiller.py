@@ -20,12 +20,10 @@ from typing import Any, ClassVar
 import attrs
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from xuframe import DemoResult, config_field, non_negative, positive
 from xuframe.errors import InputError
 from xuframe_plugins.kd.distiller import KnowledgeDistillation, kd_loss
-from xuframe_plugins.kd.nets import ResNetCifar
 
 __all__ = ["UncertaintyMixupKD", "computation_fraction", "entropy", "mixing_weights"]
 
@@ -115,17 +113,6 @@ class UncertaintyMixupKD(KnowledgeDistillation):
             "ce": cfg.ce_weight * ce.mean(),
             "kd": cfg.kd_weight * kd_loss(student, teacher, cfg.temperature),
         }
-
-    @classmethod
-    def example(cls, seed: int = 0) -> tuple[nn.Module, nn.Module, dict[str, Any]]:
-        g = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)
-        teacher, student = ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)
-        batch = {
-            "x": torch.rand(64, 1, 8, 8, generator=g),
-            "y": torch.randint(0, 4, (64,), generator=g),
-        }
-        return teacher, student, batch
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
