@@ -67,13 +67,13 @@ def main() -> None:
         name, _, field = key.partition(".")
         configs.setdefault(name, {})[field] = float(value) if "." in value else int(value)
     start = time.perf_counter()
+    seed_everything(0)  # the teacher's initialisation too
     teacher = ResNetCifar(depth, args.classes, 3, widen)
     origin = f"{args.teacher_steps} steps"
     if args.teacher_cache and os.path.exists(args.teacher_cache):
         teacher.load_state_dict(load_checkpoint(args.teacher_cache)["model"])
         origin = f"loaded from {args.teacher_cache}"
     else:
-        seed_everything(0)
         fit(Classifier(teacher), train, args.teacher_steps, seed=0)
         if args.teacher_cache:
             save_checkpoint(args.teacher_cache, {"model": teacher.state_dict()})

@@ -1,7 +1,8 @@
 """Evaluation metrics. Each metric lives here once and every plugin uses it.
 
 Clustering agreement (ARI), COCO box mAP (``coco_map``, with the ``coco`` extra) and the COCO
-results writer, KITTI AP (2-D, BEV, 3-D). PSNR/SSIM and scene AP arrive with their plugins.
+results writer, KITTI AP (2-D, BEV, 3-D), movie scene segmentation (boundary AP, mIoU, Recall, Recall@3s).
+PSNR/SSIM arrive with their plugin.
 """
 
 from xuframe.metrics._clustering import adjusted_rand_index, contingency_table
@@ -13,6 +14,15 @@ from xuframe.metrics._coco import (
     write_coco_results,
 )
 from xuframe.metrics._kitti import KITTI_MIN_OVERLAP, kitti_ap
+from xuframe.metrics._scenes import (
+    boundaries_from_scenes,
+    boundary_ap,
+    boundary_recall,
+    boundary_recall_at,
+    scene_metrics,
+    scene_miou,
+    scenes_from_boundaries,
+)
 
 __all__ = [
     "COCO_METRICS",
@@ -24,4 +34,11 @@ __all__ = [
     "contingency_table",
     "kitti_ap",
     "write_coco_results",
+    "boundaries_from_scenes",
+    "boundary_ap",
+    "boundary_recall",
+    "boundary_recall_at",
+    "scene_metrics",
+    "scene_miou",
+    "scenes_from_boundaries",
 ]
