@@ -116,3 +116,16 @@ def test_unix_bad_input():
         mismatch.loss({"x": torch.rand(8, 1, 8, 8), "y": torch.randint(0, 4, (8,))})
     with pytest.raises(ConfigError, match="keep"):
         xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), keep=0)
+
+
+def test_without_mixing_and_with_keep_equal_to_the_batch_unix_is_vanilla_kd():
+    """With k = B and the mixing boundary far past the batch (every weight ~0), UNIX reorders
+    the batch and nothing else: its losses equal kd's on the same batch."""
+    torch.manual_seed(0)
+    teacher, student = ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)
+    batch = {"x": torch.rand(16, 1, 8, 8), "y": torch.randint(0, 4, (16,))}
+    kd = xuframe.create("distiller", "kd", teacher, student).eval()
+    unix = xuframe.create("distiller", "unix", teacher, student, keep=16, boundary=10**6).eval()
+    expected, got = kd.loss(batch), unix.loss(batch)
+    for name in ("ce", "kd"):
+        assert float(got[name].detach()) == pytest.approx(float(expected[name].detach()), rel=1e-5)

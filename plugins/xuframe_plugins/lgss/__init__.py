@@ -1,10 +1,25 @@
 """Plugin ``lgss`` (in progress, not registered yet): "A Local-to-Global Approach to
 Multi-modal Movie Scene Segmentation" (Rao, Xu, Xiong et al., CVPR 2020).
 
-Built so far: the movie-level optimal grouping (:mod:`xuframe_plugins.lgss.grouping`); the
-scene metrics live in :mod:`xuframe.metrics`. The detector itself is issue 11's remaining work.
+Built so far, each tested: the movie-level optimal grouping (:mod:`.grouping`), seeded
+synthetic movies (:mod:`.data`), and the detector :class:`~.model.SceneSegmenter` (BNet,
+Bi-LSTM, modality mixing, class-weighted loss, grouping in ``predict``); the scene metrics
+live in :mod:`xuframe.metrics`. Issue 11's remaining work: registration with a demo, the
+MovieScenes reader, harder synthetic movies, the benchmark, the example and the docs page.
 """
 
+from xuframe_plugins.lgss.data import MODALITIES, synthetic_movie, synthetic_movies
 from xuframe_plugins.lgss.grouping import grouping_score, optimal_grouping, scene_similarity
+from xuframe_plugins.lgss.model import AudioNet, BoundaryNet, SceneSegmenter
 
-__all__ = ["grouping_score", "optimal_grouping", "scene_similarity"]
+__all__ = [
+    "MODALITIES",
+    "AudioNet",
+    "BoundaryNet",
+    "SceneSegmenter",
+    "grouping_score",
+    "optimal_grouping",
+    "scene_similarity",
+    "synthetic_movie",
+    "synthetic_movies",
+]

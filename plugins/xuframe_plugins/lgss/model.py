@@ -1,0 +1,321 @@
+"""LGSS (Rao, Xu, Xiong et al., CVPR 2020): clip-level boundary networks, a segment-level
+Bi-LSTM per modality, and movie-level optimal grouping.
+
+For every shot boundary (after shot ``b``) the clip is the window of ``window`` shots around
+it, half before and half after (2 + 2 by default). Per modality:
+
+* :class:`BoundaryNet` (BNet) turns a window of shot features ``(window, d)`` into a boundary
+  representation: a relation branch (a ``(window, 1)`` convolution with ``channels`` filters
+  over the window, then the maximum over filters: ``d`` values) and a difference branch (one
+  ``(window / 2, 1)`` convolution applied to the shots before and to the shots after, then
+  the cosine similarity of the two per filter: ``channels`` values), concatenated;
+* audio shots are spectrograms: a small conv net (:class:`AudioNet`) embeds each, and only
+  the difference branch is used, as the reference code does;
+* a Bi-LSTM runs over sequences of ``seq_len`` consecutive boundaries, and two linear layers
+  (``hidden -> 100 -> 2``) give boundary logits.
+
+The modalities' logits are mixed with ``weights`` (place 0.5, cast 0.2, action 0.2, audio 0.1)
+and trained with class-weighted cross-entropy (``class_weights`` 0.5 / 5). :meth:`predict`
+then groups the shots into scenes: with ``global_grouping``, the number of scenes is one more
+than the boundaries above ``threshold`` and the exact dynamic programme of
+:mod:`~xuframe_plugins.lgss.grouping` places them, rewarded by ``grouping_bonus`` times each
+boundary's log-odds; otherwise the thresholded boundaries are the scene ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xuframe import Detections, Detector, Segments1D, config_field, fraction, non_negative, positive
+from xuframe.errors import ConfigError, InputError
+from xuframe_plugins.lgss.data import MODALITIES, synthetic_movie
+from xuframe_plugins.lgss.grouping import optimal_grouping
+
+__all__ = ["AudioNet", "BoundaryNet", "SceneSegmenter"]
+
+
+class BoundaryNet(nn.Module):
+    """BNet on windows ``(M, window, d)`` of shot features: ``(M, d + channels)``, or
+    ``(M, channels)`` with ``relation=False`` (the difference branch only)."""
+
+    def __init__(self, window: int, channels: int, relation: bool = True) -> None:
+        super().__init__()
+        self.half = window // 2
+        self.relation = nn.Conv2d(1, channels, (window, 1)) if relation else None
+        self.difference = nn.Conv2d(1, channels, (self.half, 1))
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        x = windows[:, None]  # (M, 1, window, d)
+        before, after = x[:, :, : self.half], x[:, :, self.half :]
+        sim = F.cosine_similarity(
+            self.difference(before).squeeze(2), self.difference(after).squeeze(2), dim=2
+        )  # (M, channels)
+        if self.relation is None:
+            return sim
+        context = self.relation(x).squeeze(2).amax(1)  # (M, d)
+        return torch.cat([context, sim], dim=1)
+
+
+class AudioNet(nn.Module):
+    """Embeds a shot's spectrogram ``(1, F, T)`` into ``dim`` values (three strided conv
+    blocks, global average pooling, a linear layer)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        for cout in (32, 64, 128):
+            layers += [nn.Conv2d(cin, cout, 3, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+            cin = cout
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, dim)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.adaptive_avg_pool2d(self.convs(spectrogram), 1).flatten(1))
+
+
+class _Branch(nn.Module):
+    """One modality: BNet over windows, a Bi-LSTM over boundary sequences, two FC layers."""
+
+    def __init__(self, dim: int, window: int, channels: int, hidden: int, audio: bool) -> None:
+        super().__init__()
+        self.embed = AudioNet(dim) if audio else None
+        self.bnet = BoundaryNet(window, channels, relation=not audio)
+        width = channels if audio else dim + channels
+        self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
+        self.fc1 = nn.Linear(2 * hidden, 100)
+        self.fc2 = nn.Linear(100, 2)
+
+    def forward(self, windows: torch.Tensor, seq_len: int) -> torch.Tensor:
+        """Boundary logits ``(M, 2)`` for the ``M`` windows of one movie, in order."""
+        if self.embed is not None:  # (M, window, 1, F, T) spectrograms -> embeddings
+            m, w = windows.shape[:2]
+            windows = self.embed(windows.flatten(0, 1)).view(m, w, -1)
+        reps = self.bnet(windows)
+        out = []
+        for start in range(0, len(reps), seq_len):  # sequences of seq_len boundaries
+            seq, _ = self.lstm(reps[start : start + seq_len][None])
+            out.append(self.fc2(F.relu(self.fc1(seq[0]))))
+        return torch.cat(out)
+
+
+def _windows(features: torch.Tensor, window: int) -> torch.Tensor:
+    """``(N - 1, window, ...)``: for the boundary after shot ``b``, shots ``b - half + 1 ..
+    b + half`` (edge shots repeated at the ends of the movie)."""
+    half = window // 2
+    index = torch.arange(len(features) - 1)[:, None] + torch.arange(-half + 1, half + 1)[None]
+    return features[index.clamp(0, len(features) - 1)]
+
+
+class SceneSegmenter(Detector):
+    """``lgss``: local-to-global movie scene segmentation on per-shot features.
+
+    ``inputs`` are movies: mappings with a ``(N, d)`` float tensor per configured modality
+    (``"audio"``: ``(N, 1, F, T)``); training batches add ``"labels"``, a ``(N,)`` 0/1 tensor
+    per movie (1 where the shot ends its scene). :meth:`predict` gives one
+    :class:`~xuframe.Detections` of :class:`~xuframe.Segments1D` scenes ``[first, last + 1)``
+    in shot indices per movie; :meth:`boundary_probabilities` gives the per-shot boundary
+    probabilities that the AP metrics need.
+    """
+
+    name: ClassVar[str] = "lgss"
+    geometry: ClassVar[type[Segments1D]] = Segments1D
+
+    @attrs.frozen
+    class Config:
+        modalities: tuple[str, ...] = config_field(
+            MODALITIES, doc="modalities used, any non-empty subset of place/cast/action/audio"
+        )
+        place_dim: int = config_field(2048, doc="place feature width", validator=positive)
+        cast_dim: int = config_field(512, doc="cast feature width", validator=positive)
+        action_dim: int = config_field(512, doc="action feature width", validator=positive)
+        audio_dim: int = config_field(512, doc="audio embedding width", validator=positive)
+        window: int = config_field(
+            4, doc="shots per boundary clip (even: half before, half after)", validator=positive
+        )
+        channels: int = config_field(512, doc="BNet filters", validator=positive)
+        hidden: int = config_field(512, doc="Bi-LSTM hidden size per direction", validator=positive)
+        seq_len: int = config_field(10, doc="boundaries per LSTM sequence", validator=positive)
+        weights: tuple[float, ...] = config_field(
+            (0.5, 0.2, 0.2, 0.1), doc="logit mixing weights, place/cast/action/audio"
+        )
+        class_weights: tuple[float, float] = config_field(
+            (0.5, 5.0), doc="cross-entropy weights of non-boundary and boundary"
+        )
+        threshold: float = config_field(
+            0.5, doc="boundary probability threshold", validator=fraction
+        )
+        global_grouping: bool = config_field(True, doc="place the scenes by optimal grouping")
+        grouping_bonus: float = config_field(
+            1.0, doc="weight of the boundary log-odds in the grouping score", validator=non_negative
+        )
+        max_scene_length: int = config_field(
+            0,
+            doc="longest scene the grouping may form, in shots (0: no limit)",
+            validator=non_negative,
+        )
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        if not cfg.modalities or set(cfg.modalities) - set(MODALITIES):
+            raise ConfigError(
+                f"lgss: modalities must be a non-empty subset of {MODALITIES}, got {cfg.modalities}"
+            )
+        if cfg.window < 2 or cfg.window % 2:
+            raise ConfigError(f"lgss: window must be even and >= 2, got {cfg.window}")
+        if len(cfg.weights) != 4 or any(w < 0 for w in cfg.weights):
+            raise ConfigError(f"lgss: weights must be 4 non-negative numbers, got {cfg.weights}")
+        dims = {
+            "place": cfg.place_dim,
+            "cast": cfg.cast_dim,
+            "action": cfg.action_dim,
+            "audio": cfg.audio_dim,
+        }
+        self.branches = nn.ModuleDict(
+            {
+                m: _Branch(dims[m], cfg.window, cfg.channels, cfg.hidden, audio=m == "audio")
+                for m in cfg.modalities
+            }
+        )
+        self._dims = dims
+
+    # -- input checks ---------------------------------------------------------------
+    def _movie(self, movie: Any, i: int) -> int:
+        if not isinstance(movie, Mapping):
+            raise InputError(
+                f"lgss: movie {i} must be a mapping of modality features, got {type(movie).__name__}"
+            )
+        n = None
+        for m in self.config.modalities:
+            if m not in movie:
+                raise InputError(
+                    f"lgss: movie {i} lacks modality {m!r} (configured: {self.config.modalities})"
+                )
+            f = movie[m]
+            expected_dim = 4 if m == "audio" else 2
+            if (
+                not isinstance(f, torch.Tensor)
+                or f.dim() != expected_dim
+                or not f.is_floating_point()
+            ):
+                shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+                what = "(N, 1, F, T) spectrograms" if m == "audio" else f"(N, {self._dims[m]})"
+                raise InputError(
+                    f"lgss: movie {i} {m!r} must be a float tensor {what}, got {shape}"
+                )
+            if m != "audio" and f.shape[1] != self._dims[m]:
+                raise InputError(
+                    f"lgss: movie {i} {m!r} features have width {f.shape[1]}, configured {self._dims[m]}"
+                )
+            if n is None:
+                n = len(f)
+            elif len(f) != n:
+                raise InputError(
+                    f"lgss: movie {i}: modality {m!r} has {len(f)} shots, {self.config.modalities[0]!r} has {n}"
+                )
+            if not bool(torch.isfinite(f).all()):
+                raise InputError(f"lgss: movie {i} {m!r} features contain NaN or inf")
+        assert n is not None
+        if n < self.config.window:
+            raise InputError(
+                f"lgss: movie {i} has {n} shots, fewer than the {self.config.window}-shot window"
+            )
+        return n
+
+    def _logits(self, movie: Mapping[str, Any]) -> torch.Tensor:
+        """Mixed boundary logits ``(N - 1, 2)`` of one movie."""
+        cfg = self.config
+        out: torch.Tensor | float = 0.0
+        for m in cfg.modalities:
+            w = cfg.weights[MODALITIES.index(m)]
+            out = out + w * self.branches[m](_windows(movie[m], cfg.window), cfg.seq_len)
+        assert isinstance(out, torch.Tensor)
+        return out
+
+    # -- Detector ----------------------------------------------------------------------
+    def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        movies, labels = batch.get("inputs"), batch.get("labels")
+        if (
+            not isinstance(movies, Sequence)
+            or not isinstance(labels, Sequence)
+            or len(movies) != len(labels)
+        ):
+            raise InputError(
+                "lgss.loss: expected batch 'inputs' (movies) and 'labels', one per movie"
+            )
+        logits, targets = [], []
+        for i, (movie, y) in enumerate(zip(movies, labels, strict=True)):
+            n = self._movie(movie, i)
+            y = torch.as_tensor(y)
+            if y.shape != (n,) or not bool(((y == 0) | (y == 1)).all()):
+                raise InputError(
+                    f"lgss.loss: movie {i} labels must be {n} values of 0/1 (one per shot), got shape {tuple(y.shape)}"
+                )
+            logits.append(self._logits(movie))
+            targets.append(y[:-1].long())
+        weight = torch.tensor(self.config.class_weights, dtype=logits[0].dtype)
+        return {"boundary": F.cross_entropy(torch.cat(logits), torch.cat(targets), weight=weight)}
+
+    @torch.no_grad()
+    def boundary_probabilities(self, movie: Mapping[str, Any]) -> torch.Tensor:
+        """``(N,)`` probability that each shot ends its scene (the last shot's is 1)."""
+        self._movie(movie, 0)
+        p = F.softmax(self._logits(movie), dim=1)[:, 1]
+        return torch.cat([p, p.new_ones(1)])
+
+    @torch.no_grad()
+    def predict(self, inputs: Any) -> list[Detections]:
+        if not isinstance(inputs, Sequence) or isinstance(inputs, Mapping):
+            raise InputError("lgss.predict: expected a list of movies")
+        return [self._scenes(movie) for movie in inputs]
+
+    def _scenes(self, movie: Mapping[str, Any]) -> Detections:
+        cfg = self.config
+        p = self.boundary_probabilities(movie)
+        n = len(p)
+        cut = p[:-1] > cfg.threshold
+        if cfg.global_grouping and n > 1:
+            features = (
+                torch.cat([F.normalize(movie[m].flatten(1), dim=1) for m in cfg.modalities], dim=1)
+                .double()
+                .numpy()
+            )
+            odds = torch.logit(p.double().clamp(1e-6, 1 - 1e-6)).numpy()
+            k = int(cut.sum()) + 1
+            limit = cfg.max_scene_length or None
+            if limit is not None:
+                k = max(k, math.ceil(n / limit))
+            ends, _ = optimal_grouping(
+                features, k, bonus=cfg.grouping_bonus * odds, max_length=limit
+            )
+        else:
+            ends = [int(i) for i in torch.nonzero(cut).flatten()] + [n - 1]
+        starts = [0] + [e + 1 for e in ends[:-1]]
+        segments = torch.tensor(
+            [[s, e + 1] for s, e in zip(starts, ends, strict=True)], dtype=torch.float32
+        )
+        return Detections(
+            Segments1D(segments), p[torch.tensor(ends)], torch.zeros(len(ends), dtype=torch.long)
+        )
+
+    @classmethod
+    def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
+        cfg = cls.Config()
+        movies = [
+            synthetic_movie(
+                12,
+                dims=(cfg.place_dim, cfg.cast_dim, cfg.action_dim),
+                audio_shape=(16, 8),
+                seed=seed * 100 + i,
+            )
+            for i in range(batch_size)
+        ]
+        return {"inputs": movies, "labels": [m["labels"] for m in movies]}
