@@ -46,6 +46,7 @@ from xuframe.data._kitti import (
     write_velodyne,
 )
 from xuframe.data._lidar import LIDAR_CLASSES, LidarScene, LidarScenes, kitti_calibration
+from xuframe.data._pickle import load_array_pickle
 from xuframe.data._scene3d import (
     GlobalFlip,
     GlobalRotation,
@@ -85,6 +86,7 @@ __all__ = [
     "digits",
     "cifar",
     "textures",
+    "load_array_pickle",
     "image_boxes",
     "kitti_calibration",
     "kitti_objects",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import pickle
 import struct
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from xuframe.data._pickle import load_array_pickle
 from xuframe.errors import InputError
 
 __all__ = ["ImageClassification", "cifar", "digits", "mnist", "read_idx", "textures"]
@@ -201,36 +201,8 @@ def textures(
     return ImageClassification(images, y, tuple(f"texture {k}" for k in range(num_classes)))
 
 
-_PICKLE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain containers and numpy arrays only: a CIFAR batch cannot run code."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: CIFAR batches hold only arrays and lists"
-            )
-        if module.startswith("numpy.core") and hasattr(np, "_core"):
-            module = module.replace("numpy.core", "numpy._core", 1)
-        return super().find_class(module, name)
-
-
 def _load_batch(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            raw = _ArrayUnpickler(handle, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: not a CIFAR python batch ({exc})") from exc
+    raw = load_array_pickle(path, "a CIFAR python batch")
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a pickled dict, got {type(raw).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in raw.items()}
