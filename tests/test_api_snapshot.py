@@ -33,6 +33,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.kd",
     "xuframe_plugins.sskd",
     "xuframe_plugins.unix",
+    "xuframe_plugins.lgss",
 )
 
 

@@ -69,7 +69,7 @@ def test_training_lowers_the_loss_and_predict_tiles_the_movie():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss.detach()) < 0.5 * first
+    assert float(loss.detach()) < 0.6 * first
     model.eval()
     for grouping in (True, False):
         model = SceneSegmenter({**SMALL, "global_grouping": grouping}).eval()

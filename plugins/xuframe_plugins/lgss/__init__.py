@@ -1,14 +1,11 @@
-"""Plugin ``lgss`` (in progress, not registered yet): "A Local-to-Global Approach to
-Multi-modal Movie Scene Segmentation" (Rao, Xu, Xiong et al., CVPR 2020).
-
-Built so far, each tested: the movie-level optimal grouping (:mod:`.grouping`), seeded
-synthetic movies (:mod:`.data`), the MovieScenes feature reader (:mod:`.moviescenes`), and
-the detector :class:`~.model.SceneSegmenter` (BNet,
-Bi-LSTM, modality mixing, class-weighted loss, grouping in ``predict``); the scene metrics
-live in :mod:`xuframe.metrics`. Issue 11's remaining work: registration with a demo,
-harder synthetic movies, the benchmark, the example and the docs page.
+"""Built-in plugin ``lgss``: "A Local-to-Global Approach to Multi-modal Movie Scene
+Segmentation" (Rao, Xu, Xiong et al., CVPR 2020), the detector ``lgss``
+(:class:`~.model.SceneSegmenter`), its optimal grouping (:mod:`.grouping`), synthetic movies
+(:mod:`.data`), the MovieScenes feature reader (:mod:`.moviescenes`) and training helpers
+(:mod:`.training`). The scene metrics live in :mod:`xuframe.metrics`.
 """
 
+from xuframe import Registry, hookimpl
 from xuframe_plugins.lgss.data import MODALITIES, synthetic_movie, synthetic_movies
 from xuframe_plugins.lgss.grouping import grouping_score, optimal_grouping, scene_similarity
 from xuframe_plugins.lgss.model import AudioNet, BoundaryNet, SceneSegmenter
@@ -27,3 +24,8 @@ __all__ = [
     "synthetic_movie",
     "synthetic_movies",
 ]
+
+
+@hookimpl
+def xuframe_register(registry: Registry) -> None:
+    registry.add(SceneSegmenter)

@@ -12,8 +12,9 @@ the names present. How it is drawn (:func:`synthetic_movie`):
   the previous scene's location, and only the other modalities mark that boundary;
 * cast: each scene has 1-3 characters; a shot shows a random non-empty subset of them (the mean
   of their embeddings), and with probability ``missing`` nobody (all zeros);
-* action: a scene-level latent plus per-shot noise;
-* audio: a scene-level pattern of frequency bands over a noise floor;
+* action: a weak scene-level latent (scale 0.5) plus per-shot noise;
+* audio: one of six ambient sounds (a few frequency bands) per scene, at a random per-frame
+  loudness, over a noise floor; consecutive scenes may share one;
 * shot durations: 1 + an exponential with mean 3 s.
 """
 
@@ -38,9 +39,9 @@ def synthetic_movie(
     dims: tuple[int, int, int] = (64, 32, 32),
     audio_shape: tuple[int, int] = (32, 16),
     mean_scene_length: float = 8.0,
-    ambiguity: float = 0.25,
+    ambiguity: float = 0.4,
     missing: float = 0.2,
-    noise: float = 0.7,
+    noise: float = 1.0,
     modalities: tuple[str, ...] = MODALITIES,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -65,6 +66,9 @@ def synthetic_movie(
     n_bands, n_frames = audio_shape
     place, cast, action, audio = [], [], [], []
     location = rng.normal(size=dp)
+    sounds = np.zeros((6, n_bands, 1))  # a pool of ambient sounds, a few bands each
+    for sound in sounds:
+        sound[rng.choice(n_bands, size=max(1, n_bands // 8), replace=False)] = 1.0
     for k, length in enumerate(lengths):
         if k > 0 and rng.random() >= ambiguity:
             location = rng.normal(size=dp)
@@ -79,11 +83,10 @@ def synthetic_movie(
                 shown = rng.random(len(characters)) < 0.7
                 shown[rng.integers(len(characters))] = True
                 cast.append(characters[shown].mean(0) + 0.5 * noise * rng.normal(size=dc))
-        action.append(rng.normal(size=da) + noise * rng.normal(size=(length, da)))
-        pattern = np.zeros((n_bands, 1))
-        pattern[rng.choice(n_bands, size=max(1, n_bands // 8), replace=False)] = 1.0
+        action.append(0.5 * rng.normal(size=da) + noise * rng.normal(size=(length, da)))
+        pattern = sounds[rng.integers(len(sounds))]  # consecutive scenes may sound alike
         audio.append(
-            pattern[None] * rng.uniform(0.5, 1.5, size=(length, 1, n_frames))
+            0.3 * pattern[None] * rng.uniform(0.0, 2.0, size=(length, 1, n_frames))
             + noise * rng.random(size=(length, n_bands, n_frames))
         )
     labels = np.zeros(n_shots, dtype=np.int64)
