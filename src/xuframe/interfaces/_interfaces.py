@@ -157,7 +157,8 @@ class Distiller(Component, nn.Module):
         also returns its penultimate features); a teacher without it raises
         :class:`~xuframe.errors.InputError`.
         """
-        fn = getattr(self.teacher, method, None)
+        # forward through __call__, so the teacher's hooks run
+        fn = self.teacher if method == "forward" else getattr(self.teacher, method, None)
         if not callable(fn):
             raise InputError(
                 f"{self._owner()}: the teacher ({type(self.teacher).__name__}) has no method "
