@@ -355,7 +355,7 @@ class SceneSegmenter(Detector):
         train = synthetic_movies(8, 160, seed=seed + 1, **kw)
         test = synthetic_movies(3, 200, seed=seed + 2, **kw)
         torch.manual_seed(seed)
-        model = fit(cls(small), train, 50, batch_size=4, seed=seed)
+        model = fit(cls(small), train, 200, batch_size=8, seed=seed)
         local = evaluate(cls({**small, "global_grouping": False}).load_from(model), test)
         grouped = evaluate(model, test)
         seconds = time.perf_counter() - start
