@@ -18,6 +18,7 @@ import argparse
 import time
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -97,6 +98,13 @@ def main() -> None:
     ax.plot([c for c, _ in unix], [a for _, a in unix], lw=1, color="grey")
     ax.axhline(r["teacher"], ls="--", lw=1, color="black", label="teacher")
     ax.set_xscale("log")
+    ticks = [
+        t
+        for t in (0.1, 0.25, 0.5, 1, 2, 4, 8)
+        if 0.5 * min(c for *_, c in rows) <= t <= 2 * max(c for *_, c in rows)
+    ]
+    ax.set_xticks(ticks, [f"{t:.0%}" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("computation relative to vanilla KD (FLOPs, log scale)")
     ax.set_ylabel("held-out accuracy")
     ax.set_title(f"ResNet-8 students, {args.student_steps} steps, synthetic textures")
