@@ -150,16 +150,9 @@ class SelfSupervisedKD(KnowledgeDistillation):
     name: ClassVar[str] = "sskd"
 
     @attrs.frozen
-    class Config:
-        temperature: float = config_field(
-            4.0, doc="KD temperature on upright views", validator=positive
-        )
-        ce_weight: float = config_field(
-            0.1, doc="weight of the cross-entropy with the labels", validator=non_negative
-        )
-        kd_weight: float = config_field(
-            0.9, doc="weight of KD on the upright views", validator=non_negative
-        )
+    class Config(KnowledgeDistillation.Config):
+        """``kd``'s fields (on the upright views), then SSKD's."""
+
         rotation_weight: float = config_field(
             2.7, doc="weight of KD on the rotated views", validator=non_negative
         )

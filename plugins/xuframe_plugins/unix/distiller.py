@@ -62,14 +62,9 @@ class UncertaintyMixupKD(KnowledgeDistillation):
     name: ClassVar[str] = "unix"
 
     @attrs.frozen
-    class Config:
-        temperature: float = config_field(4.0, doc="KD temperature", validator=positive)
-        ce_weight: float = config_field(
-            0.1, doc="weight of the mixed cross-entropy", validator=non_negative
-        )
-        kd_weight: float = config_field(
-            0.9, doc="weight of the T^2-scaled KL term", validator=non_negative
-        )
+    class Config(KnowledgeDistillation.Config):
+        """``kd``'s fields (the cross-entropy is the mixed one), then UNIX's."""
+
         keep: int = config_field(
             48, doc="k: images per batch that reach the teacher", validator=positive
         )
