@@ -306,9 +306,12 @@ class SceneSegmenter(Detector):
             raise InputError("lgss.predict: expected a list of movies")
         return [self._scenes(movie) for movie in inputs]
 
-    def _scenes(self, movie: Mapping[str, Any]) -> Detections:
+    def _scenes(self, movie: Mapping[str, Any], p: torch.Tensor | None = None) -> Detections:
+        """The scenes of one movie, from its boundary probabilities ``p`` (computed if not
+        given)."""
         cfg = self.config
-        p = self.boundary_probabilities(movie)
+        if p is None:
+            p = self.boundary_probabilities(movie)
         n = len(p)
         cut = p[:-1] > cfg.threshold
         if cfg.global_grouping and n > 1:

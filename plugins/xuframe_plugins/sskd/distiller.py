@@ -187,11 +187,14 @@ class SelfSupervisedKD(KnowledgeDistillation):
         self.teacher_head = ProjectionHead(_feature_dim(teacher, "teacher")).requires_grad_(False)
         #: The student's projection head, trained with the student.
         self.student_head = ProjectionHead(_feature_dim(student, "student"))
-        #: Stage-1 steps the teacher head has had.
-        self.head_steps_done = 0
         #: Per stage-1 batch: the fraction of rotated views whose most similar upright image
         #: (by the teacher head) is their own; rising means stage 1 learns.
         self.head_accuracy: list[float] = []
+
+    @property
+    def head_steps_done(self) -> int:
+        """Stage-1 steps the teacher head has had (one :attr:`head_accuracy` entry each)."""
+        return len(self.head_accuracy)
 
     def prepare(self, data: torch.utils.data.Dataset[Any], *, seed: int = 0) -> None:
         """Stage 1: train the teacher's projection head for ``head_steps`` SGD steps on the
@@ -215,7 +218,6 @@ class SelfSupervisedKD(KnowledgeDistillation):
             )
         finally:
             self.teacher_head.requires_grad_(False)
-        self.head_steps_done += cfg.head_steps
 
     def _student_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         forward_features: Any = self.student.forward_features
