@@ -79,3 +79,18 @@ def test_distill_comparison_example_runs_end_to_end(tmp_path):
     rows = {line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()}
     assert {"KD", "SSKD", "UNIX"} <= rows
     assert "UNIX k=64" in result.stdout and (tmp_path / "acc.png").stat().st_size > 20_000
+
+
+def test_lgss_timeline_example_runs_end_to_end(tmp_path):
+    """A few-step smoke run of examples/lgss/timeline.py (the full run is in the docs)."""
+    script = EXAMPLES / "lgss" / "timeline.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--steps", "3", "--train-movies", "2", "--test-movies",
+         "2", "--shots", "60", "--batch-size", "2", "--out", "timeline.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "optimal grouping" in result.stdout and "thresholded" in result.stdout
+    assert (tmp_path / "timeline.png").stat().st_size > 20_000

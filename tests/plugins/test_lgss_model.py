@@ -1,4 +1,4 @@
-"""LGSS's boundary model and synthetic movies (the plugin is not registered yet: issue 11)."""
+"""LGSS's boundary model and synthetic movies."""
 
 from __future__ import annotations
 
@@ -55,6 +55,20 @@ def test_boundary_net_relation_and_difference_branches():
     same[:, 2:] = same[:, :2]  # the shots after repeat the shots before: cosine 1
     assert torch.allclose(net(same)[:, 7:], torch.ones(5, 3), atol=1e-5)
     assert BoundaryNet(4, 3, relation=False)(x).shape == (5, 3)
+
+
+def test_without_lstm_each_boundary_sees_only_its_window():
+    """``lstm=False`` is the clip level alone: changing shot 20 moves only the boundaries whose
+    4-shot window holds it (after shots 18..21); the LSTM spreads it along the sequence."""
+    torch.manual_seed(0)
+    movie = _movie(40)
+    changed = {**movie, "place": movie["place"].clone()}
+    changed["place"][20] += 5.0
+    for lstm, moved in ((False, {18, 19, 20, 21}), (True, set(range(10, 30)))):
+        model = SceneSegmenter({**SMALL, "modalities": ("place",), "lstm": lstm}).eval()
+        diff = model.boundary_probabilities(changed) != model.boundary_probabilities(movie)
+        assert set(torch.nonzero(diff).flatten().tolist()) == moved
+    assert SceneSegmenter({**SMALL, "lstm": False}).branches["place"].lstm is None
 
 
 def test_training_lowers_the_loss_and_predict_tiles_the_movie():

@@ -12,7 +12,8 @@ it, half before and half after (2 + 2 by default). Per modality:
 * audio shots are spectrograms: a small conv net (:class:`AudioNet`) embeds each, and only
   the difference branch is used, as the reference code does;
 * a Bi-LSTM runs over sequences of ``seq_len`` consecutive boundaries, and two linear layers
-  (``hidden -> 100 -> 2``) give boundary logits.
+  (``hidden -> 100 -> 2``) give boundary logits (with ``lstm=False`` the two linear layers
+  take BNet's output directly: the clip level alone).
 
 The modalities' logits are mixed with ``weights`` (place 0.5, cast 0.2, action 0.2, audio 0.1)
 and trained with class-weighted cross-entropy (``class_weights`` 0.5 / 5). :meth:`predict`
@@ -92,15 +93,18 @@ class AudioNet(nn.Module):
 
 
 class _Branch(nn.Module):
-    """One modality: BNet over windows, a Bi-LSTM over boundary sequences, two FC layers."""
+    """One modality: BNet over windows, a Bi-LSTM over boundary sequences (unless
+    ``lstm=False``: the clip level alone), two FC layers."""
 
-    def __init__(self, dim: int, window: int, channels: int, hidden: int, audio: bool) -> None:
+    def __init__(
+        self, dim: int, window: int, channels: int, hidden: int, audio: bool, lstm: bool = True
+    ) -> None:
         super().__init__()
         self.embed = AudioNet(dim) if audio else None
         self.bnet = BoundaryNet(window, channels, relation=not audio)
         width = channels if audio else dim + channels
-        self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
-        self.fc1 = nn.Linear(2 * hidden, 100)
+        self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True) if lstm else None
+        self.fc1 = nn.Linear(2 * hidden if lstm else width, 100)
         self.fc2 = nn.Linear(100, 2)
 
     def forward(self, windows: list[torch.Tensor], seq_len: int) -> list[torch.Tensor]:
@@ -111,6 +115,9 @@ class _Branch(nn.Module):
         if self.embed is not None:  # (M, window, 1, F, T) spectrograms -> embeddings
             m, w = x.shape[:2]
             x = self.embed(x.flatten(0, 1)).view(m, w, -1)
+        if self.lstm is None:  # clip level only: every boundary on its own
+            head = self.fc2(F.relu(self.fc1(self.bnet(x))))
+            return list(head.split([len(w) for w in windows]))
         reps = self.bnet(x).split([len(w) for w in windows])
         pieces = [(i, start) for i, r in enumerate(reps) for start in range(0, len(r), seq_len)]
         by_length: dict[int, list[tuple[int, int]]] = {}
@@ -166,6 +173,9 @@ class SceneSegmenter(Detector):
         channels: int = config_field(512, doc="BNet filters", validator=positive)
         hidden: int = config_field(512, doc="Bi-LSTM hidden size per direction", validator=positive)
         seq_len: int = config_field(10, doc="boundaries per LSTM sequence", validator=positive)
+        lstm: bool = config_field(
+            True, doc="segment level: a Bi-LSTM over boundary sequences (false: BNet alone)"
+        )
         weights: tuple[float, ...] = config_field(
             (0.5, 0.2, 0.2, 0.1), doc="logit mixing weights, place/cast/action/audio"
         )
@@ -204,7 +214,9 @@ class SceneSegmenter(Detector):
         }
         self.branches = nn.ModuleDict(
             {
-                m: _Branch(dims[m], cfg.window, cfg.channels, cfg.hidden, audio=m == "audio")
+                m: _Branch(
+                    dims[m], cfg.window, cfg.channels, cfg.hidden, audio=m == "audio", lstm=cfg.lstm
+                )
                 for m in cfg.modalities
             }
         )
