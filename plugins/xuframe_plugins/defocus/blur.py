@@ -1,0 +1,124 @@
+"""Defocus blur: Gaussian kernels, their transfer functions, and spatially varying synthesis.
+
+Images here are float arrays ``(C, H, W)`` (one channel for grey). A region map is an integer
+array ``(H, W)`` whose value ``l`` selects kernel ``l``. The blur model the solver inverts is
+the one :func:`spatially_varying_blur` draws (equation (B1) in ``docs/plugins/defocus.md``):
+
+    y = sum_l M_l (k_l * x) + n
+
+with ``M_l`` the indicator of region ``l``: each pixel sees the whole image blurred by its own
+region's kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.fft as sfft
+from scipy import ndimage
+
+from xuframe.errors import InputError
+
+__all__ = [
+    "gaussian_kernel",
+    "kernel_radius",
+    "spatially_varying_blur",
+    "synthetic_scene",
+    "three_level_depth",
+    "transfer_function",
+    "two_level_halves",
+]
+
+Array = np.ndarray[Any, Any]
+
+
+def kernel_radius(sigma: float) -> int:
+    """The radius that holds a Gaussian of ``sigma`` to 3 sigma (at least 1)."""
+    return max(1, math.ceil(3.0 * sigma))
+
+
+def gaussian_kernel(sigma: float, radius: int | None = None) -> Array:
+    """A normalised isotropic Gaussian ``(2r + 1, 2r + 1)``; ``sigma = 0`` gives the identity."""
+    if not math.isfinite(sigma) or sigma < 0:
+        raise InputError(f"gaussian_kernel: expected sigma >= 0, got {sigma}")
+    r = kernel_radius(sigma) if radius is None else int(radius)
+    k = np.zeros((2 * r + 1, 2 * r + 1))
+    if sigma == 0:
+        k[r, r] = 1.0
+        return k
+    t = np.arange(-r, r + 1)
+    g = np.exp(-(t**2) / (2 * sigma**2))
+    k = np.outer(g, g)
+    return k / k.sum()
+
+
+def transfer_function(kernel: Array, shape: tuple[int, int]) -> Array:
+    """The real-FFT transfer function of a centred ``kernel`` on a periodic grid of ``shape``."""
+    h, w = kernel.shape
+    if h > shape[0] or w > shape[1]:
+        raise InputError(f"transfer_function: kernel {kernel.shape} larger than image {shape}")
+    padded = np.zeros(shape)
+    padded[:h, :w] = kernel
+    padded = np.roll(padded, (-(h // 2), -(w // 2)), axis=(0, 1))
+    return sfft.rfft2(padded)
+
+
+def _blur(image: Array, kernel: Array) -> Array:
+    """``kernel * image`` per channel, the image extended by reflection at its borders."""
+    r = kernel.shape[0] // 2
+    padded = np.pad(image, ((0, 0), (r, r), (r, r)), mode="symmetric")
+    out = np.stack([ndimage.convolve(c, kernel, mode="constant") for c in padded])
+    return out[:, r:-r, r:-r] if r else out
+
+
+def spatially_varying_blur(image: Array, regions: Array, sigmas: Any) -> Array:
+    """(B1) without noise: each pixel of region ``l`` takes the image blurred by a Gaussian of
+    ``sigmas[l]``. ``image`` is ``(C, H, W)`` or ``(H, W)``; the result has its shape."""
+    img = np.asarray(image, dtype=np.float64)
+    flat = img.ndim == 2
+    x = img[None] if flat else img
+    regions = np.asarray(regions)
+    if regions.shape != x.shape[1:]:
+        raise InputError(f"spatially_varying_blur: regions {regions.shape} vs image {x.shape[1:]}")
+    out = np.zeros_like(x)
+    for level in np.unique(regions):
+        mask = regions == level
+        out[:, mask] = _blur(x, gaussian_kernel(float(sigmas[int(level)])))[:, mask]
+    return out[0] if flat else out
+
+
+def two_level_halves(shape: tuple[int, int]) -> Array:
+    """A region map: the left half 0, the right half 1."""
+    regions = np.zeros(shape, dtype=np.int64)
+    regions[:, shape[1] // 2 :] = 1
+    return regions
+
+
+def three_level_depth(shape: tuple[int, int]) -> Array:
+    """A region map with levels 0, 1, 2 from a smooth depth: a ramp from top left to bottom
+    right plus a round bump, cut at two thresholds."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    depth = 0.6 * yy + 0.4 * xx + 0.5 * np.exp(-((yy - 0.35) ** 2 + (xx - 0.7) ** 2) / 0.02)
+    lo, hi = np.quantile(depth, [1 / 3, 2 / 3])
+    return (depth > lo).astype(np.int64) + (depth > hi).astype(np.int64)
+
+
+def synthetic_scene(shape: tuple[int, int], seed: int = 0) -> Array:
+    """A seeded grey test image in [0.1, 0.9]: overlapping discs and bars of random grey
+    levels over a smooth gradient."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    img = 0.3 + 0.2 * (xx / w) + 0.1 * (yy / h)
+    for _ in range(max(6, h * w // 400)):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        r = rng.uniform(2, max(3, min(h, w) / 6))
+        level = rng.uniform(0.1, 0.9)
+        if rng.random() < 0.5:
+            img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = level
+        else:
+            img[(np.abs(yy - cy) < r) & (np.abs(xx - cx) < r / 3)] = level
+    return np.clip(img, 0.1, 0.9)
