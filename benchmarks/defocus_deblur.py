@@ -32,6 +32,7 @@ from skimage import color, data, metrics, restoration
 from xuframe_plugins.defocus import (
     DeblurProblem,
     DefocusDeblur,
+    disc_kernel,
     gaussian_kernel,
     spatially_varying_blur,
     three_level_depth,
@@ -80,18 +81,19 @@ def gaussian_fit(kernel: np.ndarray) -> float:
     return float(min(grid, key=lambda s: float(((gaussian_kernel(s, r) - kernel) ** 2).sum())))
 
 
-def run_case(name: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+def run_case(name: str, config: dict[str, Any], seed: int, psf: str) -> dict[str, Any]:
     source, colour, layout, sigmas = CASES[name]
     sharp = photo(source, colour)
     shape = sharp.shape[:2]
     regions = two_level_halves(shape) if layout == "halves" else three_level_depth(shape)
     channels = np.moveaxis(sharp, 2, 0) if colour else sharp
-    blurred = spatially_varying_blur(channels, regions, sigmas)
+    blurred = spatially_varying_blur(channels, regions, sigmas, psf=psf)
     blurred = np.moveaxis(blurred, 0, 2) if colour else blurred
     rng = np.random.default_rng(seed)
     y = np.clip(blurred + 0.01 * rng.normal(size=blurred.shape), 0.0, 1.0)
     true_map = np.asarray(sigmas)[regions]
-    mean_kernel = gaussian_kernel(float(true_map.mean()))
+    make = gaussian_kernel if psf == "gaussian" else disc_kernel
+    mean_kernel = make(float(true_map.mean()))
 
     out: dict[str, Any] = {"shape": list(sharp.shape)}
     images = {
@@ -105,8 +107,8 @@ def run_case(name: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
     ):
         composed = np.zeros_like(y)
         for level, sigma in enumerate(sigmas):
-            k = gaussian_kernel(sigma)
-            restored = per_channel(lambda c, k=k: fn(c, k), y)
+            k = make(sigma)
+            restored = per_channel(lambda c, k=k, fn=fn: fn(c, k), y)
             composed[regions == level] = restored[regions == level]
         images[method] = composed
     oracle = DefocusDeblur({**config, "kernel_steps": 0})  # the true map's Gaussians
@@ -127,6 +129,9 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--psf", default="gaussian", choices=["gaussian", "disc"], help="the blur drawn"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     config: dict[str, Any] = {}
@@ -136,7 +141,7 @@ def main() -> None:
 
     rows = {}
     for name in args.cases:
-        rows[name] = run_case(name, config, args.seed)
+        rows[name] = run_case(name, config, args.seed, args.psf)
         r = rows[name]
         true = CASES[name][3]
         print(

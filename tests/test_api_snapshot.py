@@ -34,6 +34,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.sskd",
     "xuframe_plugins.unix",
     "xuframe_plugins.lgss",
+    "xuframe_plugins.defocus",
 )
 
 

@@ -94,3 +94,23 @@ def test_lgss_timeline_example_runs_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "optimal grouping" in result.stdout and "thresholded" in result.stdout
     assert (tmp_path / "timeline.png").stat().st_size > 20_000
+
+
+def test_defocus_example_deblurs_a_photo_and_draws_it(tmp_path):
+    """A small-crop run of examples/defocus/deblur_photo.py (the full run is in the docs)."""
+    script = EXAMPLES / "defocus" / "deblur_photo.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--photo", "camera", "--layout", "halves", "--crop", "128",
+         "--out", "defocus.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    psnr = {
+        line.split()[0]: float(line.split()[2])
+        for line in result.stdout.splitlines()
+        if "PSNR" in line
+    }
+    assert psnr["deblurred"] > psnr["blurred"] + 0.5
+    assert (tmp_path / "defocus.png").stat().st_size > 20_000

@@ -6,6 +6,7 @@ segmentation (:mod:`.segment`) and the region-wise blind deconvolution (:mod:`.d
 
 from xuframe import Registry, hookimpl
 from xuframe_plugins.defocus.blur import (
+    disc_kernel,
     gaussian_kernel,
     spatially_varying_blur,
     synthetic_scene,
@@ -31,6 +32,7 @@ __all__ = [
     "blind_kernel",
     "deconvolve_region",
     "defocus_levels",
+    "disc_kernel",
     "edge_defocus",
     "estimate_defocus",
     "estimate_kernel",

@@ -22,6 +22,7 @@ from scipy import ndimage
 from xuframe.errors import InputError
 
 __all__ = [
+    "disc_kernel",
     "gaussian_kernel",
     "kernel_radius",
     "spatially_varying_blur",
@@ -54,6 +55,24 @@ def gaussian_kernel(sigma: float, radius: int | None = None) -> Array:
     return k / k.sum()
 
 
+def disc_kernel(sigma: float) -> Array:
+    """A normalised pillbox (the geometric-optics defocus PSF) of radius ``2 sigma``, which
+    has the per-axis standard deviation ``sigma``; pixels on its rim count by the fraction of
+    a 9 x 9 grid of sub-pixels inside it."""
+    if not math.isfinite(sigma) or sigma < 0:
+        raise InputError(f"disc_kernel: expected sigma >= 0, got {sigma}")
+    rho = 2.0 * sigma
+    r = max(1, math.ceil(rho))
+    if sigma == 0:
+        return gaussian_kernel(0.0, r)
+    sub = (np.arange(9) + 0.5) / 9 - 0.5
+    t = np.arange(-r, r + 1)
+    yy = t[:, None, None, None] + sub[None, None, :, None]
+    xx = t[None, :, None, None] + sub[None, None, None, :]
+    k = ((yy**2 + xx**2) <= rho**2).mean(axis=(2, 3))
+    return np.asarray(k / k.sum())
+
+
 def transfer_function(kernel: Array, shape: tuple[int, int]) -> Array:
     """The real-FFT transfer function of a centred ``kernel`` on a periodic grid of ``shape``."""
     h, w = kernel.shape
@@ -73,9 +92,15 @@ def _blur(image: Array, kernel: Array) -> Array:
     return out[:, r:-r, r:-r] if r else out
 
 
-def spatially_varying_blur(image: Array, regions: Array, sigmas: Any) -> Array:
-    """(B1) without noise: each pixel of region ``l`` takes the image blurred by a Gaussian of
-    ``sigmas[l]``. ``image`` is ``(C, H, W)`` or ``(H, W)``; the result has its shape."""
+def spatially_varying_blur(
+    image: Array, regions: Array, sigmas: Any, psf: str = "gaussian"
+) -> Array:
+    """(B1) without noise: each pixel of region ``l`` takes the image blurred by a Gaussian
+    (or, with ``psf="disc"``, a pillbox: :func:`disc_kernel`) of ``sigmas[l]``. ``image`` is
+    ``(C, H, W)`` or ``(H, W)``; the result has its shape."""
+    if psf not in ("gaussian", "disc"):
+        raise InputError(f"spatially_varying_blur: psf must be 'gaussian' or 'disc', got {psf!r}")
+    make = gaussian_kernel if psf == "gaussian" else disc_kernel
     img = np.asarray(image, dtype=np.float64)
     flat = img.ndim == 2
     x = img[None] if flat else img
@@ -85,7 +110,7 @@ def spatially_varying_blur(image: Array, regions: Array, sigmas: Any) -> Array:
     out = np.zeros_like(x)
     for level in np.unique(regions):
         mask = regions == level
-        out[:, mask] = _blur(x, gaussian_kernel(float(sigmas[int(level)])))[:, mask]
+        out[:, mask] = _blur(x, make(float(sigmas[int(level)])))[:, mask]
     return out[0] if flat else out
 
 

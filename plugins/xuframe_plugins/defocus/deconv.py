@@ -30,7 +30,11 @@ __all__ = [
     "blind_kernel",
     "blur_periodic",
     "deconvolve_region",
-    "richest_window", "estimate_kernel", "objective", "project_kernel"]
+    "richest_window",
+    "estimate_kernel",
+    "objective",
+    "project_kernel",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -166,14 +170,14 @@ def estimate_kernel(
     ridge: float = 1e-3,
     smooth: float = 0.03,
     prior: Array | None = None,
-    max_samples: int = 20000,
+    max_samples: int = 6000,
 ) -> Array:
     """(K1) the kernel ``k`` of radius ``radius`` that best maps the gradients of ``x`` to
     those of ``target`` (``y - e``) at ``trusted`` pixels, among kernels with the square's
     symmetries (one unknown per orbit), with a ridge of ``ridge`` times the mean diagonal;
     then :func:`project_kernel`. Pixels are the trusted ones at least ``radius + 1`` from the
     frame, a regular subsample of at most ``max_samples`` (deterministic)."""
-    c, h, w = x.shape
+    h, w = x.shape[1:]
     index, n_orbits = _orbits(radius)
     inner = np.zeros((h, w), dtype=bool)
     inner[radius + 1 : h - radius - 1, radius + 1 : w - radius - 1] = True
@@ -182,16 +186,17 @@ def estimate_kernel(
         return project_kernel(np.pad(np.ones((1, 1)), radius), rank)
     step = max(1, rows.size // max_samples)
     rows, cols = rows[::step], cols[::step]
+    offsets = np.arange(-radius, radius + 1)
+    di, dj = np.meshgrid(offsets, offsets, indexing="ij")
+    at_rows = rows[:, None] - di.ravel()[None]  # (k * x)(p) = sum k(i,j) x(p - (i,j))
+    at_cols = cols[:, None] - dj.ravel()[None]
+    one_hot = np.zeros((di.size, n_orbits))
+    one_hot[np.arange(di.size), index.ravel()] = 1.0
     design = []
     rhs = []
     for grad in (lambda a: np.roll(a, -1, axis=2) - a, lambda a: np.roll(a, -1, axis=1) - a):
         gx, gt = grad(x), grad(target)
-        feats = np.zeros((c, rows.size, n_orbits))
-        for i in range(-radius, radius + 1):
-            for j in range(-radius, radius + 1):
-                o = index[i + radius, j + radius]
-                feats[:, :, o] += gx[:, rows - i, cols - j]  # (k * x)(p) = sum k(i,j) x(p - (i,j))
-        design.append(feats.reshape(-1, n_orbits))
+        design.append((gx[:, at_rows, at_cols] @ one_hot).reshape(-1, n_orbits))
         rhs.append(gt[:, rows, cols].ravel())
     a = np.concatenate(design)
     b = np.concatenate(rhs)

@@ -61,7 +61,10 @@ def segment_defocus(
     if k == 1:
         return labels
     votes = np.stack(
-        [ndimage.uniform_filter((labels == j).astype(float), smooth, mode="reflect") for j in range(k)]
+        [
+            ndimage.uniform_filter((labels == j).astype(float), smooth, mode="reflect")
+            for j in range(k)
+        ]
     )
     labels = votes.argmax(0)
     limit = min_area * labels.size

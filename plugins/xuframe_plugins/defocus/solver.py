@@ -157,8 +157,10 @@ def _trust(mask: Array, radius: int) -> Array:
 
 
 class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
-    """``defocus``: blind, region-wise deconvolution of out-of-focus blur (see the module
-    docstring and ``docs/plugins/defocus.md``)."""
+    """Blind removal of spatially varying out-of-focus blur, region by region.
+
+    The solver ``defocus``: steps (E1)-(E4), (S1)-(S4), (D1)-(D4) and (K0)-(K4) of the module
+    docstring and ``docs/plugins/defocus.md``."""
 
     name: ClassVar[str] = "defocus"
     problem_type: ClassVar[type[Any]] = DeblurProblem
@@ -166,37 +168,57 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
 
     @attrs.frozen
     class Config:
-        max_levels: int = config_field(4, doc="most blur levels (regions) to segment into", validator=positive)
-        min_level_gap: float = config_field(0.6, doc="least sigma between two levels, px", validator=positive)
+        max_levels: int = config_field(
+            4, doc="most blur levels (regions) to segment into", validator=positive
+        )
+        min_level_gap: float = config_field(
+            0.6, doc="least sigma between two levels, px", validator=positive
+        )
         segment_window: int = config_field(
-            0, doc="majority-vote window of the segmentation, px (0: 1/8 of the shorter side)", validator=non_negative
+            0,
+            doc="majority-vote window of the segmentation, px (0: 1/8 of the shorter side)",
+            validator=non_negative,
         )
         min_region: float = config_field(
             0.02, doc="smallest region, as a fraction of the image", validator=non_negative
         )
         sharp_sigma: float = config_field(
-            0.5, doc="regions blurred less than this (px) are returned as they are", validator=non_negative
+            0.5,
+            doc="regions blurred less than this (px) are returned as they are",
+            validator=non_negative,
         )
         lam: float = config_field(
             0.1, doc="TV weight, in units of the noise standard deviation", validator=positive
         )
         outlier_threshold: float = config_field(
-            8.0, doc="residual (noise std) above which a trusted pixel becomes an outlier", validator=positive
+            8.0,
+            doc="residual (noise std) above which a trusted pixel becomes an outlier",
+            validator=positive,
         )
         kernel_steps: int = config_field(
-            3, doc="kernel re-estimations per region (0: the Gaussian of the map)", validator=non_negative
+            3,
+            doc="kernel re-estimations per region (0: the Gaussian of the map)",
+            validator=non_negative,
         )
         kernel_rank: int = config_field(1, doc="rank of the estimated kernels", validator=positive)
         kernel_mu: float = config_field(
-            0.3, doc="l0 weight of the kernel step's latent, in noise standard deviations", validator=positive
+            0.3,
+            doc="l0 weight of the kernel step's latent, in noise standard deviations",
+            validator=positive,
         )
         kernel_ridge: float = config_field(
-            0.001, doc="pull of the kernel step towards the map's Gaussian (0: none)", validator=non_negative
+            0.001,
+            doc="pull of the kernel step towards the map's Gaussian (0: none)",
+            validator=non_negative,
         )
         kernel_window: int = config_field(
-            256, doc="side of the window (px) each region's kernel is estimated on", validator=positive
+            256,
+            doc="side of the window (px) each region's kernel is estimated on",
+            validator=positive,
         )
-        stages: int = config_field(8, doc="beta stages of each image step (beta doubles)", validator=positive)
+        stages: int = config_field(
+            8, doc="beta stages of each image step (beta doubles)", validator=positive
+        )
         inner: int = config_field(2, doc="e/g/x rounds per beta stage", validator=positive)
         min_noise: float = config_field(
             0.002, doc="floor on the noise level the weights scale with", validator=positive
@@ -205,7 +227,9 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         if self.config.kernel_rank > 8:
-            raise ConfigError(f"defocus: kernel_rank must be at most 8, got {self.config.kernel_rank}")
+            raise ConfigError(
+                f"defocus: kernel_rank must be at most 8, got {self.config.kernel_rank}"
+            )
 
     def _solve(self, problem: DeblurProblem) -> DeblurResult:
         cfg = self.config
@@ -244,7 +268,8 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
             noise = problem.noise
         noise = max(noise, cfg.min_noise)
         lam = cfg.lam * noise
-        tau = 0.5 * (cfg.outlier_threshold * noise) ** 2 * len(y)  # (D2) sums over channels
+        tau_grey = 0.5 * (cfg.outlier_threshold * noise) ** 2
+        tau = tau_grey * len(y)  # (D2) sums the squared residual over channels
         edges = ndimage.gaussian_gradient_magnitude(grey, 1.0)  # where kernels are estimated
         out = y.copy()
         model = y.copy()  # sum_l M_l (k_l * x), for the residual
@@ -269,7 +294,7 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
                     radius,
                     steps=cfg.kernel_steps,
                     mu=cfg.kernel_mu * noise,
-                    tau=tau,
+                    tau=tau_grey,  # the kernel step sees the channels' mean
                     rank=cfg.kernel_rank,
                     ridge=cfg.kernel_ridge,
                 )
@@ -283,10 +308,22 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
                 slice(int(cols_in[0]), int(cols_in[-1]) + 1 + 2 * pad),
             )
             solution = deconvolve_region(
-                yp[:, box[0], box[1]], kernel, w[box], lam=lam, tau=tau, betas=betas, inner=cfg.inner
+                yp[:, box[0], box[1]],
+                kernel,
+                w[box],
+                lam=lam,
+                tau=tau,
+                betas=betas,
+                inner=cfg.inner,
             )
-            inside = mask[box[0].start : box[0].stop - 2 * pad, box[1].start : box[1].stop - 2 * pad]
-            target = (slice(None), box[0].start + np.nonzero(inside)[0], box[1].start + np.nonzero(inside)[1])
+            inside = mask[
+                box[0].start : box[0].stop - 2 * pad, box[1].start : box[1].stop - 2 * pad
+            ]
+            target = (
+                slice(None),
+                box[0].start + np.nonzero(inside)[0],
+                box[1].start + np.nonzero(inside)[1],
+            )
             out[target] = solution.x[:, pad:-pad, pad:-pad][:, inside]
             model[target] = blur_periodic(solution.x, kernel)[:, pad:-pad, pad:-pad][:, inside]
             kernels.append(kernel)
@@ -355,4 +392,3 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
                 f"{scores['true_map_psnr']:.2f} dB with the true map"
             ),
         )
-

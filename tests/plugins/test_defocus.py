@@ -1,0 +1,210 @@
+"""The ``defocus`` solver: blur model, defocus estimation, kernels, deconvolution, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+from xuframe.errors import ConfigError, InputError
+from xuframe_plugins.defocus import (
+    DeblurProblem,
+    DefocusDeblur,
+    blind_kernel,
+    defocus_levels,
+    disc_kernel,
+    edge_defocus,
+    estimate_kernel,
+    gaussian_kernel,
+    segment_defocus,
+    spatially_varying_blur,
+    synthetic_scene,
+    two_level_halves,
+)
+from xuframe_plugins.defocus.deconv import _symmetrise, project_kernel
+
+
+def _gaussian_fit(kernel: np.ndarray) -> float:
+    r = kernel.shape[0] // 2
+    grid = np.arange(0.2, 6.0, 0.01)
+    return float(min(grid, key=lambda s: float(((gaussian_kernel(s, r) - kernel) ** 2).sum())))
+
+
+def _blurred(shape=(96, 96), sigmas=(1.5, 3.0), noise=0.01, seed=0):
+    sharp = synthetic_scene(shape, seed=seed)
+    blurred = spatially_varying_blur(sharp, two_level_halves(shape), sigmas)
+    rng = np.random.default_rng(seed)
+    return sharp, np.clip(blurred + noise * rng.normal(size=blurred.shape), 0, 1)
+
+
+@pytest.mark.parametrize("sigma", [1.5, 2.0])
+def test_blur_model_is_a_gaussian_filter_per_region(sigma):
+    x = synthetic_scene((40, 40), seed=3)
+    regions = two_level_halves(x.shape)
+    y = spatially_varying_blur(x, regions, [0.0, sigma])
+    reference = ndimage.gaussian_filter(x, sigma, mode="reflect", truncate=3.0)
+    assert np.allclose(y[regions == 1], reference[regions == 1], atol=1e-12)
+    assert np.array_equal(y[regions == 0], x[regions == 0])  # sigma 0 is the identity
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sigma=st.floats(1.0, 4.0),
+    low=st.floats(0.0, 0.4),
+    contrast=st.floats(0.2, 0.6),
+    vertical=st.booleans(),
+)
+def test_edge_estimate_at_a_step_edge_is_within_15_percent(sigma, low, contrast, vertical):
+    step = np.full((64, 64), low)
+    step[:, 30:] += contrast
+    if not vertical:
+        step = step.T
+    blurred = spatially_varying_blur(step, np.zeros(step.shape, dtype=int), [sigma])
+    estimate, weight = edge_defocus(blurred)
+    assert (weight > 0).sum() >= 32  # the edge is found along its length
+    assert abs(np.median(estimate[weight > 0]) - sigma) <= 0.15 * sigma
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    radius=st.integers(1, 6),
+    rank=st.integers(1, 3),
+    noise=st.sampled_from([0.0, 0.3]),
+)
+def test_projected_kernels_are_symmetric_non_negative_low_rank_and_sum_to_one(
+    seed, radius, rank, noise
+):
+    """Any input gives a symmetric, non-negative kernel of unit sum; a non-negative input of
+    rank ``r`` (plus noise 0) keeps rank ``r``. With noise, clipping the negative part of the
+    rank-``r`` part may raise the rank, so only the other properties are asserted."""
+    rng = np.random.default_rng(seed)
+    t = np.abs(np.arange(-radius, radius + 1))
+    profiles = [np.exp(-(t**2) / (2 * rng.uniform(0.5, 3) ** 2)) for _ in range(rank)]
+    raw = sum(np.outer(p, p) for p in profiles) + noise * rng.normal(size=(2 * radius + 1,) * 2)
+    k = project_kernel(raw, rank)
+    assert np.allclose(k, _symmetrise(k), atol=1e-12)  # all 8 symmetries of the square
+    assert np.allclose(k, k[::-1]) and np.allclose(k, k.T)
+    assert (k >= 0).all() and np.isclose(k.sum(), 1.0)
+    if noise == 0.0:
+        assert np.linalg.matrix_rank(k, tol=1e-9 * np.abs(k).max()) <= rank
+        assert np.allclose(k, raw / raw.sum(), atol=1e-9)  # already feasible: unchanged
+
+
+def test_kernel_fit_recovers_the_blur_from_the_sharp_image():
+    sharp = synthetic_scene((96, 96), seed=2)
+    for sigma in (1.2, 2.5):
+        y = spatially_varying_blur(sharp, np.zeros(sharp.shape, dtype=int), [sigma])
+        k = estimate_kernel(sharp[None], y[None], np.ones(sharp.shape, bool), 8, smooth=0.0)
+        assert abs(_gaussian_fit(k) - sigma) < 0.05 * sigma
+
+
+def test_blind_kernel_step_moves_a_wrong_start_towards_the_true_blur():
+    sharp = synthetic_scene((128, 128), seed=4)
+    y = spatially_varying_blur(sharp, np.zeros(sharp.shape, dtype=int), [1.5])
+    y = np.clip(y + 0.01 * np.random.default_rng(0).normal(size=y.shape), 0, 1)[None]
+    weight = np.zeros(sharp.shape)
+    weight[8:-8, 8:-8] = 1.0
+    for start in (1.0, 2.2):
+        k, misfit = blind_kernel(y, weight, start, 6, steps=3, mu=0.003, tau=0.5 * 0.08**2)
+        assert abs(_gaussian_fit(k) - 1.5) < 0.5 * abs(start - 1.5)
+        assert len(misfit) == 3 and all(np.isfinite(misfit))
+
+
+def test_segmentation_finds_two_levels_of_a_noisy_two_level_map():
+    rng = np.random.default_rng(0)
+    truth = np.array([1.0, 2.5])[two_level_halves((80, 80))]
+    dense = truth + 0.2 * rng.normal(size=truth.shape)
+    centres = defocus_levels(dense)
+    assert len(centres) == 2 and np.allclose(centres, [1.0, 2.5], atol=0.1)
+    labels = segment_defocus(dense, centres)
+    assert (labels == two_level_halves((80, 80))).mean() > 0.98
+
+
+def test_a_sharp_image_comes_back_unchanged():
+    sharp = synthetic_scene((96, 96), seed=1)
+    result = DefocusDeblur().solve(DeblurProblem(sharp))
+    assert np.allclose(result.sigmas, 0.0, atol=0.5)
+    assert np.abs(result.image - sharp).max() < 1e-6
+
+
+def test_deblurring_raises_psnr_and_lowers_the_objective_and_is_deterministic():
+    sharp, y = _blurred()
+    solver = DefocusDeblur()
+    result = solver.solve(DeblurProblem(y))
+
+    def psnr(a):
+        inner = (slice(8, -8), slice(8, -8))
+        return -10 * np.log10(np.mean((a[inner] - sharp[inner]) ** 2))
+
+    assert psnr(result.image) > psnr(y) + 1.5
+    assert result.n_regions >= 2 and result.regions.shape == y.shape
+    for history in result.history:  # (D1) after every beta stage, non-increasing
+        assert len(history) == solver.config.stages
+        assert all(b <= a + 1e-12 for a, b in itertools.pairwise(history))
+    for k in result.kernels:
+        assert (k >= 0).all() and np.isclose(k.sum(), 1.0) and np.allclose(k, k.T)
+    assert 0.5 * 0.01 < result.residual < 3 * 0.01  # about the noise level
+    again = solver.solve(DeblurProblem(y))
+    assert np.array_equal(result.image, again.image)
+    assert all(np.array_equal(a, b) for a, b in zip(result.kernels, again.kernels, strict=True))
+
+
+def test_colour_with_equal_channels_equals_grey_and_keeps_the_layout():
+    _, y = _blurred((64, 64))
+    grey = DefocusDeblur({"kernel_steps": 1}).solve(DeblurProblem(y))
+    rgb = DefocusDeblur({"kernel_steps": 1}).solve(DeblurProblem(np.stack([y] * 3, 2)))
+    assert rgb.image.shape == (64, 64, 3)
+    for c in range(3):
+        assert np.allclose(rgb.image[..., c], grey.image, atol=1e-9)
+
+
+def test_integer_images_are_scaled_and_a_given_map_is_used():
+    _, y = _blurred((64, 64))
+    as_uint8 = np.round(y * 255).astype(np.uint8)
+    as_uint16 = (as_uint8.astype(np.uint16) * 257).astype(np.uint16)  # 257 * 255 = 65535
+    solver = DefocusDeblur({"kernel_steps": 0})
+    truth = np.array([1.5, 3.0])[two_level_halves((64, 64))]
+    a = solver.solve(DeblurProblem(as_uint8, defocus_map=truth))
+    b = solver.solve(DeblurProblem(as_uint16, defocus_map=truth))
+    assert np.allclose(a.image, b.image, atol=1e-9)
+    assert np.array_equal(a.defocus_map, truth) and a.n_regions == 2
+    assert np.allclose(a.sigmas, [1.5, 3.0])
+
+
+def test_bad_input_is_refused_with_a_clear_error():
+    _, y = _blurred((32, 32))
+    bad = y.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(InputError, match="finite"):
+        DeblurProblem(bad)
+    with pytest.raises(InputError, match="at least 8 x 8"):
+        DeblurProblem(np.zeros((32, 1)))
+    with pytest.raises(InputError, match="uint8, uint16 or float"):
+        DeblurProblem(np.zeros((32, 32), dtype=np.int32))
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        DeblurProblem(y * 255.0)
+    with pytest.raises(InputError, match=r"\(H, W, 3\)"):
+        DeblurProblem(np.zeros((32, 32, 4)))
+    with pytest.raises(InputError, match=r"shape \(32, 32\)"):
+        DeblurProblem(y, defocus_map=np.ones((16, 16)))
+    with pytest.raises(InputError, match="non-negative"):
+        DeblurProblem(y, defocus_map=-np.ones((32, 32)))
+    with pytest.raises(InputError, match="DeblurProblem"):
+        DefocusDeblur().solve(y)  # an array, not a problem
+    with pytest.raises(ConfigError):
+        DefocusDeblur({"kernel_rank": 0})
+
+
+@pytest.mark.parametrize("sigma", [1.0, 1.5, 3.0])
+def test_disc_kernel_has_the_per_axis_sigma_it_is_named_by(sigma):
+    k = disc_kernel(sigma)
+    r = k.shape[0] // 2
+    t = np.arange(-r, r + 1)
+    assert np.isclose(k.sum(), 1.0) and np.allclose(k, _symmetrise(k))
+    assert abs(np.sqrt((k.sum(0) * t**2).sum()) - sigma) < 0.06 * sigma  # pixel sampling
+    assert np.isclose(k.max(), k[r, r])  # flat top: the centre is as high as any pixel
