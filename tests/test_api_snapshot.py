@@ -35,6 +35,7 @@ PUBLIC_MODULES = (
     "xuframe_plugins.unix",
     "xuframe_plugins.lgss",
     "xuframe_plugins.defocus",
+    "xuframe_plugins.stylekd",
 )
 
 

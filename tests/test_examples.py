@@ -114,3 +114,18 @@ def test_defocus_example_deblurs_a_photo_and_draws_it(tmp_path):
     }
     assert psnr["deblurred"] > psnr["blurred"] + 0.5
     assert (tmp_path / "defocus.png").stat().st_size > 20_000
+
+
+def test_stylekd_example_distils_and_draws_the_grid(tmp_path):
+    """A few-step smoke run of examples/stylekd/distill_digits.py (the full run is in the docs)."""
+    script = EXAMPLES / "stylekd" / "distill_digits.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--teacher-steps", "3", "--steps", "2", "--show", "4",
+         "--out", "grid.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "inherited mapping" in result.stdout and "random mapping" in result.stdout
+    assert (tmp_path / "grid.png").stat().st_size > 10_000

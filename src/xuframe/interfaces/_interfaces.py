@@ -150,12 +150,13 @@ class Distiller(Component, nn.Module):
         self.teacher.eval()
         return self
 
-    def query_teacher(self, x: torch.Tensor, method: str = "forward") -> Any:
+    def query_teacher(self, x: torch.Tensor, method: str = "forward", **kwargs: Any) -> Any:
         """The teacher's output for ``x`` (no grad), counting ``len(x)`` teacher queries.
 
         ``method`` names the teacher method to call (``"forward_features"`` for a teacher that
         also returns its penultimate features); a teacher without it raises
-        :class:`~xuframe.errors.InputError`.
+        :class:`~xuframe.errors.InputError`. ``kwargs`` go to that method (a generator's
+        ``synthesis`` takes the noise maps to share with the student).
         """
         # forward through __call__, so the teacher's hooks run
         fn = self.teacher if method == "forward" else getattr(self.teacher, method, None)
@@ -165,7 +166,7 @@ class Distiller(Component, nn.Module):
                 f"{method!r}, which this distiller needs"
             )
         with torch.no_grad():
-            out = fn(x)
+            out = fn(x, **kwargs)
         self.teacher_queries += int(x.shape[0])
         return out
 

@@ -1,0 +1,286 @@
+"""Training a StyleGAN2 teacher, distilling it with StyleKD, and measuring the teacher-student
+gap for the same latent codes.
+
+* :func:`train_gan`: StyleGAN2's recipe on a tensor of real images: Adam (lr 0.002, betas
+  0 / 0.99), non-saturating logistic loss, lazy R1 on the discriminator, optional lazy
+  path-length regularisation, an exponential moving average of the generator.
+* :func:`distill`: the same alternation, with the generator step being
+  :meth:`~xuframe_plugins.stylekd.distill.StyleKD.loss`.
+* :func:`discrepancy`: pixel L1 and PSNR between teacher and student images for the same
+  ``z`` (and noise), and the Frechet distance between the statistics of a fixed feature
+  network's outputs on the two sets (:class:`RandomFeatures` by default: a seeded,
+  untrained conv net; pass any ``images -> (N, d)`` callable instead, e.g. an Inception).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from xuframe import DemoResult
+from xuframe.errors import InputError
+from xuframe_plugins.stylekd.distill import StyleKD, make_student, mixed_codes, r1_penalty
+from xuframe_plugins.stylekd.generator import StyleGAN2
+
+__all__ = [
+    "RandomFeatures",
+    "digit_images",
+    "discrepancy",
+    "distill",
+    "frechet_distance",
+    "path_length_penalty",
+    "train_gan",
+]
+
+
+def digit_images(size: int = 16, split: str = "train") -> torch.Tensor:
+    """scikit-learn's 8 x 8 digits, upsampled to ``size``, as RGB in [-1, 1] ``(N, 3, s, s)``."""
+    from xuframe.data import digits
+
+    grey = digits(split, size=size).images
+    return (grey * 2 - 1).expand(-1, 3, -1, -1).contiguous()
+
+
+class RandomFeatures(nn.Module):
+    """A fixed, seeded, untrained feature network for Frechet distances without downloaded
+    weights: three strided 3 x 3 conv + leaky ReLU layers (32, 64, 128 channels), then global
+    mean and standard deviation per channel (256 features)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        convs = []
+        cin = 3
+        for cout in (32, 64, 128):
+            conv = nn.Conv2d(cin, cout, 3, 2, 1)
+            with torch.no_grad():
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) / math.sqrt(cin * 9))
+                conv.bias.zero_()
+            convs += [conv, nn.LeakyReLU(0.2)]
+            cin = cout
+        self.net = nn.Sequential(*convs).requires_grad_(False).eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.net(images)
+        return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` of two feature sets
+    ``(N, d)`` (the FID formula, on whatever features are given)."""
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise InputError(
+            f"frechet_distance: expected (N, d) and (M, d), N, M >= 2; got {tuple(a.shape)}, {tuple(b.shape)}"
+        )
+    x, y = a.double().numpy(), b.double().numpy()
+    mu = x.mean(0) - y.mean(0)
+    sa, sb = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy.linalg.sqrtm(sa @ sb)
+    root = np.real(root)
+    return float(mu @ mu + np.trace(sa + sb - 2 * root))
+
+
+@torch.no_grad()
+def discrepancy(
+    teacher: StyleGAN2,
+    student: StyleGAN2,
+    n: int = 256,
+    seed: int = 0,
+    feature_net: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """Teacher vs student on the same ``n`` seeded ``z`` and the same noise (eval mode):
+    ``l1`` (mean absolute pixel difference, images in [-1, 1]), ``psnr`` (dB, peak-to-peak 2)
+    and ``fd`` (Frechet distance of ``feature_net`` features; :class:`RandomFeatures` by
+    default)."""
+    feats = feature_net if feature_net is not None else RandomFeatures()
+    modes = teacher.training, student.training
+    teacher.eval()
+    student.eval()
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, teacher.latent_dim, generator=g)
+    l1 = mse = 0.0
+    ft, fs = [], []
+    for chunk in z.split(batch_size):
+        a = teacher.synthesis(teacher.mapping(chunk)).clamp(-1, 1)
+        b = student.synthesis(student.mapping(chunk)).clamp(-1, 1)
+        l1 += float((a - b).abs().mean()) * len(chunk)
+        mse += float((a - b).pow(2).mean()) * len(chunk)
+        ft.append(feats(a))
+        fs.append(feats(b))
+    teacher.train(modes[0])
+    student.train(modes[1])
+    return {
+        "l1": l1 / n,
+        "psnr": 10 * math.log10(4.0 / max(mse / n, 1e-12)),
+        "fd": frechet_distance(torch.cat(ft), torch.cat(fs)),
+    }
+
+
+def path_length_penalty(
+    generator: StyleGAN2, n: int, mean_length: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """StyleGAN2's path-length penalty on ``n`` fresh codes: ``(|J_w^T y| - a)^2`` with ``y``
+    random image-space noise and ``a`` the running mean length; returns the penalty and the
+    updated mean."""
+    w = generator.broadcast(generator.mapping(torch.randn(n, generator.latent_dim)))
+    w = w.detach().requires_grad_(True)
+    images = generator.synthesis(w)
+    y = torch.randn_like(images) / math.sqrt(images.shape[2] * images.shape[3])
+    (grad,) = torch.autograd.grad((images * y).sum(), w, create_graph=True)
+    lengths = grad.pow(2).sum(2).mean(1).sqrt()
+    mean = mean_length + 0.01 * (lengths.mean().detach() - mean_length)
+    return (lengths - mean).pow(2).mean(), mean
+
+
+def _adam(params: Any, lr: float, reg_every: int) -> torch.optim.Adam:
+    ratio = reg_every / (reg_every + 1)
+    return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99**ratio))
+
+
+def _ema(target: nn.Module, source: nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.lerp_(s, 1 - decay)
+
+
+def train_gan(
+    generator: StyleGAN2,
+    images: torch.Tensor,
+    steps: int,
+    *,
+    batch_size: int = 32,
+    lr: float = 0.002,
+    r1: float = 10.0,
+    d_reg_every: int = 16,
+    path_regularize: float = 0.0,
+    g_reg_every: int = 4,
+    mixing: float = 0.9,
+    ema_decay: float = 0.995,
+    seed: int = 0,
+    progress: bool = False,
+) -> StyleGAN2:
+    """Train ``generator`` on ``images`` ``(N, 3, R, R)`` in [-1, 1] for ``steps`` steps;
+    returns the moving average of its weights (the model to sample from), with ``w_avg``
+    set for truncation."""
+    r = generator.config.resolution
+    if images.dim() != 4 or images.shape[1:] != (3, r, r) or len(images) < batch_size:
+        raise InputError(
+            f"train_gan: expected at least {batch_size} images (N, 3, {r}, {r}), got {tuple(images.shape)}"
+        )
+    torch.manual_seed(seed)
+    discriminator = generator.discriminator()
+    ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    g_opt = _adam(generator.parameters(), lr, g_reg_every if path_regularize else 1)
+    d_opt = _adam(discriminator.parameters(), lr, d_reg_every if r1 else 1)
+    generator.train()
+    mean_length = torch.zeros(())
+    for step in tqdm(range(steps), disable=not progress, desc="train_gan"):
+        real = images[torch.randint(len(images), (batch_size,))]
+        with torch.no_grad():
+            fake = generator.synthesis(mixed_codes(generator, batch_size, mixing))
+        d_loss = F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake)).mean()
+        if r1 and step % d_reg_every == 0:
+            d_loss = d_loss + r1 / 2 * d_reg_every * r1_penalty(discriminator, real)
+        d_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_opt.step()
+        discriminator.requires_grad_(False)
+        fake = generator.synthesis(mixed_codes(generator, batch_size, mixing))
+        g_loss = F.softplus(-discriminator(fake)).mean()
+        if path_regularize and step % g_reg_every == 0:
+            penalty, mean_length = path_length_penalty(
+                generator, max(1, batch_size // 2), mean_length
+            )
+            g_loss = g_loss + path_regularize * g_reg_every * penalty
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_opt.step()
+        discriminator.requires_grad_(True)
+        _ema(ema, generator, ema_decay)
+    ema.update_w_avg()
+    return ema
+
+
+def distill(
+    distiller: StyleKD,
+    images: torch.Tensor,
+    steps: int,
+    *,
+    batch_size: int = 16,
+    lr: float = 0.002,
+    seed: int = 0,
+    progress: bool = False,
+) -> StyleGAN2:
+    """``steps`` alternating discriminator and student steps of ``distiller`` on real
+    ``images``; returns the student (trained in place)."""
+    torch.manual_seed(seed)
+    student, discriminator = distiller.student, distiller.discriminator
+    g_opt = _adam(student.parameters(), lr, 1)
+    d_opt = _adam(discriminator.parameters(), lr, distiller.config.d_reg_every)
+    distiller.train()
+    for _ in tqdm(range(steps), disable=not progress, desc="stylekd"):
+        real = images[torch.randint(len(images), (batch_size,))]
+        if distiller.config.gan_weight > 0:
+            d_loss = sum(distiller.discriminator_loss({"real": real}).values())
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()  # type: ignore[union-attr]
+            d_opt.step()
+        discriminator.requires_grad_(False)
+        loss = sum(distiller.loss({"real": real}).values())
+        g_opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[union-attr]
+        g_opt.step()
+        discriminator.requires_grad_(True)
+    assert isinstance(student, StyleGAN2)
+    return student
+
+
+DEMO_CONFIG = {"resolution": 16, "latent_dim": 32, "n_mlp": 4, "width": 1 / 16}
+
+
+@functools.lru_cache(maxsize=2)
+def demo_teacher(seed: int = 0, steps: int = 150) -> StyleGAN2:
+    """A 16-px StyleGAN2 trained on the digits for ``steps`` steps (cached per process, so
+    the ``stylegan2`` and ``stylekd`` demos share it)."""
+    torch.manual_seed(seed)
+    return train_gan(StyleGAN2(DEMO_CONFIG), digit_images(16), steps, batch_size=16, seed=seed)
+
+
+def demo(seed: int = 0) -> DemoResult:
+    """Distil the cached digits teacher into half-width students, with and without mapping
+    inheritance, for the same steps; report the teacher-student gap for the same z."""
+    start = time.perf_counter()
+    teacher = demo_teacher(seed)
+    images = digit_images(16)
+    results: dict[str, float] = {}
+    for inherit in (True, False):
+        student = make_student(teacher, 0.5, inherit_mapping=inherit, seed=seed + 1)
+        tag = "inherited" if inherit else "random"
+        before = discrepancy(teacher, student, n=128, seed=seed)
+        distill(StyleKD(teacher, student), images, 40, batch_size=16, seed=seed)
+        after = discrepancy(teacher, student, n=128, seed=seed)
+        results[f"{tag}/l1_init"] = before["l1"]
+        results[f"{tag}/l1"] = after["l1"]
+        results[f"{tag}/fd"] = after["fd"]
+    results["seconds"] = time.perf_counter() - start
+    return DemoResult(
+        results,
+        summary=(
+            f"16-px digits teacher, half-width students, 40 steps: teacher-student L1 for the "
+            f"same z {results['inherited/l1_init']:.3f} -> {results['inherited/l1']:.3f} with the "
+            f"inherited mapping, {results['random/l1_init']:.3f} -> {results['random/l1']:.3f} "
+            f"with a random one ({results['seconds']:.0f} s)"
+        ),
+    )
