@@ -9,123 +9,91 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_spiral_training_example_trains_and_plots(tmp_path):
+def run_example(tmp_path: Path, script: str, *args: str) -> str:
+    """Run ``examples/<script>`` with ``args`` in ``tmp_path``; assert it exits 0 and return
+    its standard output."""
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "training" / "spiral.py")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr  # exit 0 means eval accuracy > 0.9
-    assert "eval accuracy" in result.stdout
-    assert (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").stat().st_size > 10_000
-
-
-def test_convexclust_path_example_prints_the_path_and_draws_it(tmp_path):
-    script = EXAMPLES / "convexclust" / "clustering_path.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--points", "80", "--out", "path.png"],
+        [sys.executable, str(EXAMPLES / script), *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "exact-recovery interval" in result.stdout
-    rows = [line.split() for line in result.stdout.splitlines() if line[:1] == " "]
+    return result.stdout
+
+
+def test_spiral_training_example_trains_and_plots(tmp_path):
+    out = run_example(tmp_path, "training/spiral.py")  # exit 0 means eval accuracy > 0.9
+    assert "eval accuracy" in out
+    assert (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").stat().st_size > 10_000
+
+
+def test_convexclust_path_example_prints_the_path_and_draws_it(tmp_path):
+    out = run_example(
+        tmp_path, "convexclust/clustering_path.py", "--points", "80", "--out", "path.png"
+    )
+    assert "exact-recovery interval" in out
+    rows = [line.split() for line in out.splitlines() if line[:1] == " "]
     assert int(rows[-1][1]) == 4  # the path ends at the 4 true clusters
     assert (tmp_path / "path.png").stat().st_size > 20_000
 
 
 def test_ttfnet_example_runs_end_to_end(tmp_path):
     """A 4-step smoke run of examples/ttfnet/train_shapes.py (the full run is in the docs)."""
-    script = EXAMPLES / "ttfnet" / "train_shapes.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--steps", "4", "--size", "64", "--out", "det.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "ttfnet/train_shapes.py", "--steps", "4", "--size", "64", "--out", "det.png"
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "held-out COCO AP50" in result.stdout
+    assert "held-out COCO AP50" in out
     assert (tmp_path / "det.png").stat().st_size > 20_000
 
 
 def test_denfi_example_runs_end_to_end(tmp_path):
     """A 2-step smoke run of examples/denfi/train_scenes.py on the small model."""
-    script = EXAMPLES / "denfi" / "train_scenes.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--small", "--steps", "2", "--train", "4", "--val", "2",
-         "--root", "scenes", "--out", "bev.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "denfi/train_scenes.py", "--small", "--steps", "2", "--train", "4", "--val",
+        "2", "--root", "scenes", "--out", "bev.png",
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "held-out KITTI AP" in result.stdout and "Car" in result.stdout
+    assert "held-out KITTI AP" in out and "Car" in out
     assert (tmp_path / "bev.png").stat().st_size > 20_000
 
 
 def test_distill_comparison_example_runs_end_to_end(tmp_path):
     """A few-step smoke run of examples/distill/compare.py (the full run is in the docs)."""
-    script = EXAMPLES / "distill" / "compare.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--teacher-steps", "3", "--student-steps", "2",
-         "--head-steps", "2", "--n-train", "256", "--keep", "16", "64", "--out", "acc.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "distill/compare.py", "--teacher-steps", "3", "--student-steps", "2",
+        "--head-steps", "2", "--n-train", "256", "--keep", "16", "64", "--out", "acc.png",
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = {line.split()[0] for line in result.stdout.splitlines() if line[:1].isalpha()}
+    rows = {line.split()[0] for line in out.splitlines() if line[:1].isalpha()}
     assert {"KD", "SSKD", "UNIX"} <= rows
-    assert "UNIX k=64" in result.stdout and (tmp_path / "acc.png").stat().st_size > 20_000
+    assert "UNIX k=64" in out and (tmp_path / "acc.png").stat().st_size > 20_000
 
 
 def test_lgss_timeline_example_runs_end_to_end(tmp_path):
     """A few-step smoke run of examples/lgss/timeline.py (the full run is in the docs)."""
-    script = EXAMPLES / "lgss" / "timeline.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--steps", "3", "--train-movies", "2", "--test-movies",
-         "2", "--shots", "60", "--batch-size", "2", "--out", "timeline.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "lgss/timeline.py", "--steps", "3", "--train-movies", "2", "--test-movies",
+        "2", "--shots", "60", "--batch-size", "2", "--out", "timeline.png",
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "optimal grouping" in result.stdout and "thresholded" in result.stdout
+    assert "optimal grouping" in out and "thresholded" in out
     assert (tmp_path / "timeline.png").stat().st_size > 20_000
 
 
 def test_defocus_example_deblurs_a_photo_and_draws_it(tmp_path):
     """A small-crop run of examples/defocus/deblur_photo.py (the full run is in the docs)."""
-    script = EXAMPLES / "defocus" / "deblur_photo.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--photo", "camera", "--layout", "halves", "--crop", "128",
-         "--out", "defocus.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "defocus/deblur_photo.py", "--photo", "camera", "--layout", "halves",
+        "--crop", "128", "--out", "defocus.png",
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    psnr = {
-        line.split()[0]: float(line.split()[2])
-        for line in result.stdout.splitlines()
-        if "PSNR" in line
-    }
+    psnr = {line.split()[0]: float(line.split()[2]) for line in out.splitlines() if "PSNR" in line}
     assert psnr["deblurred"] > psnr["blurred"] + 0.5
     assert (tmp_path / "defocus.png").stat().st_size > 20_000
 
 
 def test_stylekd_example_distils_and_draws_the_grid(tmp_path):
     """A few-step smoke run of examples/stylekd/distill_digits.py (the full run is in the docs)."""
-    script = EXAMPLES / "stylekd" / "distill_digits.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--teacher-steps", "3", "--steps", "2", "--show", "4",
-         "--out", "grid.png"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+    out = run_example(
+        tmp_path, "stylekd/distill_digits.py", "--teacher-steps", "3", "--steps", "2",
+        "--show", "4", "--out", "grid.png",
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "inherited mapping" in result.stdout and "random mapping" in result.stdout
+    assert "inherited mapping" in out and "random mapping" in out
     assert (tmp_path / "grid.png").stat().st_size > 10_000
