@@ -86,9 +86,10 @@ def test_rosinality_layout_round_trip_gives_the_same_images(tmp_path):
     assert "style.1.weight" in state and "convs.0.conv.blur.kernel" in state
     assert "to_rgbs.1.upsample.kernel" in state and "noises.noise_4" in state
     path = tmp_path / "ckpt.pt"
-    torch.save({"g_ema": state, "latent_avg": torch.zeros(16)}, path)
+    torch.save({"g_ema": state, "latent_avg": torch.arange(16.0)}, path)
     loaded = load_rosinality(path).eval()
     assert loaded.channels == g.channels and loaded.config.n_mlp == 2
+    assert torch.equal(loaded.w_avg, torch.arange(16.0))  # truncation's centre comes along
     assert torch.equal(loaded.sample(4, seed=3), g.sample(4, seed=3))
 
 
@@ -195,3 +196,16 @@ def test_discrepancy_and_frechet_distance():
     assert other["l1"] > 0.01 and other["fd"] > 0
     a = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
     assert frechet_distance(a, a + 1.0) == pytest.approx(4.0, rel=1e-6)  # shifted means only
+
+
+def test_distillation_with_the_path_length_penalty_trains_the_student():
+    from xuframe_plugins.stylekd.training import distill
+
+    teacher, student, batch = StyleKD.example(seed=1)
+    before = [p.detach().clone() for p in student.synthesis_network.parameters()]
+    dist = StyleKD(teacher, student, {"path_regularize": 2.0, "g_reg_every": 1, "d_reg_every": 1})
+    distill(dist, batch["real"].repeat(4, 1, 1, 1), 2, batch_size=4)
+    after = list(student.synthesis_network.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert all(torch.isfinite(p).all() for p in after)
+    assert dist.student_steps == 2 and all(p.grad is None for p in teacher.parameters())

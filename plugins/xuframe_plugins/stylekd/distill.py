@@ -191,6 +191,12 @@ class StyleKD(Distiller):
             10.0, doc="R1 penalty weight of the discriminator", validator=non_negative
         )
         d_reg_every: int = config_field(16, doc="lazy R1: every this many discriminator steps", validator=positive)  # fmt: skip
+        path_regularize: float = config_field(
+            0.0,
+            doc="weight of the student's path-length penalty (the code uses 2; 0: off)",
+            validator=non_negative,
+        )
+        g_reg_every: int = config_field(4, doc="lazy path-length penalty: every this many student steps", validator=positive)  # fmt: skip
 
     def __init__(
         self,

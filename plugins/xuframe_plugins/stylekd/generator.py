@@ -313,7 +313,8 @@ def to_rosinality(model: StyleGAN2) -> dict[str, torch.Tensor]:
 
 def load_rosinality(path: str | os.PathLike[str], key: str = "g_ema", **config: Any) -> StyleGAN2:
     """Load a rosinality ``.pt`` checkpoint (``torch.load(..., weights_only=True)``) and
-    build its ``key`` generator (``g_ema`` by default; ``g`` for the raw one)."""
+    build its ``key`` generator (``g_ema`` by default; ``g`` for the raw one). The file's
+    ``latent_avg``, where present, becomes ``w_avg`` (truncation's centre)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, Mapping):
         raise InputError(f"load_rosinality: {path} holds a {type(checkpoint).__name__}, not a dict")
@@ -321,4 +322,8 @@ def load_rosinality(path: str | os.PathLike[str], key: str = "g_ema", **config: 
         if "style.1.weight" in checkpoint:  # a bare generator state dict
             return from_rosinality(checkpoint, **config)
         raise InputError(f"load_rosinality: {path} has no {key!r} (keys: {sorted(checkpoint)[:8]})")
-    return from_rosinality(checkpoint[key], **config)
+    model = from_rosinality(checkpoint[key], **config)
+    latent_avg = checkpoint.get("latent_avg")
+    if isinstance(latent_avg, torch.Tensor) and latent_avg.numel() == model.latent_dim:
+        model.w_avg.copy_(latent_avg.reshape(-1))
+    return model

@@ -224,13 +224,17 @@ def distill(
     progress: bool = False,
 ) -> StyleGAN2:
     """``steps`` alternating discriminator and student steps of ``distiller`` on real
-    ``images``; returns the student (trained in place)."""
+    ``images`` (with the config's lazy path-length penalty on the student, when its weight is
+    above 0); returns the student (trained in place)."""
     torch.manual_seed(seed)
     student, discriminator = distiller.student, distiller.discriminator
-    g_opt = _adam(student.parameters(), lr, 1)
-    d_opt = _adam(discriminator.parameters(), lr, distiller.config.d_reg_every)
+    assert isinstance(student, StyleGAN2)
+    cfg = distiller.config
+    g_opt = _adam(student.parameters(), lr, cfg.g_reg_every if cfg.path_regularize else 1)
+    d_opt = _adam(discriminator.parameters(), lr, cfg.d_reg_every)
     distiller.train()
-    for _ in tqdm(range(steps), disable=not progress, desc="stylekd"):
+    mean_length = torch.zeros(())
+    for step in tqdm(range(steps), disable=not progress, desc="stylekd"):
         real = images[torch.randint(len(images), (batch_size,))]
         if distiller.config.gan_weight > 0:
             d_loss = sum(distiller.discriminator_loss({"real": real}).values())
@@ -239,11 +243,15 @@ def distill(
             d_opt.step()
         discriminator.requires_grad_(False)
         loss = sum(distiller.loss({"real": real}).values())
+        if cfg.path_regularize and step % cfg.g_reg_every == 0:
+            penalty, mean_length = path_length_penalty(
+                student, max(1, batch_size // 2), mean_length
+            )
+            loss = loss + cfg.path_regularize * cfg.g_reg_every * penalty
         g_opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]
         g_opt.step()
         discriminator.requires_grad_(True)
-    assert isinstance(student, StyleGAN2)
     return student
 
 
