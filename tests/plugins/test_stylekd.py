@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xuframe.errors import ConfigError, InputError
+from xuframe.metrics import frechet_distance
 from xuframe_plugins.stylekd import (
     EqualConv2d,
     EqualLinear,
@@ -21,7 +22,7 @@ from xuframe_plugins.stylekd import (
     make_student,
     to_rosinality,
 )
-from xuframe_plugins.stylekd.training import discrepancy, frechet_distance
+from xuframe_plugins.stylekd.training import discrepancy
 
 TINY = {"resolution": 16, "latent_dim": 16, "n_mlp": 2, "width": 1 / 32}
 

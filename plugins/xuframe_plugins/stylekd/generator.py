@@ -169,12 +169,12 @@ class StyleGAN2(Generator):
         """Train a tiny 16-px StyleGAN2 on scikit-learn's digits for a few seconds; report the
         Frechet distance (fixed random features) of its samples to held-out digits, before and
         after."""
+        from xuframe.metrics import frechet_distance
         from xuframe_plugins.stylekd.training import (
             DEMO_CONFIG,
             RandomFeatures,
             demo_teacher,
             digit_images,
-            frechet_distance,
         )
 
         start = time.perf_counter()

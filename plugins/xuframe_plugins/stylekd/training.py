@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,6 +28,7 @@ from tqdm.auto import tqdm
 
 from xuframe import DemoResult
 from xuframe.errors import InputError
+from xuframe.metrics import frechet_distance, psnr
 from xuframe_plugins.stylekd.distill import StyleKD, make_student, mixed_codes, r1_penalty
 from xuframe_plugins.stylekd.generator import StyleGAN2
 
@@ -38,7 +37,6 @@ __all__ = [
     "digit_images",
     "discrepancy",
     "distill",
-    "frechet_distance",
     "path_length_penalty",
     "train_gan",
 ]
@@ -76,21 +74,6 @@ class RandomFeatures(nn.Module):
         return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
 
 
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` of two feature sets
-    ``(N, d)`` (the FID formula, on whatever features are given)."""
-    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
-        raise InputError(
-            f"frechet_distance: expected (N, d) and (M, d), N, M >= 2; got {tuple(a.shape)}, {tuple(b.shape)}"
-        )
-    x, y = a.double().numpy(), b.double().numpy()
-    mu = x.mean(0) - y.mean(0)
-    sa, sb = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
-    root = scipy.linalg.sqrtm(sa @ sb)
-    root = np.real(root)
-    return float(mu @ mu + np.trace(sa + sb - 2 * root))
-
-
 @torch.no_grad()
 def discrepancy(
     teacher: StyleGAN2,
@@ -110,21 +93,19 @@ def discrepancy(
     student.eval()
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, teacher.latent_dim, generator=g)
-    l1 = mse = 0.0
-    ft, fs = [], []
+    images_t, images_s = [], []
     for chunk in z.split(batch_size):
-        a = teacher.synthesis(teacher.mapping(chunk)).clamp(-1, 1)
-        b = student.synthesis(student.mapping(chunk)).clamp(-1, 1)
-        l1 += float((a - b).abs().mean()) * len(chunk)
-        mse += float((a - b).pow(2).mean()) * len(chunk)
-        ft.append(feats(a))
-        fs.append(feats(b))
+        images_t.append(teacher.synthesis(teacher.mapping(chunk)).clamp(-1, 1))
+        images_s.append(student.synthesis(student.mapping(chunk)).clamp(-1, 1))
     teacher.train(modes[0])
     student.train(modes[1])
+    a, b = torch.cat(images_t), torch.cat(images_s)
     return {
-        "l1": l1 / n,
-        "psnr": 10 * math.log10(4.0 / max(mse / n, 1e-12)),
-        "fd": frechet_distance(torch.cat(ft), torch.cat(fs)),
+        "l1": float((a - b).abs().mean()),
+        "psnr": psnr(b, a, data_range=2.0),
+        "fd": frechet_distance(
+            torch.cat([feats(x) for x in images_t]), torch.cat([feats(x) for x in images_s])
+        ),
     }
 
 

@@ -1,8 +1,8 @@
 """Evaluation metrics. Each metric lives here once and every plugin uses it.
 
 Clustering agreement (ARI), COCO box mAP (``coco_map``, with the ``coco`` extra) and the COCO
-results writer, KITTI AP (2-D, BEV, 3-D), movie scene segmentation (boundary AP, mIoU, Recall, Recall@3s).
-PSNR/SSIM arrive with their plugin.
+results writer, KITTI AP (2-D, BEV, 3-D), movie scene segmentation (boundary AP, mIoU, Recall, Recall@3s),
+PSNR and the Frechet distance of two feature sets. (SSIM: the benchmarks use scikit-image's.)
 """
 
 from xuframe.metrics._clustering import adjusted_rand_index, contingency_table
@@ -13,6 +13,7 @@ from xuframe.metrics._coco import (
     coco_results,
     write_coco_results,
 )
+from xuframe.metrics._images import frechet_distance, psnr
 from xuframe.metrics._kitti import KITTI_MIN_OVERLAP, kitti_ap
 from xuframe.metrics._scenes import (
     boundaries_from_scenes,
@@ -32,7 +33,9 @@ __all__ = [
     "coco_map",
     "coco_results",
     "contingency_table",
+    "frechet_distance",
     "kitti_ap",
+    "psnr",
     "write_coco_results",
     "boundaries_from_scenes",
     "boundary_ap",
