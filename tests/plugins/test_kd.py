@@ -37,7 +37,7 @@ def test_kd_loss_is_zero_for_equal_logits_and_positive_otherwise(b, c, t, seed):
         * t
     )
     assert float(value) == pytest.approx(float(manual), rel=1e-4, abs=1e-6)
-    assert float(value) >= 0
+    assert float(value) >= -1e-9  # KL >= 0, up to float32 round-off (hypothesis found -1.5e-12)
 
 
 def test_kd_counts_queries_and_steps_and_keeps_the_teacher_frozen():
