@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from xuframe.metrics import scenes_from_boundaries
 from xuframe_plugins.lgss import (
     SceneSegmenter,
     moviescenes_split,
@@ -51,9 +52,8 @@ def scenes_of(model: SceneSegmenter, movie: dict[str, Any]) -> list[tuple[int, i
 
 
 def true_scenes(labels: torch.Tensor) -> list[tuple[int, int]]:
-    ends = torch.nonzero(labels).flatten().tolist()
-    starts = [0] + [e + 1 for e in ends[:-1]]
-    return [(s, e + 1) for s, e in zip(starts, ends, strict=True)]
+    """The labelled scenes as ``[first, last + 1)``."""
+    return [(a, b + 1) for a, b in scenes_from_boundaries(labels)]
 
 
 def draw(

@@ -19,6 +19,7 @@ from xuframe_plugins.stylekd.stylegan2 import (
     Discriminator,
     MappingNetwork,
     SynthesisNetwork,
+    _fir,
     channel_counts,
 )
 
@@ -302,8 +303,7 @@ def to_rosinality(model: StyleGAN2) -> dict[str, torch.Tensor]:
     )
     ours = model.state_dict()
     out = {theirs: ours[mine].detach().clone() for mine, theirs in names.items()}
-    k = torch.tensor([1.0, 3.0, 3.0, 1.0])
-    fir = torch.outer(k, k) / torch.outer(k, k).sum() * 4
+    fir = _fir(gain=4.0)  # rosinality stores the derived FIR kernels; ours are not state
     for i in range(0, len(model.synthesis_network.convs), 2):
         out[f"convs.{i}.conv.blur.kernel"] = fir.clone()
     for i in range(len(model.synthesis_network.to_rgbs)):
