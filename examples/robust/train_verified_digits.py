@@ -5,7 +5,6 @@ networks are the same MLP 64-256-256-10, trained from the same seed with the sam
 eps ramps from 0 to EPS over the first half of training, kappa 1 -> 0.5, beta 1 -> 0 (CROWN-IBP).
 Verified error is measured with CROWN-IBP (and IBP) at EPS on the held-out digits.
 
-    pip install 'xuframe[robust]'
     python examples/robust/train_verified_digits.py [--steps 3000] [--eps 0.05]
 
 Takes a few minutes on a laptop CPU; writes runs/verified-digits-{relu,paramramp}/.

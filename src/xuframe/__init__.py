@@ -19,6 +19,7 @@ from xuframe._config import (
     non_negative,
     positive,
 )
+from xuframe._extras import import_extra
 from xuframe._plugins import PluginInfo, plugin_infos, registry
 from xuframe._registry import KINDS, Registry
 from xuframe.hookspecs import hookimpl
@@ -76,6 +77,8 @@ __all__ = [
     "list_plugins",
     "PluginInfo",
     "hookimpl",
+    # optional dependencies
+    "import_extra",
     # submodules
     "errors",
 ]

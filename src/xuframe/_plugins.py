@@ -23,6 +23,7 @@ import attrs
 import pluggy
 
 from xuframe import hookspecs
+from xuframe._extras import EXTRA_FOR_MODULE
 from xuframe._registry import Registry
 from xuframe.errors import PluginError, PluginLoadWarning
 
@@ -30,9 +31,6 @@ __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "load_plugins", "plugin_infos", "r
 
 #: The entry-point group plugins register under.
 ENTRY_POINT_GROUP = "xuframe"
-
-# Modules that only an extra brings, to turn an ImportError into a hint.
-_EXTRA_FOR_MODULE = {"torch_scatter": "det3d", "shapely": "det3d", "sphinx": "docs"}
 
 
 @attrs.frozen
@@ -61,7 +59,7 @@ def _disabled() -> set[str]:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         root = exc.name.split(".")[0]
-        extra = _EXTRA_FOR_MODULE.get(root)
+        extra = EXTRA_FOR_MODULE.get(root)
         if extra:
             return (
                 f"needs the {extra} extra (pip install 'xuframe[{extra}]'): no module {exc.name!r}"

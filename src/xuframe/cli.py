@@ -3,35 +3,101 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
+import re
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 import xuframe
 from xuframe._config import describe_config
 from xuframe._registry import _closest
 from xuframe.errors import InputError, UnknownComponentError, XuframeError
 from xuframe.interfaces import Component
+from xuframe.types import DemoResult
 
 __all__ = ["main"]
 
 
+def _width() -> int:
+    """The terminal's width (``COLUMNS`` first), 100 when there is no terminal."""
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _console(out: TextIO) -> Console:
+    # markup off: summaries hold brackets ("[16.6, inf)") that rich would read as style tags
+    return Console(
+        file=out, width=_width(), markup=False, highlight=False, emoji=False, no_color=True
+    )
+
+
+def _new_table(headers: Sequence[str], *, show_header: bool = True) -> Table:
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        show_header=show_header,
+        show_edge=False,
+        pad_edge=False,
+        header_style="",
+        expand=False,
+    )
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def _print(console: Console, table: Table, out: TextIO) -> None:
+    """Render ``table`` and write it without the padding rich leaves at the ends of lines."""
+    with console.capture() as captured:
+        console.print(table)
+    for line in captured.get().splitlines():
+        print(line.rstrip(), file=out, flush=True)
+
+
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str], out: TextIO) -> None:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for i, row in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
-        if i == 0:
-            print("  ".join("-" * w for w in widths), file=out)
+    """Print ``rows`` as a table that fits the terminal, wrapping long cells."""
+    table = _new_table(headers)
+    for row in rows:
+        table.add_row(*(str(c) for c in row))
+    _print(_console(out), table, out)
+
+
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")  # :class:`X`, :py:func:`~a.b`
+_LITERAL = re.compile(r"``([^`]+)``")
+_EMPHASIS = re.compile(r"(?<![\w*])\*{1,2}(\S[^*\n]*?)\*{1,2}(?![\w*])")
+
+
+def _role_text(match: re.Match[str]) -> str:
+    target = match.group(1)
+    titled = re.fullmatch(r"(.*?)\s*<[^>]*>", target)
+    if titled:
+        return titled.group(1)
+    return target[1:].rsplit(".", 1)[-1] if target.startswith("~") else target
+
+
+def _plain_text(doc: str) -> str:
+    """``doc`` without reStructuredText markup: roles (``:func:`x` `` becomes ``x``), double
+    back-quotes and emphasis stars go; the words stay."""
+    return _EMPHASIS.sub(r"\1", _LITERAL.sub(r"\1", _ROLE.sub(_role_text, doc)))
+
+
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)[.!?](?=\s+[A-Z(]|\s*$)")
 
 
 def _summary(cls: type) -> str:
+    """The docstring's first sentence as one line of plain text."""
     doc = inspect.getdoc(cls) or ""
-    return doc.splitlines()[0] if doc else ""
+    paragraph = " ".join(line.strip() for line in doc.split("\n\n", 1)[0].splitlines())
+    end = _SENTENCE_END.search(paragraph)
+    return _plain_text(paragraph[: end.end()] if end else paragraph)
 
 
 def _plugin_of(cls: type[Component]) -> str:
@@ -83,6 +149,16 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _resolve(name: str, kind: str | None) -> type[Component]:
+    """The component called ``name`` (``kind/name`` works as well, as the tables print it)."""
+    head, sep, tail = name.partition("/")
+    if sep:
+        if head not in xuframe.KINDS:
+            raise InputError(
+                f"{name!r}: expected NAME or KIND/NAME with KIND one of {', '.join(xuframe.KINDS)}"
+            )
+        if kind is not None and kind != head:
+            raise InputError(f"{name!r} names a {head}, but --kind says {kind}")
+        kind, name = head, tail
     if kind is not None:
         return xuframe.get_component_class(kind, name)
     found = xuframe.registry.find(name)
@@ -109,7 +185,7 @@ def _cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     )
     doc = inspect.getdoc(cls)
     if doc:
-        print("\n" + doc, file=out)
+        print("\n" + _plain_text(doc), file=out)
     fields = describe_config(cls.Config)
     print("\nconfig:", file=out)
     if not fields:
@@ -137,52 +213,111 @@ def _demo_targets(names: Sequence[str]) -> list[type[Component]]:
     return targets
 
 
+def _format_value(value: float) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _format_metrics(metrics: dict[str, float]) -> str:
-    return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-    )
+    return ", ".join(f"{k}={_format_value(v)}" for k, v in metrics.items())
+
+
+def _headline(result: DemoResult) -> str:
+    metrics = dict(result.metrics)
+    if not metrics:
+        return "-"
+    key = result.headline or next(iter(metrics))
+    return f"{key}={_format_value(metrics[key])}"
+
+
+class _DemoRows:
+    """The demo table, printed a row at a time as each demo finishes.
+
+    Every row is its own headerless table with the same fixed column widths, so the rows line
+    up and the table fits the terminal; long cells wrap inside their column.
+    """
+
+    HEADERS = ("component", "seconds", "results", "summary")
+
+    def __init__(self, labels: Sequence[str], out: TextIO, *, full_metrics: bool) -> None:
+        self.out = out
+        self.console = _console(out)
+        width = self.console.width
+        label = max([len(x) for x in labels] + [len(self.HEADERS[0])])
+        seconds = len(self.HEADERS[1])
+        results = max(24, width // 3) if full_metrics else 22
+        gaps = 3 * 2 + 2  # one space either side of each inner border, and slack
+        summary = max(16, width - label - seconds - results - gaps)
+        self.widths = (label, seconds, results, summary)
+        _print(self.console, self._table(show_header=True), out)
+
+    def _table(self, *, show_header: bool) -> Table:
+        table = _new_table(self.HEADERS, show_header=show_header)
+        for column, w in zip(table.columns, self.widths, strict=True):
+            column.width = w
+            column.min_width = w
+        table.columns[1].justify = "right"
+        return table
+
+    def add(self, *cells: str) -> None:
+        table = self._table(show_header=False)
+        table.add_row(*cells)
+        _print(self.console, table, self.out)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     targets = _demo_targets(args.names)
-    rows, payload, failed = [], [], 0
-    for cls in targets:
-        label = f"{cls.kind}/{cls.name}"
-        print(f"demo {label} ...", file=sys.stderr, flush=True)
+    if not targets:
+        print("no components are registered; see `xuframe plugins`", file=out)
+        return 0
+    labels = [f"{cls.kind}/{cls.name}" for cls in targets]
+    full = len(targets) == 1  # one demo: every metric; several: one headline figure each
+    rows = None if args.json else _DemoRows(labels, out, full_metrics=full)
+    status = Console(file=sys.stderr, stderr=True, highlight=False, markup=False)
+    payload, failed = [], 0
+    for i, (cls, label) in enumerate(zip(targets, labels, strict=True), 1):
+        progress = f"[{i}/{len(targets)}] running the {label} demo"
+        if not status.is_terminal:
+            print(f"{progress} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            result = cls.demo(seed=args.seed)
+            with status.status(progress) if status.is_terminal else _nothing():
+                result = cls.demo(seed=args.seed)
         except Exception as exc:
             failed += 1
             seconds = time.perf_counter() - start
-            rows.append((label, f"{seconds:.2f}", "FAILED", f"{type(exc).__name__}: {exc}"))
-            payload.append(
-                {"component": label, "seconds": seconds, "error": f"{type(exc).__name__}: {exc}"}
-            )
+            error = f"{type(exc).__name__}: {exc}"
+            payload.append({"component": label, "seconds": seconds, "error": error})
+            if rows:
+                rows.add(label, f"{seconds:.1f}", "FAILED", error)
             continue
         seconds = time.perf_counter() - start
         if result is None:
-            rows.append((label, "-", "no demo", ""))
             payload.append({"component": label, "seconds": None, "metrics": None})
+            if rows:
+                rows.add(label, "-", "no demo", "")
             continue
-        rows.append(
-            (label, f"{seconds:.2f}", _format_metrics(dict(result.metrics)), result.summary)
-        )
         payload.append(
             {
                 "component": label,
                 "seconds": seconds,
                 "metrics": dict(result.metrics),
+                "headline": result.headline or next(iter(result.metrics), None),
                 "summary": result.summary,
             }
         )
+        if rows:
+            shown = _format_metrics(dict(result.metrics)) if full else _headline(result)
+            rows.add(label, f"{seconds:.1f}", shown, result.summary)
     if args.json:
         print(json.dumps(payload, indent=2), file=out)
-    elif rows:
-        _table(rows, ("component", "seconds", "results", "summary"), out)
-    else:
-        print("no components are registered; see `xuframe plugins`", file=out)
+    elif failed:
+        print(f"{failed} of {len(targets)} demos failed", file=out)
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _print_metrics(metrics: dict[str, float], out: TextIO, as_json: bool) -> None:
@@ -245,17 +380,21 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_list)
 
     p = sub.add_parser("info", help="a component's description and config fields")
-    p.add_argument("name")
+    p.add_argument("name", help="a component name, or KIND/NAME as the tables print it")
     p.add_argument(
         "--kind", choices=xuframe.KINDS, help="needed when the name exists in several kinds"
     )
     p.set_defaults(run=_cmd_info)
 
     p = sub.add_parser(
-        "demo", help="run built-in demos on embedded data and print one results table"
+        "demo",
+        help="run built-in demos on embedded data; one row per demo, printed as each finishes",
     )
     p.add_argument(
-        "names", nargs="*", metavar="NAME", help="plugin or component names (default: all)"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="plugin or component names, or KIND/NAME (default: all); one demo shows every metric",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -296,6 +435,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except XuframeError as exc:
         print(f"xuframe: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `xuframe list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ __all__ = [
     "UnknownComponentError",
     "ConformanceError",
     "CheckpointError",
+    "MissingExtraError",
     "XuframeWarning",
     "PluginLoadWarning",
 ]
@@ -101,8 +102,20 @@ class ConformanceError(XuframeError, AssertionError):
     """A component breaks the documented contract of its interface (see :mod:`xuframe.testing`)."""
 
 
-class CheckpointError(XuframeError):
-    """A checkpoint file is missing, truncated, corrupt, foreign, or holds objects that are not data."""
+class CheckpointError(InputError):
+    """A checkpoint or other torch file is missing, truncated, corrupt, foreign, or holds objects
+    that are not data. An :class:`InputError`, as every failure to read a file given to xuframe."""
+
+
+class MissingExtraError(XuframeError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, module: str, extra: str | None) -> None:
+        self.module = module
+        self.extra = extra
+        how = f"pip install 'xuframe[{extra}]'" if extra else f"pip install {module.split('.')[0]}"
+        super().__init__(f"this needs {module}, which is not installed: {how}")
+        self.name = module
 
 
 class XuframeWarning(UserWarning):

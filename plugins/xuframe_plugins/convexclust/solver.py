@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+import xuframe
 from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
 from xuframe.errors import InputError
@@ -117,12 +118,7 @@ class ClusteringPath:
 
     def plot(self, points: Any, ax: Any = None, *, labels: Any = None) -> Any:
         """Draw each point's path ``u_i(lam)`` in its first two coordinates (needs matplotlib)."""
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as err:  # pragma: no cover - the plot extra
-            raise ImportError(
-                "ClusteringPath.plot needs matplotlib: pip install 'xuframe[plot]'"
-            ) from err
+        plt = xuframe.import_extra("matplotlib.pyplot")
         x = _check_points(points)
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 6))

@@ -6,6 +6,7 @@ import math
 import os
 from pathlib import Path
 
+from xuframe._extras import import_extra
 from xuframe.engine._metrics_log import read_metrics
 from xuframe.errors import InputError
 
@@ -18,15 +19,9 @@ def plot_metrics(
     """Plot every logged metric of ``run_dir`` against the step, one panel each; returns the PNG path.
 
     Written to ``run_dir/plots/metrics.png`` unless ``out`` is given. Needs matplotlib
-    (``pip install 'xuframe[plot]'``).
+    (``pip install 'xuframe[plot]'``); raises :class:`~xuframe.errors.MissingExtraError` without it.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise InputError("plotting needs matplotlib: pip install 'xuframe[plot]'") from exc
+    plt = import_extra("matplotlib.pyplot")
     rows = read_metrics(run_dir)
     numeric = sorted(
         {

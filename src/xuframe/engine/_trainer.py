@@ -28,7 +28,7 @@ from xuframe.engine._distributed import DistContext
 from xuframe.engine._metrics_log import MetricsLog
 from xuframe.engine._optim import build_optimizer, build_scheduler
 from xuframe.engine._seed import get_rng_state, seed_everything, seed_worker, set_rng_state
-from xuframe.errors import CheckpointError, InputError, XuframeWarning
+from xuframe.errors import CheckpointError, InputError, MissingExtraError, XuframeWarning
 
 __all__ = ["Evaluator", "FitResult", "Trainable", "Trainer", "mean_losses"]
 
@@ -439,7 +439,5 @@ class Trainer:
         assert self.run_dir is not None
         try:
             plot_metrics(self.run_dir)
-        except (
-            InputError
-        ) as exc:  # matplotlib missing: training succeeded, say why there is no plot
+        except (InputError, MissingExtraError) as exc:  # training succeeded: say why no plot
             warnings.warn(f"no plot written: {exc}", XuframeWarning, stacklevel=3)

@@ -239,12 +239,23 @@ class ClusteringResult:
 
 @attrs.frozen
 class DemoResult:
-    """What a component's built-in demo reports: named numbers and a one-line summary."""
+    """What a component's built-in demo reports: named numbers and a one-line summary.
+
+    ``headline`` names the metric that stands for the demo in one-row-per-component tables
+    (``xuframe demo`` with several demos); ``None`` means the first metric. It must be a key
+    of ``metrics`` (``InputError`` otherwise).
+    """
 
     metrics: Mapping[str, float] = attrs.field(converter=_metrics)
     summary: str = ""
+    headline: str | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.headline is not None and self.headline not in self.metrics:
+            raise InputError(
+                f"DemoResult.headline: expected one of the metrics ({', '.join(self.metrics)}), "
+                f"got {self.headline!r}"
+            )
         for key, value in self.metrics.items():
             if (
                 not isinstance(key, str)
