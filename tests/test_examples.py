@@ -6,7 +6,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SCRIPTS = sorted(
+    str(p.relative_to(EXAMPLES))
+    for p in EXAMPLES.glob("*/*.py")
+    if p.parent.name != "third_party_plugin"
+)
+# the examples that draw a picture, and so need the plot extra
+PLOTTING = {
+    "convexclust/clustering_path.py",
+    "defocus/deblur_photo.py",
+    "denfi/train_scenes.py",
+    "distill/compare.py",
+    "lgss/timeline.py",
+    "stylekd/distill_digits.py",
+    "ttfnet/train_shapes.py",
+}
+
+# runs a script as __main__ with matplotlib made unimportable, as on a plain install
+_WITHOUT_MATPLOTLIB = (
+    "import runpy, sys; sys.modules['matplotlib'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def run_example(tmp_path: Path, script: str, *args: str) -> str:
@@ -22,10 +45,63 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
     return result.stdout
 
 
+def test_the_examples_are_all_listed():
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 9
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_prints_usage_and_does_nothing_else(script, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:") and not result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("script", sorted(PLOTTING))
+def test_a_missing_extra_is_named_not_a_traceback(script, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_MATPLOTLIB, str(EXAMPLES / script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "pip install 'xuframe[plot]'" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before any work
+
+
 def test_spiral_training_example_trains_and_plots(tmp_path):
     out = run_example(tmp_path, "training/spiral.py")  # exit 0 means eval accuracy > 0.9
     assert "eval accuracy" in out
     assert (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").stat().st_size > 10_000
+    assert "curves: runs/spiral/plots/metrics.png" in out
+
+
+def test_spiral_example_names_no_plot_it_did_not_write(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _WITHOUT_MATPLOTLIB,
+            str(EXAMPLES / "training/spiral.py"),
+            "--steps",
+            "300",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "eval accuracy" in result.stdout and "curves:" not in result.stdout
+    assert not (tmp_path / "runs" / "spiral" / "plots" / "metrics.png").exists()
 
 
 def test_convexclust_path_example_prints_the_path_and_draws_it(tmp_path):

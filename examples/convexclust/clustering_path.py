@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
+import xuframe
 from xuframe.data import make_blobs
+from xuframe.errors import MissingExtraError
 from xuframe.metrics import adjusted_rand_index
 from xuframe_plugins.convexclust import ConvexClustering, dense_weights, recovery_interval
 
@@ -28,6 +26,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=160)
     parser.add_argument("--out", default="convexclust_path.png")
     args = parser.parse_args()
+    plt = xuframe.import_extra("matplotlib.pyplot")
 
     points, truth = make_blobs(args.points, 4, 2, std=0.6, separation=12.0, seed=0)
     weights = dense_weights(points, phi=0.5)  # every pair; far pairs get ~0 weight
@@ -71,4 +70,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+import xuframe
+from xuframe.errors import MissingExtraError
 from xuframe_plugins.defocus import (
     DeblurProblem,
     DefocusDeblur,
@@ -45,6 +43,8 @@ def main() -> None:
     parser.add_argument("--image", default=None, help="deblur this image file instead")
     parser.add_argument("--out", default="defocus.png")
     args = parser.parse_args()
+    plt = xuframe.import_extra("matplotlib.pyplot")
+    xuframe.import_extra("skimage")  # the bundled photos, SSIM
 
     sharp = None
     if args.image:
@@ -120,4 +120,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

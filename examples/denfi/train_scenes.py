@@ -17,7 +17,9 @@ import time
 
 import torch
 
+import xuframe
 from xuframe.data import KittiDataset
+from xuframe.errors import MissingExtraError
 from xuframe_plugins.denfi.training import bev_figure, synthetic_kitti, train_lidar
 
 
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--out", default="denfi_bev.png")
     parser.add_argument("--small", action="store_true", help="the demo's small model and scenes")
     args = parser.parse_args()
+    xuframe.import_extra("matplotlib.pyplot")  # the BEV picture; fail before training
 
     config: dict[str, object] = {}
     scene_args = None
@@ -80,4 +83,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -17,15 +17,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 import xuframe
 from xuframe.data import textures
 from xuframe.engine import seed_everything
+from xuframe.errors import MissingExtraError
 from xuframe_plugins.kd import ResNetCifar, count_flops
 from xuframe_plugins.kd.training import Classifier, accuracy, compare, fit
 
@@ -40,6 +35,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="distill_compare.png")
     args = parser.parse_args()
+    plt = xuframe.import_extra("matplotlib.pyplot")
+    ticker = xuframe.import_extra("matplotlib.ticker")
 
     train, test = textures("train", n_train=args.n_train), textures("test")
     make_teacher = lambda: ResNetCifar(20, train.num_classes, 3, widen=2)  # noqa: E731
@@ -104,7 +101,7 @@ def main() -> None:
         if 0.5 * min(c for *_, c in rows) <= t <= 2 * max(c for *_, c in rows)
     ]
     ax.set_xticks(ticks, [f"{t:.0%}" for t in ticks])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("computation relative to vanilla KD (FLOPs, log scale)")
     ax.set_ylabel("held-out accuracy")
     ax.set_title(f"ResNet-8 students, {args.student_steps} steps, synthetic textures")
@@ -115,4 +112,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -21,12 +21,10 @@ import argparse
 import time
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 
+import xuframe
+from xuframe.errors import MissingExtraError
 from xuframe.metrics import scenes_from_boundaries
 from xuframe_plugins.lgss import (
     SceneSegmenter,
@@ -59,6 +57,7 @@ def true_scenes(labels: torch.Tensor) -> list[tuple[int, int]]:
 def draw(
     movies: list[dict[str, Any]], local: SceneSegmenter, grouped: SceneSegmenter, out: str
 ) -> None:
+    plt = xuframe.import_extra("matplotlib.pyplot")
     fig, axes = plt.subplots(len(movies), 1, figsize=(13, 2.6 * len(movies)), squeeze=False)
     colours = ("tab:blue", "tab:orange")
     for ax, movie in zip(axes[:, 0], movies, strict=True):
@@ -104,6 +103,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="lgss_timeline.png")
     args = parser.parse_args()
+    xuframe.import_extra("matplotlib.pyplot")  # fail before training, not after
 
     start = time.perf_counter()
     if args.moviescenes:
@@ -141,4 +141,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -18,14 +18,12 @@ import argparse
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
+import xuframe
 from xuframe.engine import load_checkpoint, save_checkpoint
+from xuframe.errors import MissingExtraError
 from xuframe_plugins.stylekd import StyleGAN2, StyleKD, make_student
 from xuframe_plugins.stylekd.training import digit_images, discrepancy, distill, train_gan
 
@@ -57,6 +55,7 @@ def main() -> None:
     parser.add_argument("--teacher-cache", default=None, help="save the teacher here, or load it")
     parser.add_argument("--out", default="stylekd_grid.png")
     args = parser.parse_args()
+    plt = xuframe.import_extra("matplotlib.pyplot")
 
     start = time.perf_counter()
     images = digit_images(args.size) if args.data == "digits" else faces(args.size)
@@ -133,4 +132,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None

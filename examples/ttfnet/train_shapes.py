@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.patches as patches
-import matplotlib.pyplot as plt
-
+import xuframe
 from xuframe.data import SHAPE_CLASSES, Normalize, ShapesDataset
+from xuframe.errors import MissingExtraError
 from xuframe_plugins.ttfnet.training import train_on_shapes
 
 
@@ -29,6 +25,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", default="ttfnet_shapes.png")
     args = parser.parse_args()
+    plt = xuframe.import_extra("matplotlib.pyplot")
+    patches = xuframe.import_extra("matplotlib.patches")
 
     start = time.perf_counter()
     # the schedule of train_and_evaluate: AdamW 2e-3, 5% warm-up, lr / 10 at 80% of the steps
@@ -78,4 +76,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except MissingExtraError as exc:  # say which extra to install, not a traceback
+        raise SystemExit(f"error: {exc}") from None
