@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,15 @@ def image_boxes(draw):
     return size, torch.tensor(rows, dtype=torch.float32), labels
 
 
+def centre_cell(box, size):
+    """The released head's centre cell of a box: int(((x1 + x2 - 1) / 2) / 4), its loader's
+    pixel-index corner being x2 - 1 (see released_targets)."""
+    cx = int(((float(box[0]) + float(box[2]) - 1) / 2) / 4)
+    cy = int(((float(box[1]) + float(box[3]) - 1) / 2) / 4)
+    assert 0 <= cx < size // 4 and 0 <= cy < size // 4
+    return cy, cx
+
+
 @settings(max_examples=60, deadline=None)
 @given(image_boxes(), st.sampled_from([0.0, 0.3, 0.54, 1.0]))
 def test_every_box_peaks_at_its_centre_and_nothing_exceeds_one(case, beta):
@@ -38,22 +48,13 @@ def test_every_box_peaks_at_its_centre_and_nothing_exceeds_one(case, beta):
     heat, target, weight = encode_targets(boxes, labels, 3, (size // 4, size // 4), 4, 0.54, beta)
     assert heat.max() <= 1.0 and heat.min() >= 0.0
     for box, label in zip(boxes, labels, strict=True):
-        cx = min(int(((box[0] + box[2]) / 2 / 4).floor()), size // 4 - 1)
-        cy = min(int(((box[1] + box[3]) / 2 / 4).floor()), size // 4 - 1)
-        assert heat[label, cy, cx] == 1.0
+        assert heat[(label, *centre_cell(box, size))] == 1.0
     # the peaks are exactly the centres: no cell other than a box centre reaches 1
-    centres = {
-        (
-            int(lab),
-            min(int(((b[1] + b[3]) / 8).floor()), size // 4 - 1),
-            min(int(((b[0] + b[2]) / 8).floor()), size // 4 - 1),
-        )
-        for b, lab in zip(boxes, labels, strict=True)
-    }
+    centres = {(int(lab), *centre_cell(b, size)) for b, lab in zip(boxes, labels, strict=True)}
     ones = {tuple(int(v) for v in idx) for idx in (heat == 1).nonzero()}
     assert ones == centres
-    # weights: each sample region sums to log(area) of the box that owns it (smaller ones win)
-    assert (weight >= 0).all() and bool(((weight > 0) == (target[0] >= 0)).all())
+    # weights are >= 0 (0 only for a 1 x 1 px box: log 1) and only on regression samples
+    assert (weight >= 0).all() and bool((target[0][weight > 0] >= 0).all())
 
 
 @settings(max_examples=60, deadline=None)
@@ -82,9 +83,162 @@ def test_smaller_boxes_overwrite_larger_ones():
     _, target, weight = encode_targets(
         torch.cat([small, big]), torch.tensor([0, 1]), 2, (16, 16), 4
     )
-    assert torch.equal(target[:, 8, 8], small[0])  # the shared centre belongs to the small box
+    assert torch.equal(target[:, 7, 7], small[0])  # the shared centre belongs to the small box
     sample = weight[target[0] == 24.0]
     assert sample.sum().item() == pytest.approx(math.log(16 * 16), rel=1e-5)
+
+
+def released_targets(index_boxes, labels, num_classes, feature_size, stride, alpha):
+    """The released head's targets (ZJULearning/ttfnet, TTFHead.target_single_image with
+    wh_area_process 'log', wh_gaussian, alpha == beta), written out cell by cell in float64.
+
+    ``index_boxes`` are what its COCO loader makes of an annotation ``(x, y, w, h)``:
+    ``[x, y, x + w - 1, y + h - 1]``, inside the image. Returns float64 arrays
+    ``(heatmap (C, H, W), boxes (4, H, W), weight (H, W))`` with the boxes in pixel indices.
+    """
+    h, w = feature_size
+    heat = np.zeros((num_classes, h, w))
+    target = -np.ones((4, h, w))
+    weight = np.zeros((h, w))
+    rows = [[float(v) for v in b] for b in index_boxes]
+    areas = [(b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in rows]
+    for k in sorted(range(len(rows)), key=lambda i: -areas[i]):  # largest first, ties in order
+        x1, y1, x2, y2 = rows[k]
+        fx1, fx2 = (min(max(v / stride, 0), w - 1) for v in (x1, x2))
+        fy1, fy2 = (min(max(v / stride, 0), h - 1) for v in (y1, y2))
+        rh, rw = int((fy2 - fy1) / 2 * alpha), int((fx2 - fx1) / 2 * alpha)
+        cx, cy = int((x1 + x2) / 2 / stride), int((y1 + y2) / 2 / stride)
+        sx, sy = (2 * rw + 1) / 6, (2 * rh + 1) / 6
+        gauss = np.zeros((h, w))
+        for y in range(max(cy - rh, 0), min(cy + rh + 1, h)):
+            for x in range(max(cx - rw, 0), min(cx + rw + 1, w)):
+                gauss[y, x] = math.exp(
+                    -((x - cx) ** 2) / (2 * sx * sx) - (y - cy) ** 2 / (2 * sy * sy)
+                )
+        c = int(labels[k])
+        heat[c] = np.maximum(heat[c], gauss)
+        inside = gauss > 0
+        target[:, inside] = np.array(rows[k])[:, None]
+        weight[inside] = gauss[inside] * math.log(areas[k]) / gauss[inside].sum()
+    return heat, target, weight
+
+
+@st.composite
+def annotations(draw):
+    """COCO-style annotations (x, y, w, h >= 1 px) inside a 64, 96 or 128 px image."""
+    size = draw(st.sampled_from([64, 96, 128]))
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        # sixteenths of a pixel: exact in float32
+        x, y = draw(st.integers(0, 16 * size - 16)), draw(st.integers(0, 16 * size - 16))
+        bw, bh = draw(st.integers(16, 16 * size - x)), draw(st.integers(16, 16 * size - y))
+        x, y, bw, bh = x / 16, y / 16, bw / 16, bh / 16
+        rows.append((x, y, bw, bh))
+    labels = draw(st.lists(st.integers(0, 2), min_size=len(rows), max_size=len(rows)))
+    return size, rows, labels
+
+
+@settings(max_examples=80, deadline=None)
+@given(annotations(), st.sampled_from([0.2, 0.54, 1.0]))
+def test_targets_equal_the_released_head_on_its_loaders_boxes(case, alpha):
+    """Issue 18, item 6: for every annotation, xuframe's box [x, y, x + w, y + h] gets the
+    released head's targets for its loader's box [x, y, x + w - 1, y + h - 1]: the same
+    heatmap, sample cells and weights (log(w h) per box), and the same box as regression target."""
+    size, rows, labels = case
+    ours = torch.tensor([[x, y, x + bw, y + bh] for x, y, bw, bh in rows])
+    theirs = [[x, y, x + bw - 1, y + bh - 1] for x, y, bw, bh in rows]
+    feat = (size // 4, size // 4)
+    heat, target, weight = encode_targets(ours, torch.tensor(labels), 3, feat, 4, alpha, alpha)
+    want_heat, want_target, want_weight = released_targets(theirs, labels, 3, feat, 4, alpha)
+    np.testing.assert_allclose(heat.numpy(), want_heat, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(weight.numpy(), want_weight, rtol=1e-5, atol=1e-7)
+    sample = want_target[0] >= 0
+    assert bool((target[0].numpy() >= 0).__eq__(sample).all())
+    np.testing.assert_array_equal(
+        target.numpy()[:, sample], want_target[:, sample] + np.array([0, 0, 1, 1])[:, None]
+    )
+
+
+def test_an_8_px_box_weighs_log_64_and_peaks_where_the_released_code_does():
+    """One 8 x 8 px box at the origin: the released loader makes [0, 0, 7, 7] of it, area
+    (7 + 1)(7 + 1) = 64, centre int(3.5 / 4) = 0. (The released head fed [0, 0, 8, 8] itself
+    gives log 81, but that is its 9 x 9 px box.) Before: peak at (1, 1)."""
+    heat, target, weight = encode_targets(
+        torch.tensor([[0.0, 0.0, 8.0, 8.0]]), torch.tensor([0]), 1, (16, 16), 4
+    )
+    assert weight.sum().item() == pytest.approx(math.log(64), rel=1e-6)
+    assert (heat[0] == 1).nonzero().tolist() == [[0, 0]]
+    assert torch.equal(target[:, 0, 0], torch.tensor([0.0, 0.0, 8.0, 8.0]))
+
+
+def test_one_pixel_boxes_weigh_zero_and_smaller_ones_are_dropped():
+    """A 1 x 1 px box is the released [x, y, x, y]: area 1, weight log 1 = 0, but its heatmap
+    peak is drawn. Under 1 px wide or high the released loader drops the box (w < 1 or h < 1)."""
+    heat, _, weight = encode_targets(
+        torch.tensor([[9.0, 13.0, 10.0, 14.0]]), torch.tensor([0]), 1, (8, 8), 4
+    )
+    assert heat[0, 3, 2].item() == 1.0 and weight.abs().sum().item() == 0.0
+    heat, target, weight = encode_targets(
+        torch.tensor([[9.0, 13.0, 9.5, 20.0], [0.0, 0.0, 0.0, 5.0]]),
+        torch.tensor([0, 0]),
+        1,
+        (8, 8),
+        4,
+    )
+    assert heat.sum().item() == 0.0 and weight.sum().item() == 0.0 and bool((target == -1).all())
+
+
+def test_a_box_cut_by_the_border_is_encoded_as_its_visible_part():
+    """[-20, 10, 12, 30] in a 64 px image: its centre lies left of the map. Before, the centre
+    was clamped to column 0 with the whole box as target and weight log 640; the released head
+    alone draws nothing for it (centre int(-1.125) = -1, radius 0), but its pipeline clips every
+    box to the image first, so the head sees [0, 10, 11, 29]: peak (4, 1), weight log 240."""
+    cut = torch.tensor([[-20.0, 10.0, 12.0, 30.0]])
+    heat, target, weight = encode_targets(cut, torch.tensor([0]), 1, (16, 16), 4)
+    assert (heat[0] == 1).nonzero().tolist() == [[4, 1]]
+    assert weight.sum().item() == pytest.approx(math.log(12 * 20), rel=1e-6)
+    assert torch.equal(target[:, 4, 1], torch.tensor([0.0, 10.0, 12.0, 30.0]))
+    # a box wholly outside (or with less than 1 px inside) gives nothing
+    heat, _, weight = encode_targets(
+        torch.tensor([[70.0, 10.0, 90.0, 30.0], [63.5, 0.0, 80.0, 8.0]]),
+        torch.tensor([0, 0]),
+        1,
+        (16, 16),
+        4,
+    )
+    assert heat.sum().item() == 0.0 and weight.sum().item() == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(image_boxes(), st.floats(-40, 40), st.floats(-40, 40))
+def test_boxes_reaching_outside_equal_their_clipped_boxes(case, dx, dy):
+    size, boxes, labels = case
+    moved = boxes + torch.tensor([dx, dy, dx, dy])
+    clipped = moved.clone()
+    clipped[:, 0::2] = clipped[:, 0::2].clamp(0, size)
+    clipped[:, 1::2] = clipped[:, 1::2].clamp(0, size)
+    feat = (size // 4, size // 4)
+    for a, b in zip(
+        encode_targets(moved, labels, 3, feat, 4),
+        encode_targets(clipped, labels, 3, feat, 4),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+    heat = encode_targets(moved, labels, 3, feat, 4)[0]
+    visible = ((clipped[:, 2] - clipped[:, 0]) >= 1) & ((clipped[:, 3] - clipped[:, 1]) >= 1)
+    assert int((heat == 1).sum()) <= int(visible.sum())
+    assert bool(heat.eq(1).any()) == bool(visible.any())
+
+
+def test_encode_targets_names_bad_inputs():
+    with pytest.raises(InputError, match=r"\(N, 4\)"):
+        encode_targets(torch.zeros(2, 3), torch.zeros(2, dtype=torch.int64), 1, (4, 4), 4)
+    with pytest.raises(InputError, match="finite"):
+        encode_targets(
+            torch.tensor([[0.0, 0.0, float("nan"), 4.0]]), torch.tensor([0]), 1, (4, 4), 4
+        )
+    with pytest.raises(InputError, match="labels must lie"):
+        encode_targets(torch.tensor([[0.0, 0.0, 4.0, 4.0]]), torch.tensor([3]), 2, (4, 4), 4)
 
 
 def test_empty_and_degenerate_boxes_give_finite_losses():

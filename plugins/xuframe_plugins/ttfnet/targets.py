@@ -1,19 +1,34 @@
 """TTFNet's training targets, losses and box decoding, as its released code does them.
 
-Targets for one image (feature map ``H x W`` at stride ``s``, boxes in input pixels):
+Boxes here are continuous pixel coordinates: a ``w x h`` box at ``(x, y)`` is
+``[x, y, x + w, y + h]`` (COCO's convention, and xuframe's everywhere). The released code
+(mmdetection v1) stores the same annotation as pixel indices ``[x, y, x + w - 1, y + h - 1]``
+and adds the 1 back wherever it measures a size (``bbox_areas``, its GIoU loss, its COCO
+export). The targets below are the released head's targets (``TTFHead.target_single_image``)
+for the box its loader makes from the same annotation, so the numbers agree with the released
+code object by object. For one image (feature map ``H x W`` at stride ``s``, image
+``s H x s W``), with ``[x1, y1, x2, y2]`` a box and ``X2 = x2 - 1``, ``Y2 = y2 - 1`` its
+pixel-index corner:
 
-1. Boxes are drawn largest area first, so a smaller box overwrites a larger one where their
-   regions meet.
-2. Heatmap: for box ``k`` of class ``c``, an elliptical Gaussian centred on the cell
-   ``floor(centre / s)``, radii ``(int(h_k / 2 alpha), int(w_k / 2 alpha))`` on the feature map
-   (``h_k, w_k`` the box size on the feature map after clipping), sigma = diameter / 6; the
-   class channel keeps the maximum over boxes.
-3. Regression samples: every cell where the beta-Gaussian (same construction with ``beta``) is
+1. Boxes are clipped to the image, as the released data pipeline clips every box before the
+   head sees it (``Resize``); a box then narrower or lower than 1 px is dropped, as its COCO
+   loader drops one (``w < 1 or h < 1``). A box cut by the image border is therefore encoded
+   as its visible part: centre, size, weight and regression target.
+2. Boxes are drawn in decreasing order of area ``w h`` (the released ``(X2 - x1 + 1)
+   (Y2 - y1 + 1)``), equal areas in input order, so a smaller box overwrites a larger one where
+   their regions meet; the released ``torch.topk`` leaves the order of equal areas unspecified.
+3. Heatmap: for box ``k`` of class ``c``, an elliptical Gaussian on the cell
+   ``(int((y1 + Y2) / 2 / s), int((x1 + X2) / 2 / s))`` (always inside the map after step 1),
+   radii ``int(h_k / 2 alpha)``, ``int(w_k / 2 alpha)`` with ``h_k, w_k`` the size of
+   ``[x1, y1, X2, Y2] / s`` clamped to ``[0, W - 1] x [0, H - 1]``, sigma = diameter / 6 per
+   axis, cut at the map's border; the class channel keeps the maximum over boxes.
+4. Regression samples: every cell where the beta-Gaussian (same construction with ``beta``) is
    positive. Each sample's target is the box itself; its weight is
-   ``log(area_k) * G_k(cell) / sum(G_k)`` (TTFNet's "log" area process), so every box has total
-   weight ``log(area_k)`` however large it is. Areas below 2 px^2 count as 2, so that a
-   one-pixel box still gets a positive weight (the released code gives it 0). ``beta -> 0`` leaves only the centre cell: the
-   CenterNet-style encoding the paper compares against.
+   ``G_k(cell) log(w h) / sum(G_k)`` (the released "log" area process), so every box has
+   total weight ``log(w h)`` however large it is; a 1 x 1 px box has weight 0, as in the
+   released code. ``beta -> 0`` leaves only the centre cell: the CenterNet-style encoding the
+   paper compares against. The released code refuses ``beta != alpha`` with Gaussian samples;
+   here it follows the paper (the sample region is the beta-Gaussian, the heatmap the alpha one).
 
 Losses: the CenterNet focal loss on the sigmoid heatmap (alpha 2, beta 4, normalised by the
 number of peaks) and the GIoU loss of the decoded box at every sample, weighted as above and
@@ -26,6 +41,7 @@ from __future__ import annotations
 import attrs
 import torch
 
+from xuframe.errors import InputError
 from xuframe.ops import box_giou_aligned, draw_gaussian
 
 __all__ = [
@@ -56,26 +72,63 @@ def encode_targets(
     alpha: float = 0.54,
     beta: float = 0.54,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Targets of one image: ``(heatmap (C, H, W), boxes (4, H, W), weight (H, W))``."""
+    """Targets of one image, as the module docstring describes.
+
+    ``boxes`` are ``(N, 4)`` ``x1, y1, x2, y2`` in input pixels, ``labels`` ``(N,)`` class
+    indices in ``0 .. num_classes - 1``; the image is ``feature_size`` times ``stride``.
+    Returns ``(heatmap (C, H, W), boxes (4, H, W), weight (H, W))``, float32: the boxes are -1
+    where a cell is no sample. Raises :class:`~xuframe.errors.InputError` on other shapes,
+    non-finite boxes or labels out of range.
+    """
     h, w = feature_size
     heatmap = torch.zeros(num_classes, h, w)
     box_target = torch.full((4, h, w), -1.0)
     weight = torch.zeros(h, w)
+    if boxes.ndim != 2 or boxes.shape[1] != 4 or labels.shape != (boxes.shape[0],):
+        raise InputError(
+            "encode_targets: expected (N, 4) boxes and (N,) labels, got "
+            f"{tuple(boxes.shape)} and {tuple(labels.shape)}"
+        )
     if boxes.numel() == 0:
         return heatmap, box_target, weight
-    boxes = boxes.float()
+    boxes = boxes.detach().to(device="cpu", dtype=torch.float32)
+    if not bool(torch.isfinite(boxes).all()):
+        raise InputError("encode_targets: expected finite boxes, got NaN or inf")
+    labels = labels.detach().cpu().long()
+    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        raise InputError(f"encode_targets: labels must lie in 0 .. {num_classes - 1}")
+    # the released pipeline clips every box to the image; its loader drops boxes under 1 px
+    boxes = torch.stack(
+        [
+            boxes[:, 0].clamp(0, w * stride),
+            boxes[:, 1].clamp(0, h * stride),
+            boxes[:, 2].clamp(0, w * stride),
+            boxes[:, 3].clamp(0, h * stride),
+        ],
+        dim=1,
+    )
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = areas > 0  # degenerate boxes cannot be regressed: skipped (documented)
+    keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
     boxes, labels, areas = boxes[keep], labels[keep], areas[keep]
     order = torch.argsort(areas, descending=True, stable=True)
-    boxes, labels, log_areas = boxes[order], labels[order], areas[order].clamp(min=2.0).log()
-    feat = boxes / stride
+    boxes, labels, log_areas = boxes[order], labels[order], areas[order].log()
+    # the released loader's pixel-index box [x1, y1, x2 - 1, y2 - 1]
+    index_boxes = boxes - torch.tensor([0.0, 0.0, 1.0, 1.0])
+    feat = index_boxes / stride
     feat[:, 0::2] = feat[:, 0::2].clamp(0, w - 1)
     feat[:, 1::2] = feat[:, 1::2].clamp(0, h - 1)
     feat_h, feat_w = feat[:, 3] - feat[:, 1], feat[:, 2] - feat[:, 0]
-    centres = ((boxes[:, :2] + boxes[:, 2:]) / 2 / stride).floor().long()
-    centres[:, 0] = centres[:, 0].clamp(0, w - 1)
-    centres[:, 1] = centres[:, 1].clamp(0, h - 1)
+    # non-negative after the clip, so int() (the released truncation) is the floor
+    centres = (
+        torch.stack(
+            [
+                (index_boxes[:, 0] + index_boxes[:, 2]) / 2,
+                (index_boxes[:, 1] + index_boxes[:, 3]) / 2,
+            ],
+            dim=1,
+        )
+        / stride
+    ).long()
     h_alpha, w_alpha = (feat_h / 2 * alpha).int(), (feat_w / 2 * alpha).int()
     h_beta, w_beta = (feat_h / 2 * beta).int(), (feat_w / 2 * beta).int()
     scratch = torch.zeros(h, w)
@@ -90,7 +143,7 @@ def encode_targets(
         inside = scratch > 0
         box_target[:, inside] = boxes[k][:, None]
         local = scratch[inside]
-        weight[inside] = local / local.sum() * log_areas[k]
+        weight[inside] = local * log_areas[k] / local.sum()
     return heatmap, box_target, weight
 
 
