@@ -120,25 +120,36 @@ def naive_gaussian(ry, rx):
     return out
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(0, 12), st.integers(0, 12), st.integers(-3, 24), st.integers(-3, 24))
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 12), st.integers(0, 12), st.integers(-16, 36), st.integers(-16, 36))
 def test_draw_gaussian_equals_naive_and_clips_at_the_border(ry, rx, cy, cx):
+    """Every cell of the window that falls inside is painted, wherever the centre is (TTFNet's
+    draw_truncate_gaussian): a centre outside paints the part of its window that reaches in."""
     heat = torch.zeros(20, 20)
     heat[5, 5] = 0.5
     before = heat.clone()
     draw_gaussian(heat, cx, cy, rx, ry)
     want = before.numpy().astype(np.float64).copy()
+    g = naive_gaussian(ry, rx)
+    g[g < np.finfo(np.float64).eps * g.max()] = 0
+    for i in range(2 * ry + 1):
+        for j in range(2 * rx + 1):
+            y, x = cy + i - ry, cx + j - rx
+            if 0 <= y < 20 and 0 <= x < 20:
+                want[y, x] = max(want[y, x], g[i, j])
     if 0 <= cx < 20 and 0 <= cy < 20:
-        g = naive_gaussian(ry, rx)
-        g[g < np.finfo(np.float32).eps * g.max()] = 0
-        for i in range(2 * ry + 1):
-            for j in range(2 * rx + 1):
-                y, x = cy + i - ry, cx + j - rx
-                if 0 <= y < 20 and 0 <= x < 20:
-                    want[y, x] = max(want[y, x], g[i, j])
         assert heat[cy, cx].item() == 1.0
-    np.testing.assert_allclose(heat.numpy(), want, atol=1e-6)
+    np.testing.assert_allclose(heat.numpy(), want, atol=1e-7)
     assert heat.max().item() <= 1.0
+
+
+def test_draw_gaussian_paints_the_inside_part_of_an_outside_centre():
+    heat = torch.zeros(4, 6)
+    draw_gaussian(heat, -2, 1, 3, 1)  # centre two columns left of the map, window reaches x = 1
+    assert bool((heat[:, 2:] == 0).all()) and bool((heat[0:3, 0:2] > 0).all())
+    assert heat[1, 0].item() == pytest.approx(math.exp(-4 / (2 * (7 / 6) ** 2)), rel=1e-6)
+    draw_gaussian(heat, 9, 1, 2, 1)  # the window ends at x = 11: nothing inside
+    assert bool((heat[:, 2:] == 0).all())
 
 
 def test_gaussian_is_elliptical():
@@ -147,33 +158,109 @@ def test_gaussian_is_elliptical():
     assert g[2, 8] > g[4, 6]  # two cells along the long axis fall off less than along the short
 
 
-def naive_peaks(heat, k):
-    b, c, h, w = heat.shape
+def naive_peaks(heat):
+    """Every (score, class, y, x) whose 3 x 3 neighbourhood holds nothing larger, -inf excluded."""
+    _, c, h, w = heat.shape
     found = []
-    for bi in range(b):
+    for bi in range(heat.shape[0]):
         cells = []
         for ci in range(c):
             for y in range(h):
                 for x in range(w):
                     v = heat[bi, ci, y, x]
                     window = heat[bi, ci, max(0, y - 1) : y + 2, max(0, x - 1) : x + 2]
-                    cells.append((v if v >= window.max() else 0.0, ci, y, x))
-        cells.sort(key=lambda t: -t[0])
-        found.append(sorted(t[0] for t in cells[:k]))
+                    if v >= window.max() and v > -np.inf:
+                        cells.append((float(v), ci, y, x))
+        found.append(cells)
     return found
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 1000), st.integers(1, 3), st.integers(1, 30))
-def test_peaks_equal_the_naive_scan(seed, c, k):
-    heat = torch.rand(2, c, 7, 9, generator=torch.Generator().manual_seed(seed))
-    scores, classes, ys, xs = heat_peaks = heatmap_peaks(heat, k=k)
-    for bi, want in enumerate(naive_peaks(heat.numpy(), k)):
-        np.testing.assert_allclose(sorted(scores[bi].tolist()), want, atol=1e-7)
-        nonzero = scores[bi] > 0
-        picked = heat[bi, classes[bi], ys[bi], xs[bi]]
-        torch.testing.assert_close(picked[nonzero], scores[bi][nonzero])
-    assert len(heat_peaks) == 4
+# scores of any sign, with plateaus (few distinct values) and masked (-inf) cells
+score = st.one_of(
+    st.integers(-3, 3).map(float),
+    st.floats(-50, 50, width=32),
+    st.just(float("-inf")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(1, 7),
+    st.integers(1, 60),
+    st.data(),
+)
+def test_peaks_equal_the_brute_force_scan(b, c, h, w, k, data):
+    values = data.draw(st.lists(score, min_size=b * c * h * w, max_size=b * c * h * w))
+    heat = torch.tensor(values, dtype=torch.float32).reshape(b, c, h, w)
+    scores, classes, ys, xs = heatmap_peaks(heat, k=k)
+    n = min(k, c * h * w)
+    assert scores.shape == classes.shape == ys.shape == xs.shape == (b, n)
+    for bi, peaks in enumerate(naive_peaks(heat.numpy())):
+        real = scores[bi] > float("-inf")
+        m = min(n, len(peaks))
+        assert int(real.sum()) == m and bool(real[:m].all())  # the real peaks come first
+        got = list(
+            zip(
+                scores[bi][:m].tolist(),
+                classes[bi][:m].tolist(),
+                ys[bi][:m].tolist(),
+                xs[bi][:m].tolist(),
+                strict=True,
+            )
+        )
+        assert set(got) <= set(peaks) and len(set(got)) == m  # only peaks, each once
+        assert [g[0] for g in got] == sorted((p[0] for p in peaks), reverse=True)[:m]
+        # the padding after the last peak
+        assert bool((scores[bi][m:] == float("-inf")).all())
+        for t in (classes, ys, xs):
+            assert bool((t[bi][m:] == -1).all())
+
+
+def test_negative_scores_return_the_true_peak():
+    """Issue 18, item 10: logits of -5 with -1 at (2, 2) used to give three cells of -0.0."""
+    heat = torch.full((1, 1, 5, 5), -5.0)
+    heat[0, 0, 2, 2] = -1.0
+    scores, classes, ys, xs = heatmap_peaks(heat, k=3)
+    assert (scores[0, 0].item(), int(classes[0, 0]), int(ys[0, 0]), int(xs[0, 0])) == (
+        -1.0,
+        0,
+        2,
+        2,
+    )
+    # the rest are cells of the -5 plateau two or more cells away, never a neighbour of the peak
+    assert bool((scores[0, 1:] == -5.0).all())
+    assert bool(((ys[0, 1:] - 2).abs().maximum((xs[0, 1:] - 2).abs()) >= 2).all())
+
+
+def test_fewer_peaks_than_k_are_padded():
+    yy, xx = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
+    heat = torch.stack([-((yy - 2) ** 2 + (xx - 1) ** 2), torch.full((5, 5), float("-inf"))])
+    scores, classes, ys, xs = heatmap_peaks(heat[None], k=4)  # one peak in 50 cells
+    assert scores[0].tolist() == [0.0] + [float("-inf")] * 3
+    assert classes[0].tolist() == [0, -1, -1, -1]
+    assert ys[0].tolist() == [2, -1, -1, -1] and xs[0].tolist() == [1, -1, -1, -1]
+    # before: the cells next to the peak came back as peaks of score 0
+    probs = torch.zeros(1, 1, 3, 3)
+    probs[0, 0, 1, 1] = 0.9
+    scores, _, _, _ = heatmap_peaks(probs, k=3)
+    assert scores[0].tolist() == [pytest.approx(0.9), float("-inf"), float("-inf")]
+
+
+def test_peaks_bad_and_empty_inputs():
+    assert heatmap_peaks(torch.zeros(2, 0, 4, 4))[0].shape == (2, 0)
+    heat = torch.zeros(1, 1, 3, 3)
+    heat[0, 0, 1, 1] = float("nan")
+    with pytest.raises(InputError, match="NaN"):
+        heatmap_peaks(heat)
+    with pytest.raises(InputError, match="floating-point"):
+        heatmap_peaks(torch.zeros(1, 1, 3, 3, dtype=torch.int64))
+    with pytest.raises(InputError, match="k >= 1"):
+        heatmap_peaks(torch.zeros(1, 1, 3, 3), k=0)
+    with pytest.raises(InputError, match="odd kernel"):
+        heatmap_peaks(torch.zeros(1, 1, 3, 3), kernel=2)
 
 
 def test_a_drawn_box_decodes_to_its_centre():

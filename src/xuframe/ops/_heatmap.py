@@ -3,8 +3,8 @@
 - :func:`gaussian_radius`: the radius such that corners moved by it keep IoU >= ``min_overlap``.
 - :func:`draw_gaussian`: paint a truncated, possibly elliptical 2-D Gaussian into a heatmap,
   keeping the element-wise maximum with what is there.
-- :func:`heatmap_peaks`: "NMS-free" decoding: cells that equal the max of their ``k x k``
-  neighbourhood, the top ``n`` of them over all classes.
+- :func:`heatmap_peaks`: "NMS-free" decoding: cells that equal the max of their ``kernel x kernel``
+  neighbourhood, the best ``k`` of them over all classes, padded when there are fewer.
 """
 
 from __future__ import annotations
@@ -48,55 +48,86 @@ def gaussian_2d(
     radius_y: int, radius_x: int, sigma_y: float | None = None, sigma_x: float | None = None
 ) -> torch.Tensor:
     """``exp(-(x^2 / 2 sigma_x^2 + y^2 / 2 sigma_y^2))`` on the ``(2 r_y + 1, 2 r_x + 1)`` window;
-    sigma defaults to diameter / 6 per axis (TTFNet). The centre is exactly 1."""
+    sigma defaults to diameter / 6 per axis (TTFNet). The centre is exactly 1.
+
+    Computed in float64 and returned as float32, with values below float64's epsilon times the
+    maximum set to 0, as TTFNet's released ``gaussian_2d`` does (NumPy, then a float32 tensor).
+    """
     if radius_y < 0 or radius_x < 0:
         raise InputError(f"gaussian_2d: expected radii >= 0, got {radius_y}, {radius_x}")
     sy = (2 * radius_y + 1) / 6 if sigma_y is None else sigma_y
     sx = (2 * radius_x + 1) / 6 if sigma_x is None else sigma_x
-    y = torch.arange(-radius_y, radius_y + 1, dtype=torch.float32)[:, None]
-    x = torch.arange(-radius_x, radius_x + 1, dtype=torch.float32)[None, :]
-    g = torch.exp(-(x * x) / (2 * sx * sx) - (y * y) / (2 * sy * sy))
-    g[g < torch.finfo(torch.float32).eps * g.max()] = 0  # truncate the tails
-    return g
+    y = torch.arange(-radius_y, radius_y + 1, dtype=torch.float64)[:, None]
+    x = torch.arange(-radius_x, radius_x + 1, dtype=torch.float64)[None, :]
+    g = torch.exp(-(x * x / (2 * sx * sx) + y * y / (2 * sy * sy)))
+    g[g < torch.finfo(torch.float64).eps * g.max()] = 0  # truncate the tails
+    return g.to(torch.float32)
 
 
 def draw_gaussian(
     heatmap: torch.Tensor, centre_x: int, centre_y: int, radius_x: int, radius_y: int
 ) -> torch.Tensor:
     """Paint ``gaussian_2d(radius_y, radius_x)`` centred on cell ``(centre_y, centre_x)`` into
-    the ``(H, W)`` ``heatmap`` in place, keeping the maximum; the part outside is cut off.
-    Returns the heatmap."""
+    the ``(H, W)`` ``heatmap`` in place, keeping the maximum.
+
+    Only the cells of the window that fall inside the heatmap are painted, wherever the centre
+    is: a centre outside the heatmap paints the part of its window that reaches in (nothing if
+    none does), as TTFNet's released ``draw_truncate_gaussian`` does. Returns the heatmap.
+    """
     if heatmap.ndim != 2:
         raise InputError(f"draw_gaussian: expected an (H, W) heatmap, got {tuple(heatmap.shape)}")
+    if radius_x < 0 or radius_y < 0:
+        raise InputError(f"draw_gaussian: expected radii >= 0, got {radius_x}, {radius_y}")
     h, w = heatmap.shape
-    if not (0 <= centre_x < w and 0 <= centre_y < h):
-        return heatmap  # the centre lies outside: nothing to draw
+    top, left = centre_y - radius_y, centre_x - radius_x  # the window's first cell
+    y0, y1 = max(top, 0), min(centre_y + radius_y + 1, h)
+    x0, x1 = max(left, 0), min(centre_x + radius_x + 1, w)
+    if y0 >= y1 or x0 >= x1:
+        return heatmap  # the window lies wholly outside
     g = gaussian_2d(radius_y, radius_x).to(heatmap)
-    left, right = min(centre_x, radius_x), min(w - centre_x, radius_x + 1)
-    top, bottom = min(centre_y, radius_y), min(h - centre_y, radius_y + 1)
-    region = heatmap[centre_y - top : centre_y + bottom, centre_x - left : centre_x + right]
-    patch = g[radius_y - top : radius_y + bottom, radius_x - left : radius_x + right]
-    torch.maximum(region, patch, out=region)
+    region = heatmap[y0:y1, x0:x1]
+    torch.maximum(region, g[y0 - top : y1 - top, x0 - left : x1 - left], out=region)
     return heatmap
 
 
 def heatmap_peaks(
     heatmap: torch.Tensor, k: int = 100, kernel: int = 3
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top ``k`` local maxima of ``(B, C, H, W)`` scores over all classes.
+    """The ``k`` best local maxima of ``(B, C, H, W)`` scores over all classes ("NMS-free").
 
-    A cell is a peak if it equals the maximum of its ``kernel x kernel`` neighbourhood (max-pool
-    suppression, no NMS). Returns ``(scores, classes, ys, xs)``, each ``(B, k')`` with
-    ``k' = min(k, C * H * W)``, best first.
+    A cell is a peak if no cell of its ``kernel x kernel`` neighbourhood in the same class is
+    larger (max-pool equality, as CenterNet and TTFNet decode): equal neighbours on a plateau
+    are all peaks. Scores may have any sign (logits or probabilities); a cell of ``-inf`` is
+    never a peak.
+
+    Returns ``(scores, classes, ys, xs)``, each ``(B, k')`` with ``k' = min(k, C * H * W)``,
+    per image the peaks best first (equal scores in no set order). An image with fewer than
+    ``k'`` peaks is padded after its last peak with score ``-inf`` and class, row and column
+    ``-1``: ``scores > -inf`` is the mask of real peaks, and a score threshold drops the
+    padding by itself. Raises :class:`~xuframe.errors.InputError` for another shape, a
+    non-floating dtype, NaN scores, ``k < 1`` or an even or non-positive ``kernel``.
     """
     if heatmap.ndim != 4:
         raise InputError(f"heatmap_peaks: expected (B, C, H, W), got {tuple(heatmap.shape)}")
+    if not heatmap.is_floating_point():
+        raise InputError(f"heatmap_peaks: expected floating-point scores, got {heatmap.dtype}")
+    if k < 1:
+        raise InputError(f"heatmap_peaks: expected k >= 1, got {k}")
     if kernel < 1 or kernel % 2 == 0:
         raise InputError(f"heatmap_peaks: expected an odd kernel >= 1, got {kernel}")
     b, c, h, w = heatmap.shape
+    n = min(k, c * h * w)
+    if n == 0:
+        empty = torch.zeros(b, 0, dtype=torch.int64, device=heatmap.device)
+        return heatmap.new_zeros(b, 0), empty, empty.clone(), empty.clone()
+    if bool(torch.isnan(heatmap).any()):
+        raise InputError("heatmap_peaks: expected scores without NaN")
     pooled = F.max_pool2d(heatmap, kernel, stride=1, padding=kernel // 2)
-    kept = heatmap * (pooled == heatmap)
-    scores, index = kept.reshape(b, -1).topk(min(k, c * h * w), dim=1)
-    classes = torch.div(index, h * w, rounding_mode="floor")
+    kept = heatmap.masked_fill(pooled != heatmap, float("-inf"))
+    scores, index = kept.reshape(b, -1).topk(n, dim=1)
+    none = scores == float("-inf")
+    index = index.masked_fill(none, -1)
     cell = index % (h * w)
-    return scores, classes, torch.div(cell, w, rounding_mode="floor"), cell % w
+    classes = torch.div(index, h * w, rounding_mode="floor").masked_fill(none, -1)
+    ys = torch.div(cell, w, rounding_mode="floor").masked_fill(none, -1)
+    return scores, classes, ys, (cell % w).masked_fill(none, -1)
