@@ -59,13 +59,14 @@ def coco_evaluator(model: Any, batches: Iterable[Mapping[str, Any]]) -> dict[str
     predictions, targets = [], []
     for batch in batches:
         predictions += model.predict(batch["inputs"])
-        for i in range(len(batch["boxes"])):
+        ids = batch["image_ids"]  # int64 tensor, or a list when the ids are strings
+        for i, image_id in enumerate(ids.tolist() if isinstance(ids, torch.Tensor) else ids):
             targets.append(
                 {
                     "boxes": batch["boxes"][i],
                     "labels": batch["labels"][i],
                     "crowd": batch["crowd"][i],
-                    "image_id": int(batch["image_ids"][i]),
+                    "image_id": image_id,
                 }
             )
     model.train(was_training)

@@ -3,7 +3,7 @@
 Nothing here downloads anything: data is generated from a seed or read from files you have.
 
 2-D detection samples are dicts ``{"image": (3, H, W) float, "boxes": Boxes2D, "labels": int64,
-"crowd": bool, "image_id": int}``; :class:`CocoDetection` reads them from COCO json,
+"crowd": bool, "image_id": int | str}``; :class:`CocoDetection` reads them from COCO json,
 :class:`ShapesDataset` generates them, the transforms keep image and boxes consistent and
 :func:`collate_detection` batches them. KITTI's calibration, velodyne scans and labels are
 read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.

@@ -4,6 +4,11 @@ Handling of awkward annotations, documented and tested: boxes with zero width or
 dropped; boxes reaching outside the image are clipped to it (dropped if nothing is left);
 ``iscrowd`` is kept as the sample's ``crowd`` flags (COCO evaluation ignores detections matched
 to them; training code usually skips them); images without annotations are kept (empty boxes).
+
+Image and category ids are kept as the file gives them, integers or strings (mmdetection3d's
+nuScenes converter writes hex tokens as image ids); a float with an integral value is read as
+that integer. Fields the reader does not use (``bbox_cam3d``, ``attribute_id``, camera
+matrices, ...) are ignored; the raw image records stay in :attr:`CocoDetection.images`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,19 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import torch
 from PIL import Image
 
+from xuframe.data._detection import (
+    ImageId,
+    as_id,
+    check_unique_ids,
+    id_order,
+    sample_image_id,
+)
 from xuframe.errors import InputError
 from xuframe.types import Boxes2D
 
@@ -32,9 +45,30 @@ def _require(record: dict[str, Any], keys: Sequence[str], where: str) -> None:
             raise InputError(f"{where}: missing field {key!r} (expected {', '.join(keys)})")
 
 
+def _unknown(kind: str, value: ImageId, known: set[ImageId]) -> str:
+    """The message for a reference to an id that the file does not define."""
+    message = f"annotation for unknown {kind} {value!r}"
+    types = {type(v).__name__ for v in known}
+    if known and type(value).__name__ not in types:
+        message += (
+            f" (a {type(value).__name__}; the file's {kind}s are {' and '.join(sorted(types))})"
+        )
+    return message
+
+
 class CocoDetection:
     """A COCO detection file and its images: ``dataset[i]`` is a detection sample
-    (see :mod:`xuframe.data`), labels are contiguous indices into :attr:`class_names`."""
+    (see :mod:`xuframe.data`), labels are contiguous indices into :attr:`class_names`.
+
+    :attr:`category_ids` and :attr:`class_names` list the categories in id order (integer ids
+    first, then string ids); :attr:`images` holds the file's image records in file order.
+    The sample's ``image_id`` is the file's id, an ``int`` or a ``str``.
+
+    Raises :class:`InputError` when the file cannot be read, a required field is missing, an id
+    is neither an int nor a str or appears twice, an annotation names an unknown image or
+    category, a bbox is not four finite numbers, or (on ``dataset[i]``) the image file is
+    missing or unreadable or its size disagrees with the json.
+    """
 
     def __init__(
         self,
@@ -54,27 +88,28 @@ class CocoDetection:
             _require(img, ("id", "file_name", "width", "height"), f"{path}: image")
         self.root = Path(image_root)
         self.transforms = transforms
-        cats = sorted(data["categories"], key=lambda c: c["id"])
-        self.category_ids = [int(c["id"]) for c in cats]
-        self.class_names = [str(c["name"]) for c in cats]
+        cat_ids = [as_id(c["id"], f"{path}: category id") for c in data["categories"]]
+        check_unique_ids(cat_ids, f"{path}: category")
+        order = sorted(range(len(cat_ids)), key=lambda k: id_order(cat_ids[k]))
+        self.category_ids: list[ImageId] = [cat_ids[k] for k in order]
+        self.class_names = [str(data["categories"][k]["name"]) for k in order]
         index = {cid: i for i, cid in enumerate(self.category_ids)}
         self.images = list(data["images"])
-        known = {int(img["id"]) for img in self.images}
-        self._annotations: dict[int, list[dict[str, Any]]] = {int(i["id"]): [] for i in self.images}
+        self._ids = [as_id(img["id"], f"{path}: image id") for img in self.images]
+        check_unique_ids(self._ids, f"{path}: image")
+        self._annotations: dict[ImageId, list[dict[str, Any]]] = {i: [] for i in self._ids}
         for ann in data["annotations"]:
             _require(ann, ("image_id", "category_id", "bbox"), f"{path}: annotation")
-            if int(ann["image_id"]) not in known:
-                raise InputError(f"{path}: annotation for unknown image_id {ann['image_id']}")
-            if int(ann["category_id"]) not in index:
-                raise InputError(
-                    f"{path}: annotation with unknown category_id {ann['category_id']}"
-                )
+            image_id = as_id(ann["image_id"], f"{path}: annotation image_id")
+            if image_id not in self._annotations:
+                raise InputError(f"{path}: {_unknown('image_id', image_id, set(self._ids))}")
+            category_id = as_id(ann["category_id"], f"{path}: annotation category_id")
+            if category_id not in index:
+                raise InputError(f"{path}: {_unknown('category_id', category_id, set(index))}")
             bbox = ann["bbox"]
-            if len(bbox) != 4 or not all(np.isfinite(bbox)):
-                raise InputError(f"{path}: annotation bbox must be 4 finite numbers, got {bbox}")
-            self._annotations[int(ann["image_id"])].append(
-                {**ann, "label": index[int(ann["category_id"])]}
-            )
+            if not _finite_box(bbox):
+                raise InputError(f"{path}: annotation bbox must be 4 finite numbers, got {bbox!r}")
+            self._annotations[image_id].append({**ann, "label": index[category_id]})
 
     def __len__(self) -> int:
         return len(self.images)
@@ -84,7 +119,7 @@ class CocoDetection:
         info = self.images[i]
         w, h = float(info["width"]), float(info["height"])
         rows, labels, crowd = [], [], []
-        for ann in self._annotations[int(info["id"])]:
+        for ann in self._annotations[self._ids[i]]:
             x, y, bw, bh = (float(v) for v in ann["bbox"])
             x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + bw, w), min(y + bh, h)
             if x2 <= x1 or y2 <= y1:
@@ -114,12 +149,23 @@ class CocoDetection:
             "boxes": boxes,
             "labels": labels,
             "crowd": crowd,
-            "image_id": int(info["id"]),
+            "image_id": self._ids[i],
         }
         return self.transforms(sample) if self.transforms is not None else sample
 
 
-def annotation_records(sample: Sample, image_id: int, first_id: int = 1) -> list[dict[str, Any]]:
+def _finite_box(bbox: object) -> bool:
+    """Whether ``bbox`` is a list of four finite numbers."""
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+        return False
+    return all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in bbox
+    )
+
+
+def annotation_records(
+    sample: Sample, image_id: ImageId, first_id: int = 1
+) -> list[dict[str, Any]]:
     """COCO annotation records of one detection sample (category id = label + 1, bbox as
     x, y, width, height, area = box area, ``iscrowd`` from the sample's ``crowd`` flags)."""
     n = len(sample["boxes"])
@@ -152,16 +198,30 @@ def write_coco(
     """Write detection samples as ``directory/images/*.png`` plus a COCO json; returns its path.
 
     Category ids are ``1 .. C`` (label ``k`` is category ``k + 1``); each annotation's ``area``
-    is its box area. The json is written to a temporary file and renamed, so a crash never
-    leaves a half-written file.
+    is its box area. Image ids are the samples' ``image_id`` (their position when absent), kept
+    as they are; an image is named ``images/<id>.png`` (an int id zero-padded to six digits, a
+    str id percent-encoded). The json is written to a temporary file and renamed, so a crash
+    never leaves a half-written file. Raises :class:`InputError` for an image id that is neither
+    an int nor a str, or that appears twice.
     """
     root = Path(directory)
     (root / "images").mkdir(parents=True, exist_ok=True)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for i, sample in enumerate(samples):
-        image_id = int(sample.get("image_id", i))
-        name = f"images/{image_id:06d}.png"
+    ids = [sample_image_id(s, i, f"write_coco: sample {i}") for i, s in enumerate(samples)]
+    check_unique_ids(ids, "write_coco: image")
+    names = [
+        f"images/{v:06d}.png" if isinstance(v, int) else f"images/{quote(v, safe='')}.png"
+        for v in ids
+    ]
+    owner: dict[str, ImageId] = {}
+    for image_id, name in zip(ids, names, strict=True):
+        if owner.setdefault(name, image_id) != image_id:
+            raise InputError(
+                f"write_coco: image ids {owner[name]!r} and {image_id!r} would both be written "
+                f"as {name}"
+            )
+    for sample, image_id, name in zip(samples, ids, names, strict=True):
         array = (sample["image"].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         Image.fromarray(array).save(root / name)
         h, w = array.shape[:2]

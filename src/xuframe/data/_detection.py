@@ -3,7 +3,10 @@
 A detection sample is a dict::
 
     {"image": float32 (3, H, W) in [0, 1] (or normalised), "boxes": Boxes2D (N, 4) in pixels,
-     "labels": int64 (N,) class indices 0 .. C-1, "crowd": bool (N,), "image_id": int}
+     "labels": int64 (N,) class indices 0 .. C-1, "crowd": bool (N,), "image_id": int | str}
+
+``image_id`` is kept as the data gives it: COCO files use integers, but files written by other
+tools (mmdetection3d's nuScenes converter) use strings such as hex tokens.
 
 Every transform takes and returns such a dict, changing the image and the boxes together.
 Random transforms draw from ``torch``'s global generator (seed it with
@@ -12,7 +15,8 @@ Random transforms draw from ``torch``'s global generator (seed it with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -33,6 +37,51 @@ __all__ = [
 ]
 
 Sample = dict[str, Any]
+ImageId = int | str
+
+
+def as_id(value: object, where: str) -> ImageId:
+    """``value`` as an image or category id: a ``str`` is kept as it is; an integer (Python,
+    numpy, a one-element integer tensor, or a float with an integral value as some json writers
+    give) becomes an ``int``; anything else raises :class:`InputError`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, torch.Tensor):
+        integer = not (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool)
+        if value.numel() == 1 and integer:
+            return int(value.item())
+    elif isinstance(value, bool):
+        pass  # True and False are not ids, although Python counts them as ints
+    elif isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer()):
+        return int(value)
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise InputError(
+        f"{where}: expected an id (an int or a str), got {type(value).__name__} {shown}"
+    )
+
+
+def id_order(value: ImageId) -> tuple[bool, int | str]:
+    """Sort key for ids that may mix ints and strings: the ints first, each kind in its order
+    (for ids of one kind this is the order ``sorted`` gives, as pycocotools sorts image ids)."""
+    return (isinstance(value, str), value)
+
+
+def sample_image_id(sample: Mapping[str, Any], default: int, where: str) -> ImageId:
+    """A sample's ``image_id`` (``default``, usually its position, when it has none)."""
+    return as_id(sample.get("image_id", default), f"{where}.image_id")
+
+
+def _fits_int64(value: ImageId) -> bool:
+    return isinstance(value, int) and -(2**63) <= value < 2**63
+
+
+def check_unique_ids(ids: Sequence[ImageId], where: str) -> None:
+    """Raise :class:`InputError` naming the first id that appears twice."""
+    seen: set[ImageId] = set()
+    for value in ids:
+        if value in seen:
+            raise InputError(f"{where}: id {value!r} appears more than once")
+        seen.add(value)
 
 
 def check_detection_sample(sample: Sample, where: str = "sample") -> Sample:
@@ -172,7 +221,11 @@ class Normalize:
 def collate_detection(samples: Sequence[Sample]) -> dict[str, Any]:
     """Stack images (all the same size: resize first) and keep per-image boxes as lists:
     ``{"inputs": (B, 3, H, W), "boxes": [Boxes2D], "labels": [int64], "crowd": [bool],
-    "image_ids": int64 (B,)}``."""
+    "image_ids": int64 (B,)}``; when any image id is a string (or an int beyond int64),
+    ``image_ids`` is the list of the ids as the samples give them. A sample without ``image_id`` gets its position in the batch.
+
+    Raises :class:`InputError` for an empty batch, a malformed sample, images of different
+    sizes, or an image id that is neither an int nor a str."""
     if not samples:
         raise InputError("collate_detection: expected at least one sample")
     for i, s in enumerate(samples):
@@ -182,10 +235,11 @@ def collate_detection(samples: Sequence[Sample]) -> dict[str, Any]:
         raise InputError(
             f"collate_detection: images differ in size {sorted(sizes)}; add a Resize transform"
         )
+    ids = [sample_image_id(s, i, f"sample {i}") for i, s in enumerate(samples)]
     return {
         "inputs": torch.stack([s["image"] for s in samples]),
         "boxes": [s["boxes"] for s in samples],
         "labels": [s["labels"] for s in samples],
         "crowd": [s.get("crowd", torch.zeros(len(s["boxes"]), dtype=torch.bool)) for s in samples],
-        "image_ids": torch.tensor([int(s.get("image_id", i)) for i, s in enumerate(samples)]),
+        "image_ids": torch.tensor(ids) if all(_fits_int64(v) for v in ids) else ids,
     }
