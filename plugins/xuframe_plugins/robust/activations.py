@@ -34,14 +34,24 @@ midpoint for an upper line, a higher one for a lower line).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from xuframe.errors import InputError
 
-__all__ = ["ParamRamp", "Strategy", "activation_breakpoints", "bounding_lines", "through_lines"]
+__all__ = [
+    "ParamRamp",
+    "Strategy",
+    "activation_breakpoints",
+    "activation_function",
+    "bounding_lines",
+    "not_own_code",
+    "through_lines",
+]
 
 Strategy = Literal["constant", "tight", "adaptive"]
 _DEGENERATE = 1e-9
@@ -85,23 +95,86 @@ class ParamRamp(nn.Module):
         return f"shape={tuple(self.r.shape)}, negative_slope={self.negative_slope}"
 
 
-def activation_breakpoints(module: nn.Module) -> list[torch.Tensor | float]:
-    """Where ``module``'s slope changes (ReLU, LeakyReLU with slope in [0, 1), ParamRamp)."""
-    if isinstance(module, nn.ReLU):
-        return [0.0]
+_CALL_PATH = ("__call__", "_call_impl", "_wrapped_call_impl")
+
+
+def not_own_code(
+    module: nn.Module, cls: type[nn.Module], methods: tuple[str, ...] = ("forward",)
+) -> str | None:
+    """Why calling ``module`` might not run ``cls``'s own ``methods`` (None when it surely does).
+
+    ``module`` must run exactly the code of ``cls`` for ``methods`` and for nn.Module's call path:
+    no subclass overrides them, the instance does not replace them, and no forward hook or
+    forward pre-hook is registered on it (hooks can change inputs and outputs). Hooks registered
+    for all modules (``torch.nn.modules.module.register_module_forward_hook``) are checked by
+    the caller, once per model. The reason is a phrase for an error message.
+    """
+    kind = type(module)
+    for name in methods:
+        if getattr(kind, name, None) is not getattr(cls, name):
+            owner = next((c for c in kind.__mro__ if name in vars(c)), kind)
+            base = f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else cls.__name__
+            return f"its class overrides {base}.{name} (in {owner.__qualname__})"
+    for name in _CALL_PATH:
+        if getattr(kind, name, None) is not getattr(nn.Module, name):
+            return f"its class overrides nn.Module.{name}"
+    for name in methods + _CALL_PATH:
+        if name in vars(module):
+            return f"its {name} is replaced on the instance"
+    if module._forward_pre_hooks:
+        return "it has a forward pre-hook registered (hooks can change what it computes)"
+    if module._forward_hooks:
+        return "it has a forward hook registered (hooks can change what it computes)"
+    return None
+
+
+def _activation_problem(module: nn.Module) -> str | None:
+    """None for a ReLU, a monotone LeakyReLU or a ParamRamp running its class's own code."""
+    if isinstance(module, ParamRamp):
+        return not_own_code(module, ParamRamp, ("forward", "height"))
     if isinstance(module, nn.LeakyReLU):
         if not 0 <= module.negative_slope <= 1:
-            raise InputError(
-                f"LeakyReLU(negative_slope={module.negative_slope}) is not monotone in [0, 1]; unsupported"
-            )
-        return [0.0]
+            return f"LeakyReLU(negative_slope={module.negative_slope}) is not monotone in [0, 1]"
+        return not_own_code(module, nn.LeakyReLU)
+    if isinstance(module, nn.ReLU):
+        return not_own_code(module, nn.ReLU)
+    return "not a ReLU, LeakyReLU or ParamRamp"
+
+
+def _check_activation(module: nn.Module) -> None:
+    problem = _activation_problem(module)
+    if problem is not None:
+        raise InputError(f"unsupported activation {type(module).__qualname__}: {problem}")
+
+
+def activation_breakpoints(module: nn.Module) -> list[torch.Tensor | float]:
+    """Where ``module``'s slope changes (ReLU, LeakyReLU with slope in [0, 1], ParamRamp).
+
+    Raises InputError for any other module, including a subclass of these that overrides
+    ``forward`` (its breakpoints are unknown).
+    """
+    _check_activation(module)
     if isinstance(module, ParamRamp):
         return [0.0, module.height()]
-    raise InputError(f"unsupported activation {type(module).__name__}")
+    return [0.0]
+
+
+def activation_function(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``module``'s activation as a pure function: never in place, no hooks run.
+
+    Raises InputError as :func:`activation_breakpoints`.
+    """
+    _check_activation(module)
+    if isinstance(module, ParamRamp):
+        return lambda z: ParamRamp.forward(module, z)
+    if isinstance(module, nn.LeakyReLU):
+        slope = module.negative_slope
+        return lambda z: F.leaky_relu(z, slope)
+    return torch.relu
 
 
 def _secants(
-    sigma: nn.Module,
+    sigma: Callable[[torch.Tensor], torch.Tensor],
     l: torch.Tensor,
     u: torch.Tensor,
     s_l: torch.Tensor,
@@ -130,16 +203,20 @@ def _secants(
 def bounding_lines(
     sigma: nn.Module, l: torch.Tensor, u: torch.Tensor, strategy: Strategy
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(k_L, b_L, k_U, b_U)``, each shaped like ``l``: valid bounding lines of sigma on ``[l, u]``."""
-    s_l, s_u = sigma(l), sigma(u)
+    """``(k_L, b_L, k_U, b_U)``, each shaped like ``l``: valid bounding lines of sigma on ``[l, u]``.
+
+    ``sigma`` is a ReLU, a LeakyReLU (slope in [0, 1]) or a ParamRamp, evaluated out of place;
+    anything else (a subclass overriding ``forward`` included) raises InputError.
+    """
+    breakpoints = activation_breakpoints(sigma)
+    f = activation_function(sigma)
+    s_l, s_u = f(l), f(u)
     if strategy == "constant":
         zero = torch.zeros_like(l)
         return zero, s_l, zero, s_u
     if strategy not in ("tight", "adaptive"):
         raise InputError(f"expected strategy constant, tight or adaptive, got {strategy!r}")
-    min_from_l, max_from_l, min_to_u, max_to_u = _secants(
-        sigma, l, u, s_l, s_u, activation_breakpoints(sigma)
-    )
+    min_from_l, max_from_l, min_to_u, max_to_u = _secants(f, l, u, s_l, s_u, breakpoints)
     k_l, b_l = min_from_l, s_l - min_from_l * l  # L1
     k_u, b_u = min_to_u, s_u - min_to_u * u  # U1
     if strategy == "adaptive":

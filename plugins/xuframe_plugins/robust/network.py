@@ -5,22 +5,36 @@ mode, AvgPool2d; Identity and Dropout in eval mode vanish) or a monotone piecewi
 *activation* (ReLU, LeakyReLU, ParamRamp). An affine op knows how to apply its linear part,
 its positive and negative parts (for LBP), its absolute value (for IBP) and its transpose
 (for CROWN's backward pass).
+
+A model is read as a chain only where it surely is one: :func:`layer_chain` trusts an
+``nn.Sequential`` (or subclass) only when its ``forward`` is ``nn.Sequential``'s own, and a
+layer only when it runs exactly the code of its supported class; any other module (a
+residual block written as a Sequential subclass, a Linear subclass with its own ``forward``,
+a ModuleList, a custom module, anything with forward hooks) is refused by name, before any
+work is done.
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as _torch_module
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from xuframe.errors import InputError
-from xuframe_plugins.robust.activations import ParamRamp
+from xuframe_plugins.robust.activations import (
+    ParamRamp,
+    _activation_problem,
+    activation_function,
+    not_own_code,
+)
 
-__all__ = ["Activation", "Affine", "Network"]
+__all__ = ["Activation", "Affine", "Network", "layer_chain"]
 
 
 class Affine(abc.ABC):
@@ -79,10 +93,10 @@ class _Conv(Affine):
         self, module: nn.Conv2d, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
     ) -> None:
         super().__init__(in_shape, out_shape)
-        if module.padding_mode != "zeros" or isinstance(module.padding, str):
-            raise InputError("Conv2d: only numeric zero padding is supported")
+        padding = module.padding
+        assert not isinstance(padding, str)  # layer_chain refuses string padding
         self.weight, self.b = module.weight, module.bias
-        self.stride, self.padding = module.stride, module.padding
+        self.stride, self.padding = module.stride, padding
         self.dilation, self.groups = module.dilation, module.groups
         # conv_transpose2d can miss trailing rows/columns that the strided conv skipped
         k = module.kernel_size
@@ -138,12 +152,7 @@ class _Scale(Affine):
 
     def __init__(self, module: nn.BatchNorm1d | nn.BatchNorm2d, in_shape: tuple[int, ...]) -> None:
         super().__init__(in_shape, in_shape)
-        if module.training:
-            raise InputError(
-                f"{type(module).__name__} must be in eval mode for verification (call model.eval())"
-            )
-        if module.running_mean is None or module.running_var is None:
-            raise InputError(f"{type(module).__name__} without running statistics is unsupported")
+        assert module.running_mean is not None and module.running_var is not None  # layer_chain
         scale = torch.rsqrt(module.running_var + module.eps)
         shift = -module.running_mean * scale
         if module.affine:
@@ -171,14 +180,6 @@ class _AvgPool(Affine):
             if isinstance(module.kernel_size, tuple)
             else (module.kernel_size,) * 2
         )
-        if (
-            module.ceil_mode
-            or module.divisor_override
-            or (not module.count_include_pad and module.padding)
-        ):
-            raise InputError(
-                "AvgPool2d: ceil_mode, divisor_override and count_include_pad=False are unsupported"
-            )
         channels = in_shape[0]
         self.weight = torch.full((channels, 1, *k), 1.0 / math.prod(k))
         stride = module.stride if module.stride is not None else k
@@ -205,69 +206,189 @@ class _AvgPool(Affine):
 
 
 class Activation:
-    """A monotone piecewise-linear activation (ReLU, LeakyReLU, ParamRamp) applied element-wise."""
+    """A monotone piecewise-linear activation (ReLU, LeakyReLU, ParamRamp) applied element-wise.
+
+    Applied as a pure function (never in place, no hooks), whatever the module's ``inplace``.
+    """
 
     def __init__(self, module: nn.Module, shape: tuple[int, ...]) -> None:
         self.module, self.shape = module, shape
+        self.function: Callable[[torch.Tensor], torch.Tensor] = activation_function(module)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.module(x)
-        return out
+        return self.function(x)
 
 
+_SUPPORTED = (
+    "robust verifiers take nn.Sequential networks (nested ones too) of Linear, Conv2d, Flatten, "
+    "BatchNorm1d/2d (eval), AvgPool2d, ReLU, LeakyReLU, ParamRamp, Identity and Dropout (eval), "
+    "each running its class's own forward, with no forward hooks"
+)
+
+# Supported layer classes and the methods whose code the bounds assume a layer runs.
+_LAYERS: tuple[tuple[type[nn.Module], tuple[str, ...]], ...] = (
+    (nn.Linear, ("forward",)),
+    (nn.Conv2d, ("forward", "_conv_forward")),
+    (nn.Flatten, ("forward",)),
+    (nn.BatchNorm1d, ("forward",)),
+    (nn.BatchNorm2d, ("forward",)),
+    (nn.AvgPool2d, ("forward",)),
+    (nn.Identity, ("forward",)),
+    (nn.Dropout, ("forward",)),
+)
 _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, ParamRamp)
-_VANISH = (nn.Identity, nn.Dropout)
 
 
-def _leaves(model: nn.Module) -> Iterator[nn.Module]:
-    if isinstance(model, nn.Sequential):
-        for child in model:
-            yield from _leaves(child)
+_UNSUPPORTED = "unsupported layer"
+
+
+def _where(path: str, module: nn.Module) -> str:
+    name = type(module).__qualname__
+    return f"{path} ({name})" if path else f"the model ({name})"
+
+
+def _layer_problem(module: nn.Module, eval_dropout: bool, check_modes: bool) -> str | None:
+    """Why the bounds cannot take ``module`` as the layer its class says (None when they can)."""
+    if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
+        return "an uninitialised lazy module (run one forward pass first)"
+    if isinstance(module, _ACTIVATIONS):
+        return _activation_problem(module)
+    for cls, methods in _LAYERS:
+        if isinstance(module, cls):
+            problem = not_own_code(module, cls, methods)
+            if problem is not None:
+                return problem
+            break
     else:
-        yield model
+        return _UNSUPPORTED
+    if isinstance(module, nn.Conv2d) and (
+        module.padding_mode != "zeros" or isinstance(module.padding, str)
+    ):
+        return "only numeric zero padding is supported"
+    if isinstance(module, nn.Flatten) and (module.start_dim != 1 or module.end_dim != -1):
+        return "only start_dim=1, end_dim=-1 is supported"
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and (
+        module.running_mean is None or module.running_var is None
+    ):
+        return "BatchNorm without running statistics is unsupported"
+    if isinstance(module, nn.AvgPool2d) and (
+        module.ceil_mode
+        or module.divisor_override
+        or (not module.count_include_pad and module.padding)
+    ):
+        return "ceil_mode, divisor_override and count_include_pad=False are unsupported"
+    if not check_modes:
+        return None
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.training:
+        return "must be in eval mode for verification (call model.eval())"
+    if isinstance(module, nn.Dropout) and module.training and module.p > 0 and not eval_dropout:
+        return "must be in eval mode for verification (call model.eval())"
+    return None
+
+
+def layer_chain(
+    model: nn.Module, *, eval_dropout: bool = False, check_modes: bool = True
+) -> list[tuple[str, nn.Module]]:
+    """The layers ``model(x)`` applies one after the other, with their qualified names.
+
+    ``model`` is an ``nn.Sequential`` (possibly nested, or a subclass that keeps
+    ``nn.Sequential.forward``) of supported layers, or one supported layer. A module is trusted
+    only when calling it surely runs its supported class's own code: no ``forward`` override,
+    no forward hooks or pre-hooks (on it or registered for all modules). Only structure is
+    read: nothing is run. ``eval_dropout=True`` lets Dropout in training mode count as the
+    identity (verified training bounds the network as evaluated in eval mode);
+    ``check_modes=False`` skips the train/eval checks (structure only, as a model about to be
+    trained is checked).
+
+    Raises:
+        InputError: naming the first module that is not a supported layer or a plain chain, by
+            its qualified path in ``model`` and its class (e.g. ``"layers.2 (ResidualBlock)"``),
+            and why: a Sequential subclass whose ``forward`` is its own (a residual block), a
+            subclass of a supported layer that overrides ``forward``, a ModuleList (it has no
+            forward), any other module, a hook, or a supported layer in an unsupported mode.
+    """
+    if _torch_module._global_forward_pre_hooks or _torch_module._global_forward_hooks:
+        raise InputError(
+            "a global module forward hook is registered (torch.nn.modules.module."
+            "register_module_forward_hook / _pre_hook); it can change what every layer computes: "
+            "remove it before verification"
+        )
+    chain: list[tuple[str, nn.Module]] = []
+
+    def walk(module: nn.Module | None, path: str) -> None:
+        if module is None:
+            raise InputError(f"{path}: an empty (None) entry in an nn.Sequential; {_SUPPORTED}")
+        if isinstance(module, nn.Sequential):
+            problem = not_own_code(module, nn.Sequential, ("forward", "__iter__"))
+            if problem is not None:
+                raise InputError(
+                    f"{_where(path, module)} is not read as a plain chain of its children: "
+                    f"{problem}, so what it computes is unknown; {_SUPPORTED}"
+                )
+            for name, child in module._modules.items():
+                walk(child, f"{path}.{name}" if path else name)
+            return
+        if isinstance(module, (nn.ModuleList, nn.ModuleDict)):
+            raise InputError(
+                f"{_where(path, module)}: a container without a forward of its own; put the "
+                f"layers in an nn.Sequential. {_SUPPORTED}"
+            )
+        problem = _layer_problem(module, eval_dropout, check_modes)
+        if problem == _UNSUPPORTED:
+            raise InputError(f"unsupported layer {_where(path, module)}; {_SUPPORTED}")
+        if problem is not None:
+            raise InputError(f"{_where(path, module)}: {problem}; {_SUPPORTED}")
+        chain.append((path, module))
+
+    walk(model, "")
+    return chain
 
 
 class Network:
-    """``model`` (an ``nn.Sequential`` of supported layers, possibly nested) as ops with known shapes."""
+    """``model`` (an ``nn.Sequential`` of supported layers, possibly nested) as ops with known shapes.
 
-    def __init__(self, model: nn.Module, example: torch.Tensor) -> None:
+    The model is checked by :func:`layer_chain` first (same errors, same ``eval_dropout``);
+    one example is then passed through the layers to learn their shapes.
+    """
+
+    def __init__(
+        self, model: nn.Module, example: torch.Tensor, *, eval_dropout: bool = False
+    ) -> None:
+        chain = layer_chain(model, eval_dropout=eval_dropout)
         self.ops: list[Affine | Activation] = []
         shape = tuple(example.shape[1:])
-        x = example[:1]
+        x = example[:1].detach().clone()  # an in-place layer must not write into the caller's x
         with torch.no_grad():
-            for module in _leaves(model):
-                if isinstance(module, _VANISH):
+            for path, module in chain:
+                if isinstance(module, (nn.Identity, nn.Dropout)):
                     continue
-                if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and module.training:
-                    raise InputError(
-                        f"{type(module).__name__} must be in eval mode for verification (call model.eval())"
-                    )
-                y = module(x)
-                out_shape = tuple(y.shape[1:])
                 if isinstance(module, _ACTIVATIONS):
                     self.ops.append(Activation(module, shape))
-                elif isinstance(module, nn.Linear):
-                    if len(shape) != 1:
-                        raise InputError(
-                            f"Linear expects flat inputs, got shape {shape}: add nn.Flatten()"
-                        )
+                    x = self.ops[-1](x)
+                    continue
+                if isinstance(module, nn.Linear) and len(shape) != 1:
+                    raise InputError(
+                        f"{_where(path, module)} expects flat inputs, got shape {shape}: "
+                        "add nn.Flatten()"
+                    )
+                try:
+                    y = module(x)
+                except RuntimeError as err:
+                    raise InputError(
+                        f"{_where(path, module)} does not take inputs of shape {shape}: {err}"
+                    ) from err
+                out_shape = tuple(y.shape[1:])
+                if isinstance(module, nn.Linear):
                     self.ops.append(_Linear(module, shape))
                 elif isinstance(module, nn.Conv2d):
                     self.ops.append(_Conv(module, shape, out_shape))
                 elif isinstance(module, nn.Flatten):
-                    if module.start_dim != 1 or module.end_dim != -1:
-                        raise InputError("Flatten: only start_dim=1, end_dim=-1 is supported")
                     self.ops.append(_Flatten(shape, out_shape))
                 elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
                     self.ops.append(_Scale(module, shape))
-                elif isinstance(module, nn.AvgPool2d):
-                    self.ops.append(_AvgPool(module, shape, out_shape))
                 else:
-                    raise InputError(
-                        f"unsupported layer {type(module).__name__}: robust verifiers take nn.Sequential "
-                        "networks of Linear, Conv2d, Flatten, BatchNorm (eval), AvgPool2d, ReLU, LeakyReLU "
-                        "and ParamRamp"
-                    )
+                    assert isinstance(module, nn.AvgPool2d)  # layer_chain admits nothing else
+                    self.ops.append(_AvgPool(module, shape, out_shape))
                 x, shape = y, out_shape
         if not self.ops:
             raise InputError("the network has no layer to bound")

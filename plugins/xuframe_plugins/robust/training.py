@@ -28,7 +28,7 @@ from xuframe import Verifier
 from xuframe.errors import InputError
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
 from xuframe_plugins.robust.bounds import InputSet, compute_bounds, ibp_and_crown_ibp
-from xuframe_plugins.robust.network import Network
+from xuframe_plugins.robust.network import Network, layer_chain
 
 __all__ = ["VerifiedTraining", "verified_errors"]
 
@@ -43,7 +43,11 @@ class VerifiedTraining(nn.Module):
     """Wraps a classifier so the :class:`~xuframe.engine.Trainer` trains it to be verifiably robust.
 
     Batches are ``{"x": images, "y": labels}``. The step counter is a buffer, so the schedules
-    resume with the checkpoint.
+    resume with the checkpoint. ``model`` must be a network the verifiers can read (an
+    ``nn.Sequential`` of supported layers running their classes' own ``forward``; see
+    :func:`~xuframe_plugins.robust.network.layer_chain`): anything else raises InputError naming
+    the module, here and before each robust loss. Dropout counts as the identity in the bounds
+    (they bound the network as evaluated in eval mode); BatchNorm is refused in training mode.
     """
 
     def __init__(
@@ -67,6 +71,11 @@ class VerifiedTraining(nn.Module):
             )
         if not (eps >= 0 and math.isfinite(eps)):
             raise InputError(f"verified training: expected eps >= 0, got {eps}")
+        if not isinstance(model, nn.Module):
+            raise InputError(
+                f"verified training: expected model to be a torch.nn.Module, got {type(model).__name__}"
+            )
+        layer_chain(model, eval_dropout=True, check_modes=False)
         self.model = model
         self.eps, self.method, self.strategy, self.clip = eps, method, strategy, clip
         self.ramp_start, self.ramp_steps = ramp_start, ramp_steps
@@ -98,7 +107,7 @@ class VerifiedTraining(nn.Module):
         self, x: torch.Tensor, y: torch.Tensor, eps: float, beta: float
     ) -> torch.Tensor:
         """``(B, K-1)`` lower bounds of ``f(x')_y - f(x')_j`` over the eps-ball, mixed by beta."""
-        net = Network(self.model, x)
+        net = Network(self.model, x, eval_dropout=True)
         spec = Verifier.margin_spec(y, math.prod(net.out_shape)).to(x)
         inputs = InputSet(x, eps, math.inf, self.clip)
         if beta <= 0:
@@ -112,17 +121,19 @@ class VerifiedTraining(nn.Module):
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         x, y = batch["x"], batch["y"]
         s = self.schedule()
+        robust = s["eps"] > 0 and s["kappa"] < 1
+        if robust:  # refuse a model the bounds cannot read before the clean pass
+            layer_chain(self.model, eval_dropout=True)
         if "negative_slope" in s:  # the paper's ParamRamp(0.01~0): anneal the left slope with eps
             for module in self.model.modules():
                 if isinstance(module, (ParamRamp, nn.LeakyReLU)):
                     module.negative_slope = s["negative_slope"]
         clean = F.cross_entropy(self.model(x), y)
         losses = {"clean": s["kappa"] * clean}
-        if s["eps"] > 0 and s["kappa"] < 1:
+        if robust:
             lower = self.margin_lower_bounds(x, y, s["eps"], s["beta"])
             worst = torch.cat([torch.zeros_like(lower[:, :1]), -lower], dim=1)
-            robust = F.cross_entropy(worst, torch.zeros_like(y))
-            losses["robust"] = (1 - s["kappa"]) * robust
+            losses["robust"] = (1 - s["kappa"]) * F.cross_entropy(worst, torch.zeros_like(y))
         if self.training:
             self.step += 1
         return losses
@@ -134,13 +145,17 @@ def verified_errors(
     eps: float,
     verifier: Verifier,
 ) -> dict[str, float]:
-    """Clean error and verified error (share of inputs not certified at eps) over ``batches``."""
+    """Clean error and verified error (share of inputs not certified at eps) over ``batches``.
+
+    Each batch is verified before the model runs on it, so a verifier that refuses the model
+    (the robust ones: InputError naming the module) does so before any work.
+    """
     wrong = unverified = total = 0
     with torch.no_grad():
         for batch in batches:
             x, y = batch["x"], batch["y"]
-            wrong += int((model(x).argmax(1) != y).sum())
             unverified += int((~verifier.verify(model, x, y, eps).verified).sum())
+            wrong += int((model(x).argmax(1) != y).sum())
             total += len(y)
     if total == 0:
         raise InputError("verified_errors: no data")

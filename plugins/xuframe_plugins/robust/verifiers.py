@@ -10,11 +10,11 @@ import attrs
 import torch
 from torch import nn
 
-from xuframe import Bounds, DemoResult, Verifier, config_field
+from xuframe import Bounds, DemoResult, VerificationResult, Verifier, config_field
 from xuframe.errors import InputError
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
 from xuframe_plugins.robust.bounds import InputSet, Method, compute_bounds
-from xuframe_plugins.robust.network import Network
+from xuframe_plugins.robust.network import Network, layer_chain
 
 __all__ = ["CROWN", "IBP", "LBP", "BoundVerifier", "CrownIBP", "CrownLBP", "demo_network"]
 
@@ -57,11 +57,34 @@ class BoundConfig:
 
 
 class BoundVerifier(Verifier):
-    """Shared machinery of the five methods; ``method`` selects the bounding scheme."""
+    """Shared machinery of the five methods; ``method`` selects the bounding scheme.
+
+    ``bounds`` and ``verify`` take an ``nn.Sequential`` (possibly nested) of supported layers,
+    each running its class's own ``forward``; any other module raises InputError naming it by
+    its path in the model, before anything runs (see :func:`~xuframe_plugins.robust.network.layer_chain`).
+    """
 
     method: ClassVar[Method]
     norms: ClassVar[tuple[float, ...]] = (math.inf, 2.0)
     Config = BoundConfig
+
+    def verify(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        eps: float,
+        *,
+        norm: float = math.inf,
+    ) -> VerificationResult:
+        """Certify each input of ``x`` against changing the prediction away from ``labels``.
+
+        The model's structure is checked before the forward pass that counts its outputs.
+        Raises InputError as :meth:`bounds` does.
+        """
+        if isinstance(model, nn.Module):
+            layer_chain(model)
+        return super().verify(model, x, labels, eps, norm=norm)
 
     def _bounds(
         self, model: nn.Module, x: torch.Tensor, eps: float, norm: float, spec: torch.Tensor | None
