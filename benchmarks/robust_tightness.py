@@ -6,7 +6,6 @@ digits and the 9 other classes) per method and strategy, at several eps. Lower i
 The paper's observation to check: on the IBP-trained network, CROWN-IBP with the adaptive
 lines can be *looser* than IBP itself, while the tight strategy never is (Theorem 2).
 
-    pip install 'xuframe[robust]'
     python benchmarks/robust_tightness.py
 """
 

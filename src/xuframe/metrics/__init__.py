@@ -1,6 +1,6 @@
 """Evaluation metrics. Each metric lives here once and every plugin uses it.
 
-Clustering agreement (ARI), COCO box mAP (``coco_map``, with the ``coco`` extra) and the COCO
+Clustering agreement (ARI), COCO box mAP (``coco_map``) and the COCO
 results writer, KITTI AP (2-D, BEV, 3-D), movie scene segmentation (boundary AP, mIoU, Recall, Recall@3s),
 PSNR and the Frechet distance of two feature sets. (SSIM: the benchmarks use scikit-image's.)
 """

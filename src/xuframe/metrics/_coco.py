@@ -4,7 +4,7 @@ faster-coco-eval re-implements pycocotools' ``COCOeval`` in C++ with the same se
 thresholds 0.50:0.95, 101-point interpolation, area ranges small < 32^2 < medium < 96^2 < large,
 100 detections per image, crowd regions ignored); the tests check that our numbers equal
 pycocotools' on a fixed set, on random sets (hypothesis) and on every case where COCO leaves a
-metric undefined (``-1``). Install with ``pip install 'xuframe[coco]'``.
+metric undefined (``-1``). faster-coco-eval is one of xuframe's own dependencies.
 
 Image ids may be ints or strings, as pycocotools allows. faster-coco-eval itself turns every
 image id into an int (a string id raises ``ValueError`` there), so :func:`coco_map` evaluates
@@ -26,7 +26,7 @@ import torch
 
 from xuframe.data._coco import annotation_records
 from xuframe.data._detection import ImageId, as_id, check_unique_ids, id_order, sample_image_id
-from xuframe.errors import InputError
+from xuframe.errors import InputError, MissingExtraError
 from xuframe.types import Boxes2D, Detections
 
 __all__ = ["COCO_METRICS", "coco_ground_truth", "coco_map", "coco_results", "write_coco_results"]
@@ -163,8 +163,8 @@ def coco_map(
             COCO,
             COCOeval_faster,
         )
-    except ImportError as err:  # pragma: no cover - the coco extra
-        raise ImportError("coco_map needs faster-coco-eval: pip install 'xuframe[coco]'") from err
+    except ImportError as err:  # pragma: no cover - a dependency of xuframe
+        raise MissingExtraError("faster_coco_eval") from err
     if len(predictions) != len(targets):
         raise InputError(f"coco_map: {len(predictions)} predictions for {len(targets)} targets")
     ids = _target_ids(targets, "coco_map")
