@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -18,6 +19,8 @@ from xuframe_plugins.kd import (
     resnet8,
     resnet20,
     resnet56,
+    softmax_entropy,
+    softmax_kl,
     wide_resnet,
 )
 
@@ -107,3 +110,142 @@ def test_digits_upsample_to_the_requested_size():
     assert float(big.images.min()) >= 0.0 and float(big.images.max()) <= 1.0
     with pytest.raises(InputError, match="size >= 1"):
         digits("test", size=0)
+
+
+# -- masked classes (-inf logits) ------------------------------------------------------------
+@st.composite
+def _masked_logits(draw, student_masks_more=False):
+    """Teacher and student logits (float64) with random -inf masks, at least one class left
+    per row; the student masks only classes the teacher masks too, unless told otherwise."""
+    b, c = draw(st.integers(1, 5)), draw(st.integers(2, 8))
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    scale = draw(st.sampled_from([0.1, 1.0, 5.0, 30.0]))
+    teacher = torch.randn(b, c, generator=g, dtype=torch.float64) * scale
+    student = torch.randn(b, c, generator=g, dtype=torch.float64) * scale
+    t_mask = torch.rand(b, c, generator=g) < draw(st.floats(0.0, 0.8))
+    t_mask[torch.arange(b), torch.randint(0, c, (b,), generator=g)] = False  # one class stays
+    s_mask = t_mask & (torch.rand(b, c, generator=g) < draw(st.floats(0.0, 1.0)))
+    if student_masks_more:  # the student masks a class the teacher keeps, in row 0
+        kept = torch.nonzero(~t_mask[0]).flatten()
+        s_mask[0, kept[draw(st.integers(0, len(kept) - 1))]] = True
+        if s_mask[0].all():  # never a whole row: keep the classes the teacher masks
+            s_mask[0] &= ~t_mask[0]
+    teacher[t_mask] = float("-inf")
+    student[s_mask] = float("-inf")
+    return teacher, student, draw(st.floats(0.5, 8.0))
+
+
+def _reference_kl(teacher, student, t):
+    from scipy.special import rel_entr, softmax
+
+    p = softmax(teacher.numpy() / t, axis=1)
+    q = softmax(student.numpy() / t, axis=1)
+    return rel_entr(p, q).sum(1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_masked_logits())
+def test_masked_classes_count_as_probability_zero_in_the_kl(case):
+    """A -inf logit is a class of probability 0: the KL is finite and equals scipy's
+    rel_entr of the two softmaxes, and its gradient is finite."""
+    teacher, student, t = case
+    student = student.clone().requires_grad_(True)
+    rows = softmax_kl(teacher, student, t)
+    expected = _reference_kl(teacher, student.detach(), t)
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(rows.detach().numpy(), expected, rtol=1e-7, atol=1e-10)
+    loss = kd_loss(student, teacher, t)
+    assert float(loss.detach()) == pytest.approx(
+        float(expected.mean()) * t * t, rel=1e-7, abs=1e-10
+    )
+    loss.backward()
+    assert torch.isfinite(student.grad).all()
+    masked = torch.isneginf(student.detach())
+    assert (student.grad[masked] == 0).all()  # a masked class gets no gradient
+
+
+@settings(max_examples=60, deadline=None)
+@given(_masked_logits(student_masks_more=True))
+def test_a_class_the_student_masks_but_the_teacher_keeps_gives_inf(case):
+    """KL(p || q) is +inf when q = 0 where p > 0: the row says so (never NaN); the others
+    keep their values, and the gradient stays finite."""
+    teacher, student, t = case
+    student = student.clone().requires_grad_(True)
+    rows = softmax_kl(teacher, student, t)
+    expected = _reference_kl(teacher, student.detach(), t)
+    assert np.isposinf(expected[0]) and float(rows[0].detach()) == float("inf")
+    np.testing.assert_allclose(rows.detach().numpy(), expected, rtol=1e-7, atol=1e-10)
+    loss = kd_loss(student, teacher, t)
+    assert float(loss.detach()) == float("inf")
+    loss.backward()
+    assert torch.isfinite(student.grad).all()
+
+
+def test_kd_loss_with_a_masked_class_in_float32_is_finite_with_finite_grads():
+    teacher = torch.tensor([[2.0, float("-inf"), 0.5], [1.0, -1.0, float("-inf")]])
+    for student in (torch.tensor([[1.0, 3.0, 0.0], [0.0, 2.0, 1.0]]), teacher.clone()):
+        student = student.clone().requires_grad_(True)
+        loss = kd_loss(student, teacher, 4.0)
+        expected = _reference_kl(teacher.double(), student.detach().double(), 4.0).mean() * 16
+        assert float(loss.detach()) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+        loss.backward()
+        assert torch.isfinite(student.grad).all()
+
+
+@pytest.mark.parametrize("who", ["teacher", "student"])
+def test_a_row_masked_everywhere_or_nan_is_refused(who):
+    good = torch.zeros(2, 3)
+    bad = good.clone()
+    bad[1] = float("-inf")
+    args = (bad, good) if who == "teacher" else (good, bad)  # softmax_kl(teacher, student)
+    with pytest.raises(InputError, match=f"row 1 of the {who} logits is -inf in every class"):
+        softmax_kl(*args)
+    with pytest.raises(InputError, match="row 1"):
+        softmax_entropy(bad)
+    bad[1] = float("nan")
+    with pytest.raises(InputError, match="NaN"):
+        kd_loss(bad, good, 2.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_masked_logits())
+def test_entropy_of_masked_logits_is_scipys_and_has_finite_grads(case):
+    from scipy.special import entr, softmax
+
+    logits = case[0].clone().requires_grad_(True)
+    value = softmax_entropy(logits)
+    expected = entr(softmax(logits.detach().numpy(), axis=1)).sum(1)
+    np.testing.assert_allclose(value.detach().numpy(), expected, rtol=1e-7, atol=1e-10)
+    value.sum().backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_the_kd_and_sskd_distillers_train_through_a_teacher_that_masks_a_class():
+    """A teacher masking a class with -inf (the student not) gives finite losses and grads."""
+
+    class Masked(nn.Module):
+        def __init__(self, net: ResNetCifar) -> None:
+            super().__init__()
+            self.net = net
+            self.feature_dim = net.feature_dim
+
+        def _mask(self, logits: torch.Tensor) -> torch.Tensor:
+            return logits.masked_fill(torch.arange(logits.shape[1]) == 0, float("-inf"))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self._mask(self.net(x))
+
+        def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            logits, feature = self.net.forward_features(x)
+            return self._mask(logits), feature
+
+    torch.manual_seed(0)
+    for name in ("kd", "sskd"):
+        student = ResNetCifar(8, 4, 1)
+        dist = xuframe.create("distiller", name, Masked(ResNetCifar(8, 4, 1)), student).train()
+        losses = dist.loss({"x": torch.rand(4, 1, 8, 8), "y": torch.randint(1, 4, (4,))})
+        total = sum(losses.values())
+        assert torch.isfinite(total), (name, losses)
+        total.backward()
+        assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)

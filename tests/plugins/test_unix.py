@@ -129,3 +129,29 @@ def test_without_mixing_and_with_keep_equal_to_the_batch_unix_is_vanilla_kd():
     expected, got = kd.loss(batch), unix.loss(batch)
     for name in ("ce", "kd"):
         assert float(got[name].detach()) == pytest.approx(float(expected[name].detach()), rel=1e-5)
+
+
+class _Masked(nn.Module):
+    """A classifier whose last class is masked with -inf (common practice)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.net(x)
+        return torch.cat([logits[:, :-1], torch.full_like(logits[:, -1:], float("-inf"))], 1)
+
+
+def test_a_masked_class_gives_finite_entropy_losses_and_gradients():
+    """Entropy ranks and the KD term treat a -inf class as probability 0, never NaN."""
+    torch.manual_seed(0)
+    logits = torch.tensor([[1.0, 2.0, float("-inf")], [0.0, 0.0, float("-inf")]])
+    assert torch.allclose(entropy(logits), torch.tensor([0.5822031, 0.6931472]))
+    student, teacher = _Masked(ResNetCifar(8, 4, 1)), _Masked(ResNetCifar(8, 4, 1))
+    dist = UncertaintyMixupKD(teacher, student, {"keep": 6, "boundary": 4}).train()
+    losses = dist.loss({"x": torch.rand(8, 1, 8, 8), "y": torch.randint(0, 3, (8,))})
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)

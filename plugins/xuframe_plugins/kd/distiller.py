@@ -18,25 +18,10 @@ from torch import nn
 
 from xuframe import DemoResult, Distiller, config_field, non_negative, positive
 from xuframe.errors import InputError
+from xuframe_plugins.kd.losses import kd_loss
 from xuframe_plugins.kd.nets import ResNetCifar
 
 __all__ = ["KnowledgeDistillation", "kd_loss"]
-
-
-def kd_loss(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """``T^2 * KL(softmax(teacher / T) || softmax(student / T))``, averaged over rows
-    (``batchmean``); zero when the logits are equal, whatever their scale."""
-    if student_logits.shape != teacher_logits.shape or student_logits.ndim != 2:
-        raise InputError(
-            "kd_loss: student and teacher logits must have the same (B, classes) shape, got "
-            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
-        )
-    t = float(temperature)
-    log_p = F.log_softmax(student_logits / t, dim=1)
-    log_q = F.log_softmax(teacher_logits / t, dim=1)
-    return F.kl_div(log_p, log_q, reduction="batchmean", log_target=True) * t * t
 
 
 class KnowledgeDistillation(Distiller):

@@ -30,7 +30,8 @@ from torch import nn
 
 from xuframe import DemoResult, config_field, fraction, non_negative, positive
 from xuframe.errors import InputError
-from xuframe_plugins.kd.distiller import KnowledgeDistillation, kd_loss
+from xuframe_plugins.kd.distiller import KnowledgeDistillation
+from xuframe_plugins.kd.losses import kd_loss
 
 __all__ = [
     "ProjectionHead",

@@ -32,6 +32,7 @@ from torch import nn
 
 from xuframe import DemoResult, Distiller, config_field, fraction, non_negative, positive
 from xuframe.errors import ConfigError, InputError
+from xuframe_plugins.kd.losses import softmax_kl
 from xuframe_plugins.stylekd.generator import StyleGAN2
 
 __all__ = [
@@ -106,12 +107,13 @@ def direction_similarity_loss(
     """Sum over blocks of ``KL(softmax(T) || softmax(S))`` (batch mean), where row ``i`` of
     ``T`` (``S``) holds the cosine similarities between the teacher's (student's) features of
     sample ``i`` and those of every shifted sample ``j``. Feature tensors are
-    ``(2 batch, ...)``: the originals, then the shifted."""
+    ``(2 batch, ...)``: the originals, then the shifted. The KL is
+    :func:`xuframe_plugins.kd.softmax_kl`, shared with the classifier distillers."""
     total = student[0].new_zeros(())
     for fs, ft in zip(student, teacher, strict=True):
         s = F.cosine_similarity(fs[:batch, None], fs[None, batch:], dim=2)
         t = F.cosine_similarity(ft[:batch, None], ft[None, batch:], dim=2)
-        total = total + F.kl_div(F.log_softmax(s, 1), F.softmax(t, 1), reduction="batchmean")
+        total = total + softmax_kl(t, s).mean()
     return total
 
 

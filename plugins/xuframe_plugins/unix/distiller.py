@@ -23,15 +23,17 @@ import torch.nn.functional as F
 
 from xuframe import DemoResult, config_field, non_negative, positive
 from xuframe.errors import InputError
-from xuframe_plugins.kd.distiller import KnowledgeDistillation, kd_loss
+from xuframe_plugins.kd.distiller import KnowledgeDistillation
+from xuframe_plugins.kd.losses import kd_loss, softmax_entropy
 
 __all__ = ["UncertaintyMixupKD", "computation_fraction", "entropy", "mixing_weights"]
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
-    """The entropy of ``softmax(logits)`` per row, in nats."""
-    log_p = F.log_softmax(logits, dim=1)
-    return -(log_p.exp() * log_p).sum(1)
+    """The entropy of ``softmax(logits)`` per row, in nats (``(B, classes)`` -> ``(B,)``);
+    ``-inf`` logits are masked classes (``0 log 0 = 0``). See
+    :func:`xuframe_plugins.kd.softmax_entropy`, which this is."""
+    return softmax_entropy(logits)
 
 
 def mixing_weights(batch: int, boundary: float, sharpness: float) -> torch.Tensor:
