@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from xuframe.engine import load_checkpoint
 from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import frechet_distance
 from xuframe_plugins.stylekd import (
@@ -94,6 +100,131 @@ def test_rosinality_layout_round_trip_gives_the_same_images(tmp_path):
     assert torch.equal(loaded.sample(4, seed=3), g.sample(4, seed=3))
 
 
+def _train_py_args(lmdb: str) -> argparse.Namespace:
+    """``args`` exactly as rosinality/stylegan2-pytorch's ``train.py`` builds it: its parser
+    (every option, its types and defaults), then the attributes the script sets."""
+    parser = argparse.ArgumentParser(description="StyleGAN2 trainer")
+    parser.add_argument("path", type=str)
+    parser.add_argument("--arch", type=str, default="stylegan2")
+    parser.add_argument("--iter", type=int, default=800000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--n_sample", type=int, default=64)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--r1", type=float, default=10)
+    parser.add_argument("--path_regularize", type=float, default=2)
+    parser.add_argument("--path_batch_shrink", type=int, default=2)
+    parser.add_argument("--d_reg_every", type=int, default=16)
+    parser.add_argument("--g_reg_every", type=int, default=4)
+    parser.add_argument("--mixing", type=float, default=0.9)
+    parser.add_argument("--ckpt", type=str, default=None)
+    parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--channel_multiplier", type=int, default=2)
+    parser.add_argument("--wandb", action="store_true")
+    parser.add_argument("--local_rank", type=int, default=0)
+    parser.add_argument("--augment", action="store_true")
+    parser.add_argument("--augment_p", type=float, default=0)
+    parser.add_argument("--ada_target", type=float, default=0.6)
+    parser.add_argument("--ada_length", type=int, default=500 * 1000)
+    parser.add_argument("--ada_every", type=int, default=256)
+    args = parser.parse_args([lmdb, "--size", "16", "--augment", "--batch", "4"])
+    args.distributed = False
+    args.latent = 16
+    args.n_mlp = 2
+    args.start_iter = 0
+    return args
+
+
+def _train_py_checkpoint(g: StyleGAN2, g_ema: StyleGAN2, args: object) -> dict[str, object]:
+    """The dict rosinality's ``train.py`` saves every 10000 iterations."""
+    d = g.discriminator()
+    ratio_g, ratio_d = 4 / 5, 16 / 17
+    g_optim = torch.optim.Adam(g.parameters(), lr=0.002 * ratio_g, betas=(0**ratio_g, 0.99**ratio_g))
+    d_optim = torch.optim.Adam(d.parameters(), lr=0.002 * ratio_d, betas=(0**ratio_d, 0.99**ratio_d))
+    for model, optim in ((g, g_optim), (d, d_optim)):  # a step, so the state holds tensors
+        sum(p.sum() for p in model.parameters()).backward()
+        optim.step()
+    return {
+        "g": to_rosinality(g),
+        "d": d.state_dict(),
+        "g_ema": to_rosinality(g_ema),
+        "g_optim": g_optim.state_dict(),
+        "d_optim": d_optim.state_dict(),
+        "args": args,
+        "ada_aug_p": 0.0375,
+    }
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_a_checkpoint_of_rosinalitys_train_py_loads(tmp_path, zip_format):
+    torch.manual_seed(2)
+    g, g_ema = StyleGAN2(TINY).eval(), StyleGAN2(TINY).eval()
+    path = tmp_path / "010000.pt"
+    torch.save(
+        _train_py_checkpoint(g, g_ema, _train_py_args(str(tmp_path / "lmdb"))),
+        path,
+        _use_new_zipfile_serialization=zip_format,
+    )
+    assert torch.equal(load_rosinality(path).eval().sample(2, seed=1), g_ema.sample(2, seed=1))
+    assert torch.equal(load_rosinality(path, "g").eval().sample(2, seed=1), g.sample(2, seed=1))
+    with pytest.raises(
+        InputError,
+        match=r"holds keys g, d, g_ema, g_optim, d_optim, args, ada_aug_p; expected 'ema'",
+    ):
+        load_rosinality(path, "ema")
+    with pytest.raises(
+        InputError, match="'d_optim' holds a dict, expected a generator state dict|not a rosinality"
+    ):
+        load_rosinality(path, "d_optim")
+
+
+class _Unknown:
+    """A class the loader has never heard of: it must be named and refused, never built."""
+
+    built = 0
+
+    def __setstate__(self, state: object) -> None:
+        _Unknown.built += 1
+
+
+class _Exploit:
+    """Unpickled, it would run a shell command that leaves a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_a_checkpoint_holding_an_unknown_global_is_refused_and_never_run(tmp_path, zip_format):
+    torch.manual_seed(0)
+    g = StyleGAN2(TINY)
+    marker = tmp_path / "pwned"
+    exploit = tmp_path / "exploit.pt"
+    checkpoint = _train_py_checkpoint(g, g, _Exploit(marker))
+    torch.save(checkpoint, exploit, _use_new_zipfile_serialization=zip_format)
+    system = f"{os.system.__module__}.system"  # posix.system on Linux
+    with pytest.raises(InputError, match=rf"{exploit}.*refused.*{re.escape(system)}"):
+        load_rosinality(exploit)
+    assert not marker.exists()
+    unknown = tmp_path / "unknown.pt"
+    torch.save(
+        {**checkpoint, "args": _Unknown()}, unknown, _use_new_zipfile_serialization=zip_format
+    )
+    name = f"{_Unknown.__module__}._Unknown"
+    with pytest.raises(InputError, match=re.escape(name)):
+        load_rosinality(unknown)
+    assert _Unknown.built == 0
+    # the Namespace is admitted for rosinality files only, not for xuframe's own checkpoints
+    namespace = tmp_path / "namespace.pt"
+    torch.save(
+        {"format": "xuframe-checkpoint", "version": 1, "args": argparse.Namespace()}, namespace
+    )
+    with pytest.raises(InputError, match="argparse.Namespace"):
+        load_checkpoint(namespace)
+
+
 def test_bad_generators_and_checkpoints_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="power of two"):
         StyleGAN2({"resolution": 24})
@@ -107,7 +238,7 @@ def test_bad_generators_and_checkpoints_are_refused(tmp_path):
     with pytest.raises(InputError, match="convs.1.conv.weight"):
         from_rosinality(state)
     torch.save([1, 2], tmp_path / "list.pt")
-    with pytest.raises(InputError, match="not a dict"):
+    with pytest.raises(InputError, match="holds a list, expected"):
         load_rosinality(tmp_path / "list.pt")
     with pytest.raises(ConfigError, match="zero channels"):
         make_student(g, 0.02)

@@ -58,7 +58,7 @@ def synthetic_kitti(
     marker = folder / _MARKER
     args = dict(scene_args or {})
     want = {"n_scenes": n_scenes, "seed": seed, "args": args, "generator": "LidarScenes/1"}
-    if marker.exists() and json.loads(marker.read_text()) == want:
+    if _marker_matches(marker, want):
         return folder / "training"
     out = LidarScenes(n_scenes, seed=seed, **args).write_kitti(folder)
     marker.write_text(json.dumps(want))
@@ -66,6 +66,15 @@ def synthetic_kitti(
 
 
 def _database(data: KittiDataset) -> ObjectDatabase:
+def _marker_matches(marker: Path, want: dict[str, Any]) -> bool:
+    """Whether ``marker`` records the scenes ``want``; a missing, unreadable or damaged marker
+    (a run killed mid-write) does not, and the scenes are written again."""
+    try:
+        return bool(json.loads(marker.read_text()) == want)
+    except (OSError, ValueError):
+        return False
+
+
     return ObjectDatabase((data[i] for i in range(len(data))), min_points=5)
 
 

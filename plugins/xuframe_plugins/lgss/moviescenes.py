@@ -33,23 +33,44 @@ from xuframe_plugins.lgss.data import MODALITIES
 __all__ = ["moviescenes_split", "read_moviescenes"]
 
 
+def _unreadable(path: Path, what: str, exc: BaseException) -> InputError:
+    """The error for a file that is not ``what``, naming it and its first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(17)
+        found = f"it starts with bytes {head[:16]!r}" if head else "it is empty (0 bytes)"
+    except OSError:
+        found = "it cannot be read"
+    return InputError(f"{path}: not {what}, or truncated: {found} ({type(exc).__name__}: {exc})")
+
+
 def moviescenes_split(root: str | os.PathLike[str]) -> dict[str, list[str]]:
     """The movie ids per split from ``meta/split318.json``."""
     path = Path(root) / "meta" / "split318.json"
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, expected the json split file")
     if not path.is_file():
         raise InputError(f"no split file at {path}")
-    with open(path) as handle:
-        split = json.load(handle)
+    try:
+        split = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not json
+        raise _unreadable(path, "a json split file", exc) from exc
     if not isinstance(split, dict) or not all(isinstance(v, list) for v in split.values()):
         raise InputError(f"{path}: expected a mapping of split names to lists of movie ids")
     return {str(k): [str(x) for x in v] for k, v in split.items()}
 
 
 def _labels(path: Path) -> tuple[list[str], np.ndarray[Any, Any]]:
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, expected a label text file")
     if not path.is_file():
         raise InputError(f"no label file at {path}")
     ids, values = [], []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text()
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, "a label text file", exc) from exc
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
@@ -59,6 +80,8 @@ def _labels(path: Path) -> tuple[list[str], np.ndarray[Any, Any]]:
         values.append(1 if parts[1] == "-1" else int(parts[1]))
     if not ids:
         raise InputError(f"{path}: no shots")
+    if not ids[0].isdigit():
+        raise InputError(f"{path}: expected numeric shot ids, got {ids[0]!r}")
     expected = [str(i).zfill(len(ids[0])) for i in range(int(ids[0]), int(ids[0]) + len(ids))]
     if ids != expected:
         raise InputError(f"{path}: shot ids must be consecutive from {ids[0]}, got {ids[:5]}...")
@@ -78,9 +101,20 @@ def _per_shot_npy(folder: Path, ids: list[str], what: str) -> np.ndarray[Any, An
     arrays = []
     for shot in ids:
         path = folder / f"shot_{shot}.npy"
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, expected a {what} .npy file")
         if not path.is_file():
             raise InputError(f"missing {what} file {path}")
-        arrays.append(np.load(path, allow_pickle=False))
+        try:
+            arrays.append(np.load(path, allow_pickle=False))
+        except (OSError, ValueError, EOFError) as exc:
+            raise _unreadable(path, f"a {what} .npy array", exc) from exc
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1 or arrays[0].dtype.kind not in "biuf":
+        raise InputError(
+            f"{folder}: expected {what} arrays of one numeric shape, found shapes "
+            f"{sorted(shapes)[:3]} of dtype {arrays[0].dtype}"
+        )
     return np.stack(arrays).astype(np.float32)
 
 
@@ -140,7 +174,11 @@ def read_moviescenes(
     movie["imdbid"] = imdbid
     shots = base / "shot_movie318" / f"{imdbid}.txt"
     if shots.is_file():
-        lines = [line.split() for line in shots.read_text().splitlines() if line.strip()]
+        try:
+            text = shots.read_text()
+        except (OSError, ValueError) as exc:
+            raise _unreadable(shots, "a shot text file", exc) from exc
+        lines = [line.split() for line in text.splitlines() if line.strip()]
         if len(lines) != len(ids):
             raise InputError(f"{shots}: {len(lines)} shots but the label file lists {len(ids)}")
         try:

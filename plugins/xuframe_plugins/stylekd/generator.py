@@ -3,6 +3,7 @@ used rosinality/stylegan2-pytorch (the ``g_ema`` state dict of its ``.pt`` files
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import re
@@ -14,6 +15,7 @@ import attrs
 import torch
 
 from xuframe import DemoResult, Generator, config_field, positive
+from xuframe.data import load_torch_file
 from xuframe.errors import ConfigError, InputError
 from xuframe_plugins.stylekd.stylegan2 import (
     Discriminator,
@@ -260,12 +262,24 @@ def from_rosinality(state: Mapping[str, torch.Tensor], **config: Any) -> StyleGA
             f"from_rosinality: not a rosinality stylegan2 generator state dict (no {missing}; "
             f"keys start {sample})"
         )
+    for k in (*needed, *(f"convs.{i}.conv.weight" for i in range(0, 64, 2))):
+        value = state.get(k)
+        if k in state and not (isinstance(value, torch.Tensor) and value.dim() >= 2):
+            raise InputError(
+                f"from_rosinality: {k!r} holds {type(value).__name__} "
+                f"{tuple(value.shape) if isinstance(value, torch.Tensor) else ''}, expected a "
+                "weight tensor of 2 or more dimensions"
+            )
     n_mlp = _count(state, r"style\.(\d+)\.weight")
     n_convs = _count(state, r"convs\.(\d+)\.conv\.weight")
     if n_convs % 2:
         raise InputError(f"from_rosinality: expected an even number of convs, found {n_convs}")
     resolution = 2 ** (n_convs // 2 + 2)
     channels = [int(state["conv1.conv.weight"].shape[1])]
+    absent = [f"convs.{2 * j}.conv.weight" for j in range(n_convs // 2)]
+    absent = [k for k in absent if k not in state]
+    if absent:
+        raise InputError(f"from_rosinality: the state dict lacks {absent[0]!r}")
     channels += [int(state[f"convs.{2 * j}.conv.weight"].shape[1]) for j in range(n_convs // 2)]
     latent_dim = int(state["style.1.weight"].shape[1])
     model = StyleGAN2(
@@ -284,6 +298,10 @@ def from_rosinality(state: Mapping[str, torch.Tensor], **config: Any) -> StyleGA
         if theirs not in state:
             raise InputError(f"from_rosinality: the state dict lacks {theirs!r}")
         tensor = state[theirs]
+        if not isinstance(tensor, torch.Tensor):
+            raise InputError(
+                f"from_rosinality: {theirs!r} holds a {type(tensor).__name__}, expected a tensor"
+            )
         if tuple(tensor.shape) != tuple(ours[mine].shape):
             raise InputError(
                 f"from_rosinality: {theirs!r} has shape {tuple(tensor.shape)}, expected "
@@ -312,18 +330,59 @@ def to_rosinality(model: StyleGAN2) -> dict[str, torch.Tensor]:
 
 
 def load_rosinality(path: str | os.PathLike[str], key: str = "g_ema", **config: Any) -> StyleGAN2:
-    """Load a rosinality ``.pt`` checkpoint (``torch.load(..., weights_only=True)``) and
-    build its ``key`` generator (``g_ema`` by default; ``g`` for the raw one). The file's
-    ``latent_avg``, where present, becomes ``w_avg`` (truncation's centre)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    """Build the ``key`` generator (``g_ema`` by default; ``g`` for the raw one) of a
+    rosinality/stylegan2-pytorch ``.pt`` file: a checkpoint of its ``train.py`` (``g``,
+    ``d``, ``g_ema``, ``g_optim``, ``d_optim``, ``args``, ``ada_aug_p``), a converted
+    release (``g_ema``, ``latent_avg``), or a bare generator state dict.
+
+    The file is read with ``torch.load(weights_only=True)`` admitting, besides tensors and
+    plain data, exactly one class: ``argparse.Namespace`` (``train.py``'s ``args``, whose
+    values are strings, numbers, booleans and ``None``). Nothing in the file is called. The
+    file's ``latent_avg``, where present, becomes ``w_avg`` (truncation's centre).
+
+    Raises :class:`~xuframe.errors.InputError` naming the file and what was found: missing,
+    a folder, empty, truncated or not a torch file (with its first bytes), any other class
+    in the pickle (naming the global, never loading it), not a dict, no ``key`` (naming the
+    keys it holds), or a ``key`` that is not a rosinality generator state dict.
+    """
+    what = "a rosinality stylegan2 checkpoint"
+    checkpoint = load_torch_file(path, what, allowed_globals=_ROSINALITY_GLOBALS)
     if not isinstance(checkpoint, Mapping):
-        raise InputError(f"load_rosinality: {path} holds a {type(checkpoint).__name__}, not a dict")
+        raise InputError(
+            f"load_rosinality: {path} holds a {type(checkpoint).__name__}, expected {what} "
+            f"(a dict with {key!r})"
+        )
     if key not in checkpoint:
         if "style.1.weight" in checkpoint:  # a bare generator state dict
-            return from_rosinality(checkpoint, **config)
-        raise InputError(f"load_rosinality: {path} has no {key!r} (keys: {sorted(checkpoint)[:8]})")
-    model = from_rosinality(checkpoint[key], **config)
+            return _from_file(path, checkpoint, config)
+        keys = ", ".join(map(str, list(checkpoint)[:12])) + (
+            ", ..." if len(checkpoint) > 12 else ""
+        )
+        expected = "g_ema (or g), or a bare generator state dict (style.1.weight, ...)"
+        raise InputError(
+            f"load_rosinality: {path} holds keys {keys or 'none'}; expected {key!r} ({expected})"
+        )
+    state = checkpoint[key]
+    if not isinstance(state, Mapping):
+        raise InputError(
+            f"load_rosinality: {path}: {key!r} holds a {type(state).__name__}, expected a "
+            "generator state dict"
+        )
+    model = _from_file(path, state, config)
     latent_avg = checkpoint.get("latent_avg")
     if isinstance(latent_avg, torch.Tensor) and latent_avg.numel() == model.latent_dim:
         model.w_avg.copy_(latent_avg.reshape(-1))
     return model
+
+
+# What a rosinality train.py checkpoint holds besides tensors and plain data: its ``args``.
+_ROSINALITY_GLOBALS = (argparse.Namespace,)
+
+
+def _from_file(
+    path: str | os.PathLike[str], state: Mapping[str, Any], config: Mapping[str, Any]
+) -> StyleGAN2:
+    try:
+        return from_rosinality(state, **config)
+    except InputError as exc:
+        raise InputError(f"load_rosinality: {path}: {exc}") from exc

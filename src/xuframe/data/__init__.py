@@ -9,6 +9,7 @@ Nothing here downloads anything: data is generated from a seed or read from file
 read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.
 """
 
+from xuframe._files import load_torch_file
 from xuframe.data._blobs import make_blobs
 from xuframe.data._classification import (
     ImageClassification,
@@ -87,6 +88,7 @@ __all__ = [
     "cifar",
     "textures",
     "load_array_pickle",
+    "load_torch_file",
     "image_boxes",
     "kitti_calibration",
     "kitti_objects",

@@ -11,12 +11,14 @@ import gzip
 import math
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from xuframe._files import describe_start, read_bytes
 from xuframe.data._pickle import load_array_pickle
 from xuframe.errors import InputError
 
@@ -94,13 +96,22 @@ def digits(
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray[Any, Any]:
-    """Read an IDX file (the MNIST format; ``.gz`` is decompressed) into a numpy array."""
+    """Read an IDX file (the MNIST format; ``.gz`` is decompressed) into a numpy array.
+
+    Raises :class:`~xuframe.errors.InputError` naming the file when it is missing, a folder,
+    not IDX (with its first bytes), or truncated."""
     source = Path(path)
-    opener = gzip.open if source.suffix == ".gz" else open
-    with opener(source, "rb") as handle:
-        data = handle.read()
+    data = read_bytes(source, "an IDX file")
+    if source.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(
+                f"{source}: not a gzip-compressed IDX file, or it is truncated: "
+                f"{describe_start(data)} ({exc})"
+            ) from exc
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise InputError(f"{source}: not an IDX file (bad magic number)")
+        raise InputError(f"{source}: not an IDX file (bad magic number): {describe_start(data)}")
     dims = data[3]
     header = 4 + 4 * dims
     if len(data) < header:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from xuframe._files import describe_start, read_text
 from xuframe.data._detection import (
     ImageId,
     as_id,
@@ -77,10 +78,18 @@ class CocoDetection:
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
         path = Path(annotation_file)
+        text = read_text(path, "a COCO annotation file (json)")
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"CocoDetection: cannot read {path}: {err}") from err
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(
+                f"CocoDetection: {path} is not json: {err}; {describe_start(text.encode())}"
+            ) from err
+        if not isinstance(data, dict):
+            raise InputError(
+                f"CocoDetection: {path} holds a json {type(data).__name__}, expected an object "
+                "with images, annotations and categories"
+            )
         _require(data, ("images", "annotations", "categories"), str(path))
         for cat in data["categories"]:
             _require(cat, ("id", "name"), f"{path}: category")
@@ -136,7 +145,7 @@ class CocoDetection:
         try:
             with Image.open(file) as im:
                 array = np.asarray(im.convert("RGB"), dtype=np.uint8)
-        except OSError as err:
+        except (OSError, ValueError, SyntaxError) as err:  # PIL's kinds for a damaged image
             raise InputError(f"CocoDetection: cannot read image {file}: {err}") from err
         if array.shape[:2] != (int(info["height"]), int(info["width"])):
             raise InputError(

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 import torch
 
+from xuframe._files import read_bytes, read_text, require_file
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
 
@@ -106,15 +107,15 @@ def read_calib(path: str | os.PathLike[str]) -> Calibration:
     """A KITTI ``calib/*.txt``; a missing or malformed ``P2``, ``R0_rect`` or ``Tr_velo_to_cam``
     raises :class:`InputError` naming it."""
     values: dict[str, np.ndarray[Any, Any]] = {}
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as err:
-        raise InputError(f"read_calib: cannot read {path}: {err}") from err
-    for line in lines:
+    lines = read_text(path, "a KITTI calibration file").splitlines()
+    for n, line in enumerate(lines, 1):
         if ":" not in line:
             continue
         key, _, rest = line.partition(":")
-        values[key.strip()] = np.array([float(v) for v in rest.split()], dtype=np.float64)
+        try:
+            values[key.strip()] = np.array([float(v) for v in rest.split()], dtype=np.float64)
+        except ValueError as err:
+            raise InputError(f"read_calib: {path}:{n}: {key.strip()}: {err}") from err
     mats = {}
     for key, shape in _CALIB_KEYS.items():
         if key not in values:
@@ -141,7 +142,7 @@ def write_calib(path: str | os.PathLike[str], calib: Calibration) -> None:
 def read_velodyne(path: str | os.PathLike[str]) -> PointCloud:
     """A KITTI ``velodyne/*.bin`` (float32 ``x, y, z, reflectance`` per point). A file whose size
     is not a multiple of 16 bytes is truncated: :class:`InputError`."""
-    raw = Path(path).read_bytes()
+    raw = read_bytes(path, "a KITTI velodyne scan")
     if len(raw) % 16:
         raise InputError(
             f"read_velodyne: {path} has {len(raw)} bytes, not a multiple of 16 (x, y, z, r float32): truncated?"
@@ -160,13 +161,15 @@ def write_velodyne(path: str | os.PathLike[str], cloud: PointCloud) -> None:
 
 
 def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """A KITTI ``image_2/*.png`` as a ``(3, H, W)`` float tensor in ``[0, 1]``."""
+    """A KITTI ``image_2/*.png`` as a ``(3, H, W)`` float tensor in ``[0, 1]``;
+    :class:`InputError` naming the file when it is missing, a folder or not a readable image."""
     from PIL import Image, UnidentifiedImageError
 
+    require_file(path, "a KITTI image")
     try:
         with Image.open(path) as im:
             array = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as err:
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
         raise InputError(f"read_image: cannot read {path} as an image: {err}") from err
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
@@ -296,9 +299,10 @@ def _visible_objects(
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:
-    """A KITTI ``label_2/*.txt`` (15 fields per line, 16 with a score)."""
+    """A KITTI ``label_2/*.txt`` (15 fields per line, 16 with a score); :class:`InputError`
+    naming the file and line for a missing file, a folder, non-text bytes or a bad line."""
     out = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in enumerate(read_text(path, "a KITTI label file").splitlines(), 1):
         f = line.split()
         if not f:
             continue

@@ -7,12 +7,14 @@ callable, so :func:`load_array_pickle` admits only what arrays need: a tampered 
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from typing import Any
 
 import numpy as np
 
+from xuframe._files import describe_start, read_bytes
 from xuframe.errors import InputError
 
 __all__ = ["load_array_pickle"]
@@ -30,10 +32,14 @@ _ALLOWED = {
 }
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle names a global outside the allowlist."""
+
+
 class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(
+            raise _Refused(
                 f"refusing to load {module}.{name}: only numpy arrays and plain containers "
                 "are allowed"
             )
@@ -44,10 +50,19 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def load_array_pickle(path: str | os.PathLike[str], what: str = "an array pickle") -> Any:
     """Unpickle ``path`` (Python 2 pickles too, strings as latin-1), admitting numpy arrays,
-    numpy scalars and plain containers only; anything else raises ``InputError`` naming
-    ``what`` the file was expected to be."""
+    numpy scalars and plain containers only.
+
+    Raises :class:`~xuframe.errors.InputError` naming the file and ``what`` it was expected to
+    be when it is missing or a folder, empty, truncated or not a pickle (with its first
+    bytes), or names any other global (the message names it; nothing is called).
+    """
+    data = read_bytes(path, what)
     try:
-        with open(path, "rb") as handle:
-            return _ArrayUnpickler(handle, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path}: not {what} ({exc})") from exc
+        return _ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except _Refused as exc:
+        raise InputError(f"{path}: not {what}: {exc}") from None
+    except Exception as exc:  # pickle raises many kinds on damaged or foreign bytes
+        raise InputError(
+            f"{path}: not {what} (a pickle), or it is truncated or corrupt: {describe_start(data)} "
+            f"({type(exc).__name__}: {exc})"
+        ) from exc

@@ -4,19 +4,20 @@ A checkpoint is a dict of plain data and tensors tagged ``format: "xuframe-check
 model, optimizer and scheduler state, RNG states, step, epoch and the run's config. Writing
 goes to a temporary file in the same folder, is flushed to disk, then renamed over the
 target, so a crash mid-write leaves the previous checkpoint intact. Loading never runs code
-from the file: ``weights_only=True`` admits tensors and plain containers only.
+from the file: ``weights_only=True`` admits tensors and plain containers only, and every
+failure to read one is a :class:`~xuframe.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from xuframe._files import load_torch_file
 from xuframe.errors import CheckpointError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
@@ -55,27 +56,26 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
-    Raises :class:`~xuframe.errors.CheckpointError` when the file is missing, truncated or
-    corrupt, holds anything but tensors and plain data, or is not a xuframe checkpoint.
+    Raises :class:`~xuframe.errors.CheckpointError` (an :class:`~xuframe.errors.InputError`)
+    naming the file and what it holds when it is missing or a folder, empty, truncated or
+    corrupt, not a torch file, holds anything but tensors and plain data (naming the global),
+    or is not a xuframe checkpoint (naming the keys it holds).
     """
     source = Path(path)
-    if not source.is_file():
+    if not source.exists():
         raise CheckpointError(f"no checkpoint at {source}")
-    try:
-        payload = torch.load(source, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
+    payload = load_torch_file(source, "a xuframe checkpoint", map_location=map_location)
+    if not isinstance(payload, dict):
         raise CheckpointError(
-            f"{source}: refused to load: the file holds objects other than tensors and plain data "
-            f"(xuframe loads with weights_only=True and never runs code from a checkpoint): {exc}"
-        ) from exc
-    except Exception as exc:  # torch raises many kinds for a damaged or foreign file
+            f"{source}: not a xuframe checkpoint (expected a dict with format={FORMAT!r}, found "
+            f"a {type(payload).__name__})"
+        )
+    if payload.get("format") != FORMAT:
+        keys = ", ".join(map(str, list(payload)[:8])) + (", ..." if len(payload) > 8 else "")
         raise CheckpointError(
-            f"{source}: not a readable checkpoint (truncated or corrupt?): {exc}"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{source}: not a xuframe checkpoint (expected a dict with format={FORMAT!r}; "
-            "a bare state_dict loads with torch.load and module.load_state_dict)"
+            f"{source}: not a xuframe checkpoint (expected a dict with format={FORMAT!r}; it "
+            f"holds keys {keys or 'none'}; a bare state_dict loads with torch.load and "
+            "module.load_state_dict)"
         )
     if payload.get("version") != FORMAT_VERSION:
         raise CheckpointError(

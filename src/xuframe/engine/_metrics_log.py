@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from xuframe._files import read_text
+from xuframe.errors import InputError
+
 __all__ = ["MetricsLog", "read_metrics"]
 
 
@@ -55,14 +58,23 @@ class MetricsLog:
 
 
 def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The rows of a metrics log (a file, or a run folder holding ``metrics.jsonl``)."""
+    """The rows of a metrics log (a file, or a run folder holding ``metrics.jsonl``).
+
+    Raises :class:`~xuframe.errors.InputError` naming the file when it is missing, not text,
+    or has a line that is not a json object (naming the line)."""
     source = Path(path)
     if source.is_dir():
         source = source / "metrics.jsonl"
     rows = []
-    with open(source) as handle:
-        for line in handle:
-            line = line.strip()
-            if line:
-                rows.append(json.loads(line))
+    for number, line in enumerate(read_text(source, "a metrics log (json lines)").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}:{number}: not a json object: {exc}") from exc
+        if not isinstance(row, dict):
+            raise InputError(f"{source}:{number}: expected a json object, got {line[:40]!r}")
+        rows.append(row)
     return rows

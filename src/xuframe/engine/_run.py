@@ -45,10 +45,11 @@ import attrs
 from torch import nn
 
 from xuframe._config import build_config
+from xuframe._files import read_text
 from xuframe.engine._checkpoint import load_checkpoint
 from xuframe.engine._config import TrainerConfig
 from xuframe.engine._trainer import Evaluator, FitResult, Trainer, mean_losses
-from xuframe.errors import CheckpointError, ConfigError
+from xuframe.errors import CheckpointError, ConfigError, InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,10 +94,12 @@ class RunFile:
 def load_run(path: str | os.PathLike[str]) -> RunFile:
     """Read and check a run file; ConfigError names the file and the key's dotted path."""
     source = Path(path)
+    if not source.exists():
+        raise ConfigError(f"no run file at {source}")
     try:
-        values = tomllib.loads(source.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"no run file at {source}") from None
+        values = tomllib.loads(read_text(source, "a run file (TOML)"))
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     for key, value in values.items():
@@ -226,7 +229,7 @@ def evaluate_run(
     payload = load_checkpoint(checkpoint)
     try:
         model.load_state_dict(payload["model"])
-    except RuntimeError as exc:
+    except (KeyError, RuntimeError) as exc:
         raise CheckpointError(
             f"{checkpoint}: does not fit the model of {run.source}: {exc}"
         ) from exc
