@@ -65,7 +65,6 @@ def synthetic_kitti(
     return out
 
 
-def _database(data: KittiDataset) -> ObjectDatabase:
 def _marker_matches(marker: Path, want: dict[str, Any]) -> bool:
     """Whether ``marker`` records the scenes ``want``; a missing, unreadable or damaged marker
     (a run killed mid-write) does not, and the scenes are written again."""
@@ -75,6 +74,7 @@ def _marker_matches(marker: Path, want: dict[str, Any]) -> bool:
         return False
 
 
+def _database(data: KittiDataset) -> ObjectDatabase:
     return ObjectDatabase((data[i] for i in range(len(data))), min_points=5)
 
 
