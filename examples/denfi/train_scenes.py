@@ -13,12 +13,14 @@ the same run for ``xuframe train``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
 
 import xuframe
 from xuframe.data import KittiDataset
+from xuframe.engine import save_pretrained
 from xuframe.errors import MissingExtraError
 from xuframe_plugins.denfi.training import bev_figure, synthetic_kitti, train_lidar
 
@@ -32,6 +34,11 @@ def main() -> None:
     parser.add_argument("--root", default="data/denfi-scenes")
     parser.add_argument("--out", default="denfi_bev.png")
     parser.add_argument("--small", action="store_true", help="the demo's small model and scenes")
+    parser.add_argument(
+        "--export-weights",
+        metavar="TAG",
+        help="ship the trained weights as TAG in the plugin's weights/ folder (maintainers)",
+    )
     args = parser.parse_args()
     xuframe.import_extra("matplotlib.pyplot")  # the BEV picture; fail before training
 
@@ -80,6 +87,18 @@ def main() -> None:
         title=f"{args.name}, held-out scene 0: ground truth (green), detections >= 0.3 (red)",
     )
     print(f"wrote {args.out}")
+    if args.export_weights:
+        shipped = save_pretrained(
+            model,
+            args.export_weights,
+            evaluate="xuframe_plugins.denfi.pretrained:evaluate",
+            command="python examples/denfi/train_scenes.py " + " ".join(sys.argv[1:]),
+            description=(
+                f"{args.steps} steps on {args.train} synthetic scenes (LidarScenes seed 0); "
+                "metrics on 32 held-out scenes (seed 1000)"
+            ),
+        )
+        print(f"wrote {shipped.path}: Car BEV {shipped.metrics['Car/bev/moderate']:.3f}")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ The same run is described by ``shapes.toml`` for ``xuframe train``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import xuframe
 from xuframe.data import SHAPE_CLASSES, Normalize, ShapesDataset
+from xuframe.engine import save_pretrained
 from xuframe.errors import MissingExtraError
 from xuframe_plugins.ttfnet.training import train_on_shapes
 
@@ -24,6 +26,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", default="ttfnet_shapes.png")
+    parser.add_argument(
+        "--export-weights",
+        metavar="TAG",
+        help="ship the trained weights as TAG in the plugin's weights/ folder (maintainers)",
+    )
     args = parser.parse_args()
     plt = xuframe.import_extra("matplotlib.pyplot")
     patches = xuframe.import_extra("matplotlib.patches")
@@ -73,6 +80,18 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
     print(f"wrote {args.out}")
+    if args.export_weights:
+        shipped = save_pretrained(
+            model,
+            args.export_weights,
+            evaluate="xuframe_plugins.ttfnet.pretrained:evaluate",
+            command="python examples/ttfnet/train_shapes.py " + " ".join(sys.argv[1:]),
+            description=(
+                f"{args.steps} steps on 8,000 generated {args.size}-px shapes images; "
+                "metrics on the 200 held-out images of the validation split"
+            ),
+        )
+        print(f"wrote {shipped.path}: AP50 {shipped.metrics['AP50']:.3f}")
 
 
 if __name__ == "__main__":

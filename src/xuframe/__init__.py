@@ -21,6 +21,8 @@ from xuframe._config import (
 )
 from xuframe._extras import import_extra
 from xuframe._plugins import PluginInfo, plugin_infos, registry
+from xuframe._pretrained import PretrainedWeights
+from xuframe._pretrained import pretrained_weights as _pretrained_weights
 from xuframe._registry import KINDS, Registry
 from xuframe.hookspecs import hookimpl
 from xuframe.interfaces import Component, Detector, Distiller, Generator, Solver, Verifier
@@ -77,6 +79,9 @@ __all__ = [
     "list_plugins",
     "PluginInfo",
     "hookimpl",
+    # pretrained weights
+    "pretrained_weights",
+    "PretrainedWeights",
     # optional dependencies
     "import_extra",
     # submodules
@@ -84,7 +89,7 @@ __all__ = [
 ]
 
 
-def create(kind: str, name: str, /, *args: Any, **config: Any) -> Any:
+def create(kind: str, name: str, /, *args: Any, weights: str | None = None, **config: Any) -> Any:
     """Build the registered component ``kind/name`` with ``config`` (validated).
 
     ``args`` are passed to the constructor before the config (a distiller's teacher and
@@ -92,10 +97,23 @@ def create(kind: str, name: str, /, *args: Any, **config: Any) -> Any:
 
         solver = xuframe.create("solver", "kmeans", n_init=8)
 
+    ``weights`` builds it trained, with weights shipped in its plugin (as timm's
+    ``pretrained=True``): the config they were trained with, updated by ``config``, in eval
+    mode. :func:`pretrained_weights` lists them with the metrics they reach::
+
+        detector = xuframe.create("detector", "denfi", weights="synthetic")
+
     Raises :class:`~xuframe.errors.UnknownComponentError` (listing the known names and the
     closest match) or :class:`~xuframe.errors.ConfigError`.
     """
-    return registry.create(kind, name, *args, **config)
+    return registry.create(kind, name, *args, weights=weights, **config)
+
+
+def pretrained_weights(kind: str, name: str) -> dict[str, PretrainedWeights]:
+    """The pretrained weights shipped for ``kind/name``, by tag: for each, the file, its
+    SHA-256, the config and the exact command that made it, and the metrics it reaches on
+    fixed held-out data (re-measured by the test suite). Empty when none ship."""
+    return _pretrained_weights(registry.get(kind, name))
 
 
 def get_component_class(kind: str, name: str) -> type[Component]:

@@ -189,9 +189,19 @@ class Registry:
         self._ensure_loaded()
         return [cls for (_, n), cls in sorted(self._classes.items()) if n == name]
 
-    def create(self, kind: str, name: str, /, *args: Any, **config: Any) -> Component:
-        """Build ``kind/name`` from keyword config values (validated); ``args`` go to its constructor."""
-        return self.get(kind, name).from_config(config, *args)
+    def create(
+        self, kind: str, name: str, /, *args: Any, weights: str | None = None, **config: Any
+    ) -> Component:
+        """Build ``kind/name`` from keyword config values (validated); ``args`` go to its
+        constructor. ``weights`` names shipped pretrained weights (e.g. ``"synthetic"``): the
+        component is then built with the config they were trained with, updated by
+        ``config``, and loaded with them (see :func:`xuframe.pretrained_weights`)."""
+        cls = self.get(kind, name)
+        if weights is None:
+            return cls.from_config(config, *args)
+        from xuframe._pretrained import load_pretrained
+
+        return load_pretrained(cls, weights, args, config)
 
     def names(self, kind: str) -> list[str]:
         """Sorted names registered under ``kind``."""

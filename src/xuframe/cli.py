@@ -195,6 +195,17 @@ def _cmd_info(args: argparse.Namespace, out: TextIO) -> int:
             (f.name, f.type, "(required)" if f.required else repr(f.default), f.doc) for f in fields
         ]
         _table(rows, ("field", "type", "default", "doc"), out)
+    shipped = xuframe.pretrained_weights(cls.kind, cls.name)
+    if shipped:
+        print("\npretrained weights (weights=TAG):", file=out)
+        _table(
+            [
+                (w.tag, _format_metrics(dict(list(w.metrics.items())[:4])), w.command)
+                for w in shipped.values()
+            ],
+            ("tag", "held-out metrics", "made by"),
+            out,
+        )
     return 0
 
 

@@ -110,7 +110,7 @@ class CheckpointError(InputError):
 class MissingExtraError(XuframeError, ImportError):
     """An optional dependency is not installed; the message names the extra that brings it."""
 
-    def __init__(self, module: str, extra: str | None) -> None:
+    def __init__(self, module: str, extra: str | None = None) -> None:
         self.module = module
         self.extra = extra
         how = f"pip install 'xuframe[{extra}]'" if extra else f"pip install {module.split('.')[0]}"

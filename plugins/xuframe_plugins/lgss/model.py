@@ -15,7 +15,7 @@ it, half before and half after (2 + 2 by default). Per modality:
   (``hidden -> 100 -> 2``) give boundary logits (with ``lstm=False`` the two linear layers
   take BNet's output directly: the clip level alone).
 
-The modalities' logits are mixed with ``weights`` (place 0.5, cast 0.2, action 0.2, audio 0.1)
+The modalities' logits are mixed with ``modality_weights`` (place 0.5, cast 0.2, action 0.2, audio 0.1)
 and trained with class-weighted cross-entropy (``class_weights`` 0.5 / 5). :meth:`predict`
 then groups the shots into scenes: with ``global_grouping``, the number of scenes is one more
 than the boundaries above ``threshold`` and the exact dynamic programme of
@@ -176,7 +176,7 @@ class SceneSegmenter(Detector):
         lstm: bool = config_field(
             True, doc="segment level: a Bi-LSTM over boundary sequences (false: BNet alone)"
         )
-        weights: tuple[float, ...] = config_field(
+        modality_weights: tuple[float, ...] = config_field(
             (0.5, 0.2, 0.2, 0.1), doc="logit mixing weights, place/cast/action/audio"
         )
         class_weights: tuple[float, float] = config_field(
@@ -204,8 +204,10 @@ class SceneSegmenter(Detector):
             )
         if cfg.window < 2 or cfg.window % 2:
             raise ConfigError(f"lgss: window must be even and >= 2, got {cfg.window}")
-        if len(cfg.weights) != 4 or any(w < 0 for w in cfg.weights):
-            raise ConfigError(f"lgss: weights must be 4 non-negative numbers, got {cfg.weights}")
+        if len(cfg.modality_weights) != 4 or any(w < 0 for w in cfg.modality_weights):
+            raise ConfigError(
+                f"lgss: modality_weights must be 4 non-negative numbers, got {cfg.modality_weights}"
+            )
         dims = {
             "place": cfg.place_dim,
             "cast": cfg.cast_dim,
@@ -270,7 +272,7 @@ class SceneSegmenter(Detector):
         cfg = self.config
         mixed: list[torch.Tensor] = []
         for m in cfg.modalities:
-            w = cfg.weights[MODALITIES.index(m)]
+            w = cfg.modality_weights[MODALITIES.index(m)]
             logits = self.branches[m](
                 [_windows(movie[m], cfg.window) for movie in movies], cfg.seq_len
             )

@@ -3,6 +3,7 @@
 See the "Training" page of the docs for single-process, resumed and ``torchrun`` runs.
 """
 
+from xuframe._pretrained import save_pretrained
 from xuframe.engine._checkpoint import load_checkpoint, save_checkpoint
 from xuframe.engine._config import TrainerConfig
 from xuframe.engine._metrics_log import read_metrics
@@ -20,6 +21,7 @@ __all__ = [
     "mean_losses",
     "save_checkpoint",
     "load_checkpoint",
+    "save_pretrained",
     "seed_everything",
     "seed_worker",
     "read_metrics",
