@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import DataLoader
 
+import xuframe
 from xuframe.data import (
     Compose,
     GlobalFlip,
@@ -238,13 +239,7 @@ def bev_figure(
 ) -> Path:
     """Write a bird's-eye-view PNG: points (light grey near the ground, dark above it),
     ground-truth boxes (green) and detections (red, with scores). Needs matplotlib (``pip install 'xuframe[plot]'``)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise InputError("bev_figure needs matplotlib: pip install 'xuframe[plot]'") from exc
+    plt = xuframe.import_extra("matplotlib.pyplot")
     from xuframe.ops import bev_corners
 
     fig, ax = plt.subplots(figsize=(7, 8.5))

@@ -1,7 +1,7 @@
 """Image classification data: scikit-learn's bundled digits, seeded synthetic textures, and
 readers for MNIST (IDX) and CIFAR-10/100 (python pickle batches).
 
-Nothing is downloaded: the digits ship inside scikit-learn (the ``robust`` extra), the
+Nothing is downloaded: the digits ship inside scikit-learn (a dependency of xuframe), the
 textures are generated, and MNIST and CIFAR are read from files you already have.
 """
 
@@ -75,7 +75,7 @@ def digits(
         from sklearn.datasets import load_digits  # type: ignore[import-untyped]
     except ImportError as exc:
         raise InputError(
-            "the digits data needs scikit-learn: pip install 'xuframe[robust]'"
+            "the digits data needs scikit-learn, a dependency of xuframe: pip install scikit-learn"
         ) from exc
     if split not in ("train", "test"):
         raise InputError(f"expected split 'train' or 'test', got {split!r}")
