@@ -15,6 +15,7 @@ from xuframe_plugins.defocus import (
     DeblurProblem,
     DefocusDeblur,
     blind_kernel,
+    deconvolve_region,
     defocus_levels,
     disc_kernel,
     edge_defocus,
@@ -25,7 +26,7 @@ from xuframe_plugins.defocus import (
     synthetic_scene,
     two_level_halves,
 )
-from xuframe_plugins.defocus.deconv import _symmetrise, project_kernel
+from xuframe_plugins.defocus.deconv import _symmetrise, blur_periodic, objective, project_kernel
 
 
 def _gaussian_fit(kernel: np.ndarray) -> float:
@@ -208,3 +209,99 @@ def test_disc_kernel_has_the_per_axis_sigma_it_is_named_by(sigma):
     assert np.isclose(k.sum(), 1.0) and np.allclose(k, _symmetrise(k))
     assert abs(np.sqrt((k.sum(0) * t**2).sum()) - sigma) < 0.06 * sigma  # pixel sampling
     assert np.isclose(k.max(), k[r, r])  # flat top: the centre is as high as any pixel
+
+
+def _two_squares() -> tuple[np.ndarray, np.ndarray]:
+    """Issue 18 item 7: two flat squares on black, blurred by a Gaussian of sigma 2."""
+    sharp = np.zeros((64, 64))
+    sharp[10:40, 10:40] = 1.0
+    sharp[42:56, 42:56] = 0.6
+    return sharp, ndimage.gaussian_filter(sharp, 2.0)
+
+
+def _psnr(a, b):
+    return float(-10 * np.log10(np.mean((a - b) ** 2)))
+
+
+@pytest.mark.parametrize("kernel_steps", [0, 3])
+def test_noise_free_blur_is_deblurred_at_least_as_well_as_richardson_lucy(kernel_steps):
+    """Issue 18 item 7: with no noise the outlier image took every edge residual of the start
+    (the blurred image), which left it unchanged: 18.15 dB in, 18.17 dB (``kernel_steps=0``)
+    and 17.23 dB (default) out, against 22.34 dB for Richardson-Lucy with the true kernel."""
+    restoration = pytest.importorskip("skimage.restoration")
+    sharp, y = _two_squares()
+    rl = np.clip(restoration.richardson_lucy(y, gaussian_kernel(2.0), num_iter=50), 0, 1)
+    solver = DefocusDeblur({"kernel_steps": kernel_steps})
+    result = solver.solve(DeblurProblem(y, defocus_map=np.full(y.shape, 2.0)))
+    assert _psnr(result.image, sharp) >= _psnr(rl, sharp)
+    assert _psnr(result.image, sharp) > _psnr(y, sharp) + 4.0
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05])
+def test_deblurring_works_across_the_noise_range(noise):
+    """From no noise to 0.05 the non-blind result beats the best Richardson-Lucy (over its
+    iteration count) on the squares and gains 2.5 dB on a two-level scene; the blind result
+    never ends below its input, and gains 1.5 dB up to noise 0.02."""
+    restoration = pytest.importorskip("skimage.restoration")
+    rng = np.random.default_rng(0)
+    sharp, clean = _two_squares()
+    y = np.clip(clean + noise * rng.normal(size=clean.shape), 0, 1)
+    rl = max(
+        _psnr(
+            np.clip(restoration.richardson_lucy(y, gaussian_kernel(2.0), num_iter=n), 0, 1), sharp
+        )
+        for n in (10, 20, 30, 50)
+    )
+    ours = DefocusDeblur({"kernel_steps": 0}).solve(DeblurProblem(y, np.full(y.shape, 2.0)))
+    assert _psnr(ours.image, sharp) >= rl
+
+    sharp, y = _blurred(noise=noise)
+    truth = np.array([1.5, 3.0])[two_level_halves(y.shape)]
+    known = DefocusDeblur({"kernel_steps": 0}).solve(DeblurProblem(y, truth))
+    assert (
+        _psnr(known.image[8:-8, 8:-8], sharp[8:-8, 8:-8])
+        > _psnr(y[8:-8, 8:-8], sharp[8:-8, 8:-8]) + 2.5
+    )
+    blind = DefocusDeblur().solve(DeblurProblem(y))
+    gain = _psnr(blind.image[8:-8, 8:-8], sharp[8:-8, 8:-8]) - _psnr(
+        y[8:-8, 8:-8], sharp[8:-8, 8:-8]
+    )
+    assert gain >= 0.0
+    if noise <= 0.02:
+        assert gain > 1.5
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), sigma=st.floats(0.8, 3.0), noise=st.sampled_from([0.0, 0.01]))
+def test_the_image_step_never_ends_above_the_objective_of_its_start(seed, sigma, noise):
+    """(D6): whatever the start (here a random image, or the data), the image step returns a
+    point whose (D1) is at most the start's."""
+    rng = np.random.default_rng(seed)
+    y = np.clip(
+        spatially_varying_blur(synthetic_scene((40, 40), seed), np.zeros((40, 40), int), [sigma])
+        + noise * rng.normal(size=(40, 40)),
+        0,
+        1,
+    )[None]
+    weight = np.zeros((40, 40))
+    weight[6:-6, 6:-6] = 1.0
+    kernel = gaussian_kernel(sigma, 5)
+    lam, tau = 0.1 * max(noise, 0.002), 0.5 * (8 * max(noise, 0.002)) ** 2
+    for start in (None, rng.uniform(0, 1, size=y.shape)):
+        s = deconvolve_region(
+            y,
+            kernel,
+            weight,
+            lam=lam,
+            tau=tau,
+            betas=tuple(lam * 2.0 ** (k + 4) for k in range(6)),
+            inner=2,
+            x0=start,
+        )
+        x0 = y if start is None else start
+        r = y - blur_periodic(x0, kernel)
+        e0 = np.where((r * r).sum(0) > 2 * tau * weight, r, 0.0)
+        assert (
+            objective(y, s.x, s.e, kernel, weight, lam, tau)
+            <= objective(y, x0, e0, kernel, weight, lam, tau) + 1e-12
+        )

@@ -10,8 +10,9 @@ outlier image ``e`` (equation (D1) of ``docs/plugins/defocus.md``):
 wrong label near a border would cause, and the padded frame. Half-quadratic splitting with an
 auxiliary gradient field ``g`` and a rising penalty ``beta`` alternates three exact steps:
 (D2) ``e`` by hard thresholding, (D3) ``g`` by isotropic shrinkage and (D4) ``x`` by one FFT
-division. The kernel step (K1)-(K4) fits ``k`` to the gradients under symmetry, low rank,
-non-negativity and unit sum.
+division. (D5) lowers the outlier price from a start where no trusted pixel is an outlier, and
+(D6) keeps the result only if it lowered (D1) below its start. The kernel step (K1)-(K4) fits
+``k`` to the gradients under symmetry, low rank, non-negativity and unit sum.
 """
 
 from __future__ import annotations
@@ -101,7 +102,15 @@ def deconvolve_region(
 ) -> RegionSolution:
     """Minimise (D1) by half-quadratic splitting: for each ``beta`` in ``betas`` (rising),
     ``inner`` rounds of (D2) ``e``, (D3) ``g``, (D4) ``x``. ``y`` is ``(C, H, W)``;
-    ``weight`` ``(H, W)``; ``x0`` a warm start (default ``y``)."""
+    ``weight`` ``(H, W)``; ``x0`` a warm start (default ``y``).
+
+    (D5) The outlier price is continued: at the first stage it is raised so that no fully
+    trusted pixel (``weight >= 1``) is an outlier of the start, then it falls geometrically
+    to ``tau`` over the first half of the stages. Without it, a start far from the solution
+    (the blurred image itself, when the noise and so ``tau`` are small) puts every edge
+    residual into ``e``, and ``x = y`` is a fixed point. (D6) With ``prior="tv"`` the start
+    is returned instead when the result does not lower (D1) below the start's value
+    (``e`` taken by (D2) at ``tau``); ``history`` is then the path that was rejected."""
     shape = y.shape[1:]
     K = transfer_function(kernel, shape)
     Dx, Dy = _difference_transfer(shape)
@@ -109,12 +118,21 @@ def deconvolve_region(
     D2 = np.abs(Dx) ** 2 + np.abs(Dy) ** 2
     X = _fft(y if x0 is None else x0)
     threshold = 2.0 * tau * weight
+    # (D5) continuation of the outlier price: no trusted pixel is an outlier at the start,
+    # the price falls geometrically to 2 tau over the first half of the stages.
+    r = y - _ifft(K * X, shape)
+    trusted = weight >= 1.0
+    start = 1.0
+    if trusted.any() and tau > 0:
+        start = float((r * r).sum(0)[trusted].max()) / (2.0 * tau)
+    ramp = max(1, len(betas) // 2)
     history = []
     e = np.zeros_like(y)
-    for beta in betas:
+    for stage, beta in enumerate(betas):
+        scale = max(start, 1.0) ** max(0.0, 1.0 - stage / ramp)
         for _ in range(inner):
             r = y - _ifft(K * X, shape)
-            e = np.where((r * r).sum(0) > threshold, r, 0.0)  # (D2)
+            e = np.where((r * r).sum(0) > scale * threshold, r, 0.0)  # (D2)
             gx, gy = _ifft(Dx * X, shape), _ifft(Dy * X, shape)
             norm2 = (gx * gx + gy * gy).sum(0) if prior == "l0" else gx * gx + gy * gy
             if prior == "l0":  # (K0): keep a gradient only where it pays its l0 price
@@ -127,6 +145,13 @@ def deconvolve_region(
     x = _ifft(X, shape)
     r = y - _ifft(K * X, shape)
     e = np.where((r * r).sum(0) > threshold, r, 0.0)
+    if prior == "tv":  # (D6) accept the step only if it lowered (D1) from where it started
+        x_start = y if x0 is None else x0
+        r = y - blur_periodic(x_start, kernel)
+        e_start = np.where((r * r).sum(0) > threshold, r, 0.0)
+        j_start = objective(y, x_start, e_start, kernel, weight, lam, tau)
+        if j_start <= objective(y, x, e, kernel, weight, lam, tau):
+            return RegionSolution(np.array(x_start, dtype=np.float64), e_start, history)
     return RegionSolution(x, e, history)
 
 

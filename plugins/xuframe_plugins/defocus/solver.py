@@ -3,7 +3,7 @@
 
 Steps, numbered as in ``docs/plugins/defocus.md``: estimate a defocus map (E1)-(E4) unless the
 problem brings one; segment it into regions of near-constant blur (S1)-(S3); then per region,
-starting from the Gaussian of the region's blur, alternate the image step (D1)-(D4) and the
+starting from the Gaussian of the region's blur, alternate the image step (D1)-(D6) and the
 kernel step (K1)-(K4); and compose the regions' latent images.
 """
 
@@ -160,7 +160,7 @@ def _trust(mask: Array, radius: int) -> Array:
 class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
     """Blind removal of spatially varying out-of-focus blur, region by region.
 
-    The solver ``defocus``: steps (E1)-(E4), (S1)-(S4), (D1)-(D4) and (K0)-(K4) of the module
+    The solver ``defocus``: steps (E1)-(E4), (S1)-(S4), (D1)-(D6) and (K0)-(K4) of the module
     docstring and ``docs/plugins/defocus.md``."""
 
     name: ClassVar[str] = "defocus"
