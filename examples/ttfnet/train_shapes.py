@@ -22,6 +22,7 @@ from xuframe_plugins.ttfnet.training import train_on_shapes
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="ttfnet-tiny", choices=["ttfnet-tiny", "ttfnet-r18"])
     parser.add_argument("--steps", type=int, default=1800)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -45,6 +46,7 @@ def main() -> None:
         n_val=200,
         image_size=args.size,
         seed=0,
+        name=args.name,
         progress=True,
     )
     minutes = (time.perf_counter() - start) / 60
@@ -76,7 +78,7 @@ def main() -> None:
                 va="bottom",
             )
         ax.axis("off")
-    fig.suptitle(f"ttfnet-tiny on held-out shapes: AP50 {metrics['AP50']:.3f}")
+    fig.suptitle(f"{args.name} on held-out shapes: AP50 {metrics['AP50']:.3f}")
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
     print(f"wrote {args.out}")

@@ -12,6 +12,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich import box
@@ -307,6 +308,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             if rows:
                 rows.add(label, "-", "no demo", "")
             continue
+        picture = _write_picture(result, args.out, cls) if args.out else None
         payload.append(
             {
                 "component": label,
@@ -314,16 +316,32 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
                 "metrics": dict(result.metrics),
                 "headline": result.headline or next(iter(result.metrics), None),
                 "summary": result.summary,
+                "picture": str(picture) if picture else None,
             }
         )
         if rows:
             shown = _format_metrics(dict(result.metrics)) if full else _headline(result)
-            rows.add(label, f"{seconds:.1f}", shown, result.summary)
+            summary = f"{result.summary} [wrote {picture}]" if picture else result.summary
+            rows.add(label, f"{seconds:.1f}", shown, summary)
     if args.json:
         print(json.dumps(payload, indent=2), file=out)
     elif failed:
         print(f"{failed} of {len(targets)} demos failed", file=out)
     return 1 if failed else 0
+
+
+def _write_picture(result: DemoResult, folder: str, cls: type[Component]) -> Path | None:
+    """Write the demo's picture as ``folder/KIND-NAME.png`` (atomically); None when it has none."""
+    if result.picture is None:
+        return None
+    from PIL import Image
+
+    target = Path(folder) / f"{cls.kind}-{cls.name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    Image.fromarray(result.picture).save(tmp, format="PNG")
+    os.replace(tmp, target)
+    return target
 
 
 @contextlib.contextmanager
@@ -409,6 +427,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", metavar="DIR", help="write each demo's picture to DIR/KIND-NAME.png")
     p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("train", help="train what a TOML run file describes (works under torchrun)")

@@ -4,7 +4,6 @@ same, plus the DENFI conv guided by the first head's boxes and a second head).""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -231,36 +230,13 @@ class PillarsBaseline(Detector):
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
-        """Train a small model for 150 steps on 48 synthetic scenes and report moderate-Car
-        BEV / 3-D AP (R40) on 16 held-out scenes."""
-        from xuframe_plugins.denfi.training import train_and_evaluate
+        """The shipped ``synthetic`` weights on 16 held-out synthetic scenes: KITTI AP (R40)
+        (see :mod:`xuframe_plugins.denfi.demo`)."""
+        from xuframe_plugins.denfi.demo import demo
 
-        start = time.perf_counter()
-        metrics = train_and_evaluate(
-            cls.name,
-            DEMO_CONFIG,
-            steps=DEMO_STEPS,
-            n_train=48,
-            n_val=16,
-            batch_size=4,
-            lr=3e-3,
-            seed=seed,
-            scene_args=DEMO_SCENES,
-        )
-        seconds = time.perf_counter() - start
-        return DemoResult(
-            {**metrics, "seconds": seconds},
-            summary=(
-                f"{cls.name}, {DEMO_STEPS} steps on 48 synthetic scenes ({seconds:.0f} s): "
-                f"moderate Car AP (R40, 16 held-out scenes) BEV {metrics['Car/bev/moderate']:.3f}, "
-                f"3-D {metrics['Car/3d/moderate']:.3f} at IoU 0.7; BEV "
-                f"{metrics['Car/bev@0.5/moderate']:.3f} at 0.5 (too short to learn much: the "
-                "example trains for minutes)"
-            ),
-        )
+        return demo(cls, seed)
 
 
-DEMO_STEPS = 150
 #: Scenes for the demo model: objects within 25 m and a 60-degree field of view.
 DEMO_SCENES: dict[str, Any] = {"max_range": 30.0, "field_of_view": 60.0, "max_objects": 8}
 #: A smaller model for demos and tests: 25.6 x 25.6 m in front of the sensor.

@@ -20,8 +20,10 @@ HELD_OUT_SEED = 1000
 HELD_OUT_SCENES = 32
 
 
-def evaluate(model: Any, n_scenes: int = HELD_OUT_SCENES) -> dict[str, float]:
-    """KITTI AP (R40) of ``model`` on the held-out synthetic scenes (see
+def evaluate(
+    model: Any, n_scenes: int = HELD_OUT_SCENES, seed: int = HELD_OUT_SEED
+) -> dict[str, float]:
+    """KITTI AP (R40) of ``model`` on ``n_scenes`` held-out synthetic scenes of ``seed`` (see
     :func:`~xuframe_plugins.denfi.training.kitti_evaluator` for the keys)."""
     with tempfile.TemporaryDirectory() as folder:
-        return kitti_evaluator(model, lidar_val_loader(folder, n_scenes, 4, HELD_OUT_SEED))
+        return kitti_evaluator(model, lidar_val_loader(folder, n_scenes, 4, seed))

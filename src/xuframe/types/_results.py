@@ -243,14 +243,30 @@ class DemoResult:
 
     ``headline`` names the metric that stands for the demo in one-row-per-component tables
     (``xuframe demo`` with several demos); ``None`` means the first metric. It must be a key
-    of ``metrics`` (``InputError`` otherwise).
+    of ``metrics`` (``InputError`` otherwise). ``picture`` is what the demo shows, as an RGB
+    image ``(H, W, 3)`` of uint8 (detections drawn, images sampled, ...);
+    ``xuframe demo --out DIR`` writes it as a PNG.
     """
 
     metrics: Mapping[str, float] = attrs.field(converter=_metrics)
     summary: str = ""
     headline: str | None = None
+    picture: np.ndarray[Any, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        if self.picture is not None and (
+            not isinstance(self.picture, np.ndarray)
+            or self.picture.dtype != np.uint8
+            or self.picture.ndim != 3
+            or self.picture.shape[2] != 3
+            or 0 in self.picture.shape
+        ):
+            got = (
+                f"{self.picture.dtype} array of shape {self.picture.shape}"
+                if isinstance(self.picture, np.ndarray)
+                else type(self.picture).__name__
+            )
+            raise InputError(f"DemoResult.picture: expected a uint8 array (H, W, 3), got {got}")
         if self.headline is not None and self.headline not in self.metrics:
             raise InputError(
                 f"DemoResult.headline: expected one of the metrics ({', '.join(self.metrics)}), "
