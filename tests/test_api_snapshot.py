@@ -23,6 +23,7 @@ PUBLIC_MODULES = (
     "xuframe.ops",
     "xuframe.engine",
     "xuframe.metrics",
+    "xuframe.pictures",
     "xuframe.testing",
     "xuframe.testing.strategies",
     "xuframe_plugins.kmeans",

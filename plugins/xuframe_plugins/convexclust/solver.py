@@ -18,6 +18,7 @@ from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
 from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
+from xuframe.pictures import scatter_picture
 from xuframe_plugins.convexclust.recovery import recovery_interval
 from xuframe_plugins.convexclust.ssnal import SolverState, _Operators, solve_ssnal
 from xuframe_plugins.convexclust.weights import (
@@ -294,4 +295,6 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
                 f"at lambda {lam:.4g}: {result.n_clusters} clusters (truth 4), ARI {ari:.3f}, "
                 f"relative gap {result.residual:.1e}, {result.seconds * 1e3:.0f} ms"
             ),
+            headline="ARI",
+            picture=scatter_picture(points, result.labels),
         )

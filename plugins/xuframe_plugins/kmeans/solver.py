@@ -18,6 +18,7 @@ from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
 from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
+from xuframe.pictures import scatter_picture
 
 __all__ = ["KMeans", "KMeansProblem"]
 
@@ -161,4 +162,6 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
         return DemoResult(
             {"ARI": ari, "objective": result.objective, "iterations": result.iterations},
             summary=f"4 blobs in 5-D, 600 points: ARI {ari:.3f} against the true clusters",
+            headline="ARI",
+            picture=scatter_picture(points, result.labels),
         )

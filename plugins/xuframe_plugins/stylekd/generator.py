@@ -17,6 +17,7 @@ import torch
 from xuframe import DemoResult, Generator, config_field, positive
 from xuframe.data import load_torch_file
 from xuframe.errors import ConfigError, InputError
+from xuframe.pictures import image_grid
 from xuframe_plugins.stylekd.stylegan2 import (
     Discriminator,
     MappingNetwork,
@@ -197,6 +198,8 @@ class StyleGAN2(Generator):
                 f"16-px digits, 150 steps ({seconds:.0f} s): Frechet distance to held-out digits "
                 f"(random features) {before:.2f} untrained -> {after:.2f} trained"
             ),
+            headline="fd",
+            picture=image_grid(trained.sample(32, seed=seed), 8),
         )
 
     @classmethod
