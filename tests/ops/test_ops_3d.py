@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from xuframe.errors import InputError
@@ -40,12 +40,12 @@ def shapely_iou(a, b):
 
 @settings(max_examples=100, deadline=None)
 @given(bev_box, bev_box)
+# nearly parallel edges: a 0.125 x 1 box against itself turned by 1.2e-7 rad
+@example((0.0, 0.0, 1.0, 0.125, 0.0), (0.0, 0.0, 1.0, 0.125, 1.2e-7))
 def test_bev_iou_equals_shapely(a, b):
     ta, tb = torch.tensor([a], dtype=torch.float64), torch.tensor([b], dtype=torch.float64)
     got = bev_iou(ta, tb).item()
-    # 1e-7, not 1e-9: edges that are parallel to within ~1e-7 rad cross at points computed with
-    # cancellation (hypothesis found a 0.125 x 1 box against itself turned by 1.2e-7 rad: 1.5e-8)
-    assert got == pytest.approx(shapely_iou(ta[0], tb[0]), abs=1e-7)
+    assert got == pytest.approx(shapely_iou(ta[0], tb[0]), abs=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
@@ -62,9 +62,7 @@ def test_bev_iou_invariants(a, b, turn, tx, ty):
         x, y = t[:, 0] * c - t[:, 1] * s + tx, t[:, 0] * s + t[:, 1] * c + ty
         return torch.stack([x, y, t[:, 2], t[:, 3], t[:, 4] + turn], 1)
 
-    # 1e-7 as above: near-parallel edges (hypothesis found boxes turned by 6e-5 rad, moved by
-    # 4 m: 7e-9) cross at points computed with cancellation
-    assert bev_iou(move(ta), move(tb)).item() == pytest.approx(iou.item(), abs=1e-7)
+    assert bev_iou(move(ta), move(tb)).item() == pytest.approx(iou.item(), abs=1e-9)
 
 
 def test_bev_iou_pairwise_matches_aligned_and_handles_degenerate_boxes():
@@ -105,6 +103,174 @@ def test_rotated_nms_keeps_the_best_of_overlapping_boxes():
     scores = torch.tensor([0.9, 0.95, 0.5, 0.8])
     assert rotated_nms(boxes, scores, 0.5).tolist() == [1, 3, 2]
     assert rotated_nms(boxes, scores, 0.2).tolist() == [1, 2]
+
+
+# Issue 18 item 1: each pair's IoU is its own, wherever it is and whatever else is in the batch.
+ISSUE_A = (0.0, 0.0, 0.8, 0.6, 0.3)
+ISSUE_B = (0.3, 0.2, 0.8, 0.6, 1.0)
+
+
+def lift(bev, z, h=1.0):
+    """BEV rows ``x, y, l, w, yaw`` as 3-D rows ``x, y, z, l, w, h, yaw``."""
+    col = torch.ones(len(bev), 1, dtype=torch.float64)
+    return torch.cat([bev[:, :2], z * col, bev[:, 2:4], h * col, bev[:, 4:]], 1)
+
+
+def test_bev_iou_of_a_pair_far_from_the_origin():
+    a, b = (
+        torch.tensor([ISSUE_A], dtype=torch.float64),
+        torch.tensor([ISSUE_B], dtype=torch.float64),
+    )
+    want = shapely_iou(a[0], b[0])
+    assert want == pytest.approx(0.3352006885666, abs=1e-12)
+    assert bev_iou(a, b).item() == pytest.approx(want, abs=1e-12)
+    pa, pb = (shapely.Polygon(bev_corners(t)[0].numpy()) for t in (a, b))
+    inter = pa.intersection(pb).area * 1.0  # heights 1.5, centres 0.5 apart: 1.0 overlap
+    want3 = inter / (2 * 0.48 * 1.5 - inter)
+    for far in (1e6, 4e6, -3e7):
+        move = torch.tensor([far, far, 0, 0, 0], dtype=torch.float64)
+        # 1e-9: the only change left is the rounding of 0.3 + 4e6 itself (ulp 4.7e-10)
+        assert bev_iou(a + move, b + move).item() == pytest.approx(want, abs=1e-9)
+        assert bev_iou(a + move, b + move, aligned=True).item() == pytest.approx(want, abs=1e-9)
+        a3 = torch.tensor([[far, far, far, 0.8, 0.6, 1.5, 0.3]], dtype=torch.float64)
+        b3 = torch.tensor(
+            [[far + 0.3, far + 0.2, far + 0.5, 0.8, 0.6, 1.5, 1.0]], dtype=torch.float64
+        )
+        assert boxes3d_iou(a3, b3).item() == pytest.approx(want3, abs=1e-9)
+
+
+def test_one_far_box_changes_no_other_pair_and_keeps_nms_suppressing():
+    a, b = (
+        torch.tensor([ISSUE_A], dtype=torch.float64),
+        torch.tensor([ISSUE_B], dtype=torch.float64),
+    )
+    far = torch.tensor([[1e7, -1e7, 4.0, 2.0, 0.0]], dtype=torch.float64)
+    alone = bev_iou(a, b).item()
+    assert bev_iou(torch.cat([a, far]), torch.cat([b, far]))[0, 0].item() == alone
+    assert bev_iou(torch.cat([a, far]), torch.cat([b, far]), aligned=True)[0].item() == alone
+    a3, b3, far3 = (lift(t, 0.5) for t in (a, b, far))
+    alone3 = boxes3d_iou(a3, b3).item()
+    assert alone3 == pytest.approx(alone, abs=1e-15)
+    assert boxes3d_iou(torch.cat([a3, far3]), torch.cat([b3, far3]))[0, 0].item() == alone3
+    assert (
+        boxes3d_iou(torch.cat([a3, far3]), torch.cat([b3, far3]), aligned=True)[0].item() == alone3
+    )
+    dup = torch.tensor([[0.0, 0, 4, 2, 0], [0.1, 0, 4, 2, 0.02]], dtype=torch.float64)
+    scores = torch.tensor([0.9, 0.8, 0.5], dtype=torch.float64)
+    assert rotated_nms(dup, scores[:2], 0.5).tolist() == [0]
+    assert rotated_nms(torch.cat([dup, far]), scores, 0.5).tolist() == [0, 2]
+
+
+far_box = st.tuples(
+    st.floats(-1e7, 1e7), st.floats(-1e7, 1e7), st.floats(0, 1e4), st.floats(0, 1e4),
+    st.floats(-10, 10),
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(bev_box, bev_box, st.lists(st.one_of(bev_box, far_box), max_size=6), st.randoms())
+def test_each_pair_has_the_value_it_has_alone(a, b, others, rnd):
+    pair = torch.tensor([a, b], dtype=torch.float64)
+    batch = torch.tensor([a, b, *others], dtype=torch.float64)
+    order = list(range(len(batch)))
+    rnd.shuffle(order)
+    batch = batch[order]
+    ia, ib = order.index(0), order.index(1)
+    alone = bev_iou(pair[:1], pair[1:]).item()
+    assert bev_iou(batch, batch)[ia, ib].item() == pytest.approx(alone, abs=1e-15)
+    flipped = batch.flip(0)
+    got = bev_iou(batch, flipped, aligned=True)[ia].item()
+    assert got == pytest.approx(bev_iou(batch[ia : ia + 1], flipped[ia : ia + 1]).item(), abs=1e-15)
+    # 3-D: the same boxes with equal heights at equal z
+    boxes3 = lift(batch, 0.5)
+    want3 = boxes3d_iou(boxes3[ia : ia + 1], boxes3[ib : ib + 1]).item()
+    assert want3 == pytest.approx(alone, abs=1e-12)
+    assert boxes3d_iou(boxes3, boxes3)[ia, ib].item() == pytest.approx(want3, abs=1e-15)
+    got3 = boxes3d_iou(boxes3, boxes3.flip(0), aligned=True)[ia].item()
+    assert got3 == pytest.approx(got, abs=1e-12)
+    # NMS over the pair and a box far away: the pair is decided as if alone
+    far = torch.tensor([[5e6, 5e6, 4.0, 2.0, 0.0]], dtype=torch.float64)
+    scores = torch.tensor([0.9, 0.8, 0.1], dtype=torch.float64)
+    kept = rotated_nms(torch.cat([pair, far]), scores, 0.3).tolist()
+    assert kept == ([0, 2] if alone > 0.3 else [0, 1, 2])
+
+
+grid = st.integers(-10 * 1024, 10 * 1024).map(
+    lambda k: k / 1024
+)  # exact in float64 after any shift
+shift = st.one_of(
+    st.integers(-(10**6) * 1024, 10**6 * 1024).map(lambda k: k / 1024),
+    st.floats(-1e6, 1e6).map(lambda v: round(v * 1024) / 1024),  # reaches the far end often
+)
+grid_box = st.tuples(grid, grid, st.floats(0.1, 6), st.floats(0.1, 6), st.floats(-math.pi, math.pi))
+
+
+@settings(max_examples=100, deadline=None)
+@given(grid_box, grid_box, shift, shift, shift)
+@example((0, 0, 0.8, 0.6, 0.3), (307 / 1024, 205 / 1024, 0.8, 0.6, 1.0), 1e6, 1e6, -1e6)
+def test_a_common_translation_up_to_1e6_m_changes_no_iou(a, b, tx, ty, tz):
+    # centres on a 2**-10 m grid, so the moved coordinates are exact and any change is the kernel's
+    ta, tb = torch.tensor([a], dtype=torch.float64), torch.tensor([b], dtype=torch.float64)
+    move = torch.tensor([tx, ty, 0, 0, 0], dtype=torch.float64)
+    assert bev_iou(ta + move, tb + move).item() == pytest.approx(bev_iou(ta, tb).item(), abs=1e-9)
+    a3, b3 = lift(ta, 0.0), lift(tb, 0.25)
+    move3 = torch.tensor([tx, ty, tz, 0, 0, 0, 0], dtype=torch.float64)
+    want = boxes3d_iou(a3, b3).item()
+    assert boxes3d_iou(a3 + move3, b3 + move3).item() == pytest.approx(want, abs=1e-9)
+    assert boxes3d_iou(a3 + move3, b3 + move3, aligned=True).item() == pytest.approx(want, abs=1e-9)
+
+
+log_size = st.floats(-4, 4)
+
+
+@st.composite
+def scaled_pairs(draw):
+    """Box A at the origin and B near it, sizes 1e-4 m to 1e4 m: similar sizes (partial
+    overlaps at every scale) or independent ones (nested and crossing slivers)."""
+    base = draw(log_size)
+    if draw(st.booleans()):
+        la, wa, lb, wb = (
+            10 ** min(4.0, max(-4.0, base + draw(st.floats(-1, 1)))) for _ in range(4)
+        )
+    else:
+        la, wa, lb, wb = (10 ** draw(log_size) for _ in range(4))
+    reach = max(la, wa, lb, wb)
+    ox, oy = draw(st.floats(-0.7, 0.7)), draw(st.floats(-0.7, 0.7))
+    yaw = st.floats(-math.pi, math.pi)
+    return (0.0, 0.0, la, wa, draw(yaw)), (ox * reach, oy * reach, lb, wb, draw(yaw))
+
+
+@settings(max_examples=300, deadline=None)
+@given(scaled_pairs())
+def test_bev_iou_equals_shapely_from_1e_4_to_1e4_m(pair):
+    ta, tb = (torch.tensor([box], dtype=torch.float64) for box in pair)
+    want = shapely_iou(ta[0], tb[0])
+    for got in (bev_iou(ta, tb).item(), bev_iou(tb, ta).item()):
+        assert got == pytest.approx(want, abs=1e-9)
+        # and relatively, for the tiny IoUs of a small box inside a large one
+        assert abs(got - want) <= 1e-6 * want + 1e-300
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)), min_size=1, max_size=4),
+    st.lists(bev_box, min_size=2, max_size=2),
+)
+def test_float32_input_gives_the_float64_iou_of_its_values_rounded_once(centres, pair):
+    # boxes near each of a few far-apart places, given in float32: the result is the IoU of the
+    # float32 values as they are, computed in float64 and rounded once to float32
+    rows = [[cx + x, cy + y, *rest] for cx, cy in centres for x, y, *rest in pair]
+    boxes = torch.tensor(rows, dtype=torch.float32)
+    got = bev_iou(boxes, boxes)
+    assert got.dtype == torch.float32
+    want = bev_iou(boxes.double(), boxes.double())
+    assert (got.double() - want).abs().max().item() <= 2**-25  # half an ulp of 1
+    # (the float64 IoU is checked against shapely above; shapely itself gives 0.0 for float32
+    # values of a box inside a longer one sharing its long edges, where the IoU is 0.467)
+    aligned = bev_iou(boxes, boxes.roll(1, 0), aligned=True)  # row i against box i - 1
+    assert aligned.dtype == torch.float32
+    rows = torch.arange(len(boxes))
+    torch.testing.assert_close(aligned, got[rows, rows - 1], atol=2**-24, rtol=0)
 
 
 @st.composite
