@@ -26,7 +26,6 @@ boundary's log-odds; otherwise the thresholded boundaries are the scene ends.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -355,38 +354,11 @@ class SceneSegmenter(Detector):
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
         """Train a small LGSS on synthetic movies for a few seconds; held-out AP, mIoU and
-        Recall with thresholded boundaries (local) and with optimal grouping (global)."""
-        from xuframe_plugins.lgss.data import synthetic_movies
-        from xuframe_plugins.lgss.training import evaluate, fit
+        Recall with thresholded boundaries (local) and with optimal grouping (global); see
+        :mod:`xuframe_plugins.lgss.demo`."""
+        from xuframe_plugins.lgss.demo import demo
 
-        start = time.perf_counter()
-        small = {
-            "place_dim": 64,
-            "cast_dim": 32,
-            "action_dim": 32,
-            "audio_dim": 32,
-            "channels": 32,
-            "hidden": 32,
-        }
-        kw = {"audio_shape": (16, 8)}
-        train = synthetic_movies(8, 160, seed=seed + 1, **kw)
-        test = synthetic_movies(3, 200, seed=seed + 2, **kw)
-        torch.manual_seed(seed)
-        model = fit(cls(small), train, 200, batch_size=8, seed=seed)
-        local = evaluate(cls({**small, "global_grouping": False}).load_from(model), test)
-        grouped = evaluate(model, test)
-        seconds = time.perf_counter() - start
-        results = {f"local/{k}": v for k, v in local.items()}
-        results.update({f"global/{k}": v for k, v in grouped.items()})
-        results["seconds"] = seconds
-        return DemoResult(
-            results,
-            summary=(
-                f"synthetic movies ({seconds:.0f} s): boundary AP {grouped['AP']:.3f}; "
-                f"mIoU {local['mIoU']:.3f} local -> {grouped['mIoU']:.3f} with optimal grouping, "
-                f"Recall {local['Recall']:.3f} -> {grouped['Recall']:.3f}"
-            ),
-        )
+        return demo(cls, seed)
 
     def load_from(self, other: SceneSegmenter) -> SceneSegmenter:
         """Copy the weights of ``other`` (same modalities and sizes; the grouping options may
