@@ -12,7 +12,7 @@ from PIL import Image
 from xuframe import DemoResult
 from xuframe.cli import main
 from xuframe.errors import InputError
-from xuframe.pictures import PALETTE, image_grid, scatter_picture
+from xuframe.pictures import PALETTE, bar_picture, image_grid, scatter_picture
 
 
 def test_image_grid_tiles_scales_and_maps_the_value_range():
@@ -32,6 +32,13 @@ def test_scatter_picture_colours_each_label():
     assert tuple(picture[12, 88]) == PALETTE[3] and tuple(picture[88, 12]) == PALETTE[0]
 
 
+def test_bar_picture_draws_longer_bars_for_larger_values():
+    picture = bar_picture({"a": 1.0, "b": 0.5}, width=300, bar=10)
+    first = (picture[6 + 5] == PALETTE[0]).all(axis=1).sum()
+    second = (picture[6 + 16 + 5] == PALETTE[1]).all(axis=1).sum()
+    assert first > 1.8 * second > 0
+
+
 @pytest.mark.parametrize(
     "call",
     [
@@ -40,6 +47,8 @@ def test_scatter_picture_colours_each_label():
         lambda: scatter_picture(np.zeros((3, 1))),
         lambda: scatter_picture(np.array([[0.0, np.nan]])),
         lambda: scatter_picture(np.zeros((3, 2)), [0, 1]),
+        lambda: bar_picture({}),
+        lambda: bar_picture({"a": float("nan")}),
         lambda: DemoResult({"a": 1.0}, picture=np.zeros((4, 4, 3))),  # float, not uint8
         lambda: DemoResult({"a": 1.0}, picture=np.zeros((4, 4), np.uint8)),
         lambda: DemoResult({"a": 1.0}, headline="b"),

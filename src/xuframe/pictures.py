@@ -7,6 +7,7 @@ Each function returns an RGB image as a ``(H, W, 3)`` uint8 numpy array, the for
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from xuframe.errors import InputError
 
-__all__ = ["PALETTE", "image_grid", "scatter_picture"]
+__all__ = ["PALETTE", "bar_picture", "image_grid", "scatter_picture"]
 
 #: Ten distinguishable colours (matplotlib's tab10), indexed by label modulo 10.
 PALETTE = (
@@ -91,4 +92,27 @@ def scatter_picture(
                 (x - radius, y - radius, x + radius, y + radius),
                 fill=PALETTE[int(label) % len(PALETTE)],
             )
+    return np.asarray(image, dtype=np.uint8)
+
+
+def bar_picture(
+    values: Mapping[str, float], *, width: int = 480, bar: int = 22, lowest: float = 0.0
+) -> np.ndarray[Any, Any]:
+    """One labelled horizontal bar per entry of ``values`` (name -> value), drawn from
+    ``lowest`` to the largest value, with the value printed; an RGB uint8 array. Raises
+    :class:`InputError` for no values or a non-finite one."""
+    items = [(str(k), float(v)) for k, v in values.items()]
+    if not items or not all(math.isfinite(v) for _, v in items):
+        raise InputError(f"bar_picture: expected finite values, got {dict(values)!r}")
+    top = max(max(v for _, v in items), lowest + 1e-12)
+    label_px, pad = 110, 6
+    image = Image.new("RGB", (width, pad + len(items) * (bar + pad)), "white")
+    draw = ImageDraw.Draw(image)
+    room = width - label_px - 2 * pad - 50
+    for i, (name, value) in enumerate(items):
+        y = pad + i * (bar + pad)
+        draw.text((pad, y + bar // 2 - 5), name, fill=(0, 0, 0))
+        length = max(1.0, (value - lowest) / (top - lowest) * room)
+        draw.rectangle((label_px, y, label_px + length, y + bar), fill=PALETTE[i % len(PALETTE)])
+        draw.text((label_px + length + 4, y + bar // 2 - 5), f"{value:.3g}", fill=(0, 0, 0))
     return np.asarray(image, dtype=np.uint8)

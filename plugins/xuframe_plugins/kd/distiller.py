@@ -18,6 +18,7 @@ from torch import nn
 
 from xuframe import DemoResult, Distiller, config_field, non_negative, positive
 from xuframe.errors import InputError
+from xuframe.pictures import bar_picture
 from xuframe_plugins.kd.losses import kd_loss
 from xuframe_plugins.kd.nets import ResNetCifar
 
@@ -135,5 +136,9 @@ class KnowledgeDistillation(Distiller):
                 f"digits 16 px ({seconds:.0f} s): teacher ResNet-20 {r['teacher']:.3f}, "
                 f"student ResNet-8 alone {r['student']:.3f}, with KD {r['kd']:.3f} "
                 f"({int(r['kd/teacher_queries'])} teacher queries)"
+            ),
+            headline="kd",
+            picture=bar_picture(
+                {"teacher": r["teacher"], "student alone": r["student"], "KD": r["kd"]}
             ),
         )

@@ -30,6 +30,7 @@ from torch import nn
 
 from xuframe import DemoResult, config_field, fraction, non_negative, positive
 from xuframe.errors import InputError
+from xuframe.pictures import bar_picture
 from xuframe_plugins.kd.distiller import KnowledgeDistillation
 from xuframe_plugins.kd.losses import kd_loss
 
@@ -283,5 +284,14 @@ class SelfSupervisedKD(KnowledgeDistillation):
                 f"student ResNet-8 alone {r['student']:.3f}, KD {r['kd']:.3f}, "
                 f"SSKD {r['sskd']:.3f} ({int(r['sskd/teacher_queries'])} teacher queries, "
                 f"KD {int(r['kd/teacher_queries'])})"
+            ),
+            headline="sskd",
+            picture=bar_picture(
+                {
+                    "teacher": r["teacher"],
+                    "student alone": r["student"],
+                    "KD": r["kd"],
+                    "SSKD": r["sskd"],
+                }
             ),
         )

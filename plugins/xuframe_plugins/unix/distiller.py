@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from xuframe import DemoResult, config_field, non_negative, positive
 from xuframe.errors import InputError
+from xuframe.pictures import bar_picture
 from xuframe_plugins.kd.distiller import KnowledgeDistillation
 from xuframe_plugins.kd.losses import kd_loss, softmax_entropy
 
@@ -128,5 +129,14 @@ class UncertaintyMixupKD(KnowledgeDistillation):
                 f"UNIX {r['unix']:.3f} at {r['unix/computation']:.0%} of KD's computation "
                 f"({int(r['unix/teacher_queries'])} vs {int(r['kd/teacher_queries'])} "
                 "teacher queries)"
+            ),
+            headline="unix",
+            picture=bar_picture(
+                {
+                    "teacher": r["teacher"],
+                    "student alone": r["student"],
+                    "KD": r["kd"],
+                    "UNIX": r["unix"],
+                }
             ),
         )
