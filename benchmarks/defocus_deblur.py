@@ -189,7 +189,7 @@ TABLE = ("input", "best global", "oracle wiener", "ours (true map)", "ours")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", default=None, choices=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=None, choices=list(CASES), metavar="NAME")
     parser.add_argument(
         "--quick", action="store_true", help=f"{len(QUICK)} cases instead of {len(CASES)}"
     )
