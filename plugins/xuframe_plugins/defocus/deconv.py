@@ -33,8 +33,10 @@ __all__ = [
     "deconvolve_region",
     "richest_window",
     "estimate_kernel",
+    "kernel_spread",
     "objective",
     "project_kernel",
+    "trust_region_kernel",
 ]
 
 Array = np.ndarray[Any, Any]
@@ -253,6 +255,38 @@ def _orbit_means(kernel: Array, index: Array, n_orbits: int) -> Array:
     return sums / np.bincount(index.ravel(), minlength=n_orbits)
 
 
+def kernel_spread(kernel: Array) -> float:
+    """The per-axis standard deviation of a kernel of unit sum, px: ``sqrt(sum k(i, j) i^2)``
+    (a Gaussian's sigma, a disc's radius / 2)."""
+    offsets = np.arange(kernel.shape[0]) - kernel.shape[0] // 2
+    return float(np.sqrt((kernel.sum(1) * offsets**2).sum() / kernel.sum()))
+
+
+def trust_region_kernel(
+    kernel: Array, start: Array, bounds: tuple[float, float], rank: int
+) -> Array:
+    """(K5) ``kernel`` if its spread (:func:`kernel_spread`) lies within the spreads of the
+    Gaussians of ``bounds`` (px, ``start`` within them); else the kernel on the segment from
+    ``start`` to ``kernel``, projected by (K2)-(K4), whose spread is the bound it crossed (by
+    bisection on the segment)."""
+    radius = kernel.shape[0] // 2
+    lo, hi = (kernel_spread(gaussian_kernel(b, radius)) for b in bounds)
+    spread = kernel_spread(kernel)
+    if lo <= spread <= hi:
+        return kernel
+    bound = hi if spread > hi else lo
+    inside, outside = 0.0, 1.0
+    best = start
+    for _ in range(40):
+        t = 0.5 * (inside + outside)
+        candidate = project_kernel((1.0 - t) * start + t * kernel, rank)
+        if (kernel_spread(candidate) - bound) * (spread - bound) > 0:
+            outside = t
+        else:
+            inside, best = t, candidate
+    return best
+
+
 def richest_window(score: Array, size: int) -> tuple[slice, slice]:
     """The ``size`` x ``size`` window (clipped to the array) with the largest sum of
     ``score``."""
@@ -277,12 +311,14 @@ def blind_kernel(
     stages: int = 9,
     inner: int = 2,
     ridge: float = 1e-3,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[Array, list[float]]:
-    """(K0)-(K4) on one window: from the Gaussian of ``sigma``, ``steps`` times, a latent
+    """(K0)-(K5) on one window: from the Gaussian of ``sigma``, ``steps`` times, a latent
     image with an l0 gradient prior of weight ``mu`` (its step edges cannot fit the data with
     a wrong kernel), then the kernel fitted to it at trusted pixels (``weight >= 1``, no
-    outlier). Returns the kernel and the data misfit ``1/2 ||k * x + e - y||^2`` after each
-    step."""
+    outlier). (K5) With ``bounds = (lo, hi)`` (px, ``lo <= sigma <= hi``), each step is a
+    trust-region step: see :func:`trust_region_kernel`. Returns the kernel and the data
+    misfit ``1/2 ||k * x + e - y||^2`` after each step."""
     kernel = start = gaussian_kernel(sigma, radius)
     betas = tuple(mu * 2.0**j for j in range(1, stages + 1))
     misfit = []
@@ -294,6 +330,8 @@ def blind_kernel(
         kernel = estimate_kernel(
             latent.x, y - latent.e, trusted, radius, rank=rank, ridge=ridge, prior=start
         )
+        if bounds is not None:
+            kernel = trust_region_kernel(kernel, start, bounds, rank)
         r = blur_periodic(latent.x, kernel) + latent.e - y
         misfit.append(0.5 * float((r * r).sum()))
     return kernel, misfit

@@ -160,7 +160,7 @@ def _trust(mask: Array, radius: int) -> Array:
 class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
     """Blind removal of spatially varying out-of-focus blur, region by region.
 
-    The solver ``defocus``: steps (E1)-(E4), (S1)-(S4), (D1)-(D6) and (K0)-(K4) of the module
+    The solver ``defocus``: steps (E1)-(E4), (S1)-(S4), (D1)-(D6) and (K0)-(K5) of the module
     docstring and ``docs/plugins/defocus.md``."""
 
     name: ClassVar[str] = "defocus"
@@ -217,6 +217,12 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
             doc="side of the window (px) each region's kernel is estimated on",
             validator=positive,
         )
+        kernel_trust: float = config_field(
+            0.15,
+            doc="(K5) least half-width of the kernel step's trust region, as a fraction of the "
+            "region's sigma (the edge estimate's accuracy); the region's edge quartiles widen it",
+            validator=non_negative,
+        )
         stages: int = config_field(
             8, doc="beta stages of each image step (beta doubles)", validator=positive
         )
@@ -252,14 +258,21 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
         present = np.unique(labels)
         labels = np.searchsorted(present, labels)
         sigmas = []
+        bounds = []  # (K5) the kernel step's trust region per region
         for j, level in enumerate(present):  # (S4) a region's sigma: weighted median at its edges
             mask = (labels == j) & (weight > 0)
             if mask.sum() >= 10:
                 order = np.argsort(sparse[mask])
                 cum = np.cumsum(weight[mask][order])
-                sigmas.append(float(sparse[mask][order][np.searchsorted(cum, cum[-1] / 2)]))
+                q1, q2, q3 = (
+                    float(sparse[mask][order][np.searchsorted(cum, q * cum[-1])])
+                    for q in (0.25, 0.5, 0.75)
+                )
             else:
-                sigmas.append(float(centres[level]))
+                q1 = q2 = q3 = float(centres[level])
+            sigmas.append(q2)
+            accuracy = cfg.kernel_trust * q2
+            bounds.append((min(q1, q2 - accuracy), max(q3, q2 + accuracy)))
         seconds["segment"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -286,7 +299,7 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
             pad = 2 * radius
             yp = np.pad(y, ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
             w = np.pad(_trust(mask, radius), pad)
-            if cfg.kernel_steps:  # (K0)-(K4) on the region's window richest in edges
+            if cfg.kernel_steps:  # (K0)-(K5) on the region's window richest in edges
                 rows, cols = richest_window((w >= 1.0) * np.pad(edges, pad), cfg.kernel_window)
                 kernel, _ = blind_kernel(
                     yp[:, rows, cols].mean(0, keepdims=True),
@@ -298,6 +311,7 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
                     tau=tau_grey,  # the kernel step sees the channels' mean
                     rank=cfg.kernel_rank,
                     ridge=cfg.kernel_ridge,
+                    bounds=bounds[j],
                 )
             else:
                 kernel = gaussian_kernel(sigma, radius)
