@@ -19,17 +19,19 @@ from xuframe import DemoResult
 from xuframe.data import LidarScenes
 from xuframe.ops import bev_corners
 from xuframe.types import Boxes3D, Detections, PointCloud
-from xuframe_plugins.denfi.pretrained import HELD_OUT_SEED, evaluate
+from xuframe_plugins.denfi.pretrained import HELD_OUT_SCENES, HELD_OUT_SEED, evaluate
 
 __all__ = ["DEMO_SCENES_HELD_OUT", "bev_picture", "demo"]
 
-#: How many held-out scenes the demo measures (the manifest's metrics use 32).
-DEMO_SCENES_HELD_OUT = 16
+#: How many held-out scenes the demo measures: the manifest's 32 (AP on fewer scenes swings
+#: widely: moderate Car BEV 0.46 on the first 16, 0.84 on 32, 0.79 on 60).
+DEMO_SCENES_HELD_OUT = HELD_OUT_SCENES
 
 
 def demo(cls: Any, seed: int = 0) -> DemoResult:
     """Build ``cls`` with its shipped ``synthetic`` weights and report KITTI AP (R40) on
-    16 held-out synthetic scenes (seed 1000 + ``seed``)."""
+    32 held-out synthetic scenes (seed 1000 + ``seed``; seed 0 gives the manifest's
+    numbers)."""
     start = time.perf_counter()
     model = xuframe.create("detector", cls.name, weights="synthetic")
     metrics = evaluate(model, DEMO_SCENES_HELD_OUT, seed=HELD_OUT_SEED + seed)

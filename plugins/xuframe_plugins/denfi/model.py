@@ -230,7 +230,7 @@ class PillarsBaseline(Detector):
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
-        """The shipped ``synthetic`` weights on 16 held-out synthetic scenes: KITTI AP (R40)
+        """The shipped ``synthetic`` weights on 32 held-out synthetic scenes: KITTI AP (R40)
         (see :mod:`xuframe_plugins.denfi.demo`)."""
         from xuframe_plugins.denfi.demo import demo
 
