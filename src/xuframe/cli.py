@@ -282,6 +282,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         print("no components are registered; see `xuframe plugins`", file=out)
         return 0
     labels = [f"{cls.kind}/{cls.name}" for cls in targets]
+    inputs = {label: _demo_inputs(cls, args) for cls, label in zip(targets, labels, strict=True)}
     full = len(targets) == 1  # one demo: every metric; several: one headline figure each
     rows = None if args.json else _DemoRows(labels, out, full_metrics=full)
     status = Console(file=sys.stderr, stderr=True, highlight=False, markup=False)
@@ -293,7 +294,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         start = time.perf_counter()
         try:
             with status.status(progress) if status.is_terminal else _nothing():
-                result = cls.demo(seed=args.seed)
+                result = cls.demo(seed=args.seed, **inputs[label])
         except Exception as exc:
             failed += 1
             seconds = time.perf_counter() - start
@@ -328,6 +329,20 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     elif failed:
         print(f"{failed} of {len(targets)} demos failed", file=out)
     return 1 if failed else 0
+
+
+def _demo_inputs(cls: type[Component], args: argparse.Namespace) -> dict[str, Any]:
+    """The real-data options for ``cls.demo`` (``--kitti DIR``), refused by name where the
+    demo takes none."""
+    inputs: dict[str, Any] = {}
+    if args.kitti is not None:
+        if "kitti" not in inspect.signature(cls.demo).parameters:
+            raise InputError(
+                f"{cls.kind}/{cls.name}: its demo takes no KITTI folder (--kitti is for the "
+                "LiDAR detectors, e.g. xuframe demo denfi --kitti DIR)"
+            )
+        inputs["kitti"] = args.kitti
+    return inputs
 
 
 def _write_picture(result: DemoResult, folder: str, cls: type[Component]) -> Path | None:
@@ -428,6 +443,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", metavar="DIR", help="write each demo's picture to DIR/KIND-NAME.png")
+    p.add_argument(
+        "--kitti",
+        metavar="DIR",
+        help="LiDAR detectors: run on the real frames of a KITTI-layout folder instead",
+    )
     p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("train", help="train what a TOML run file describes (works under torchrun)")

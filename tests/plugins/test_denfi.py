@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -303,3 +304,25 @@ def test_class_agnostic_nms_leaves_no_overlapping_detections():
     iou = bev_iou(bev, bev) - torch.eye(len(bev), dtype=torch.float64)
     assert len(a) > 1 and float(iou.max()) <= 0.1 + 1e-9
     assert len(p.labels.unique()) > 1  # an untrained head: several classes per spot
+
+
+REAL_KITTI = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "kitti" / "training"
+
+
+@pytest.mark.skipif(not REAL_KITTI.is_dir(), reason=f"no real KITTI frames at {REAL_KITTI}")
+@pytest.mark.parametrize("name", ["denfi", "pillars-baseline"])
+def test_the_demo_runs_the_shipped_weights_on_real_kitti_frames(name):
+    cls = xuframe.get_component_class("detector", name)
+    if "synthetic" not in xuframe.pretrained_weights("detector", name):
+        pytest.skip(f"{name} ships no weights in this checkout")
+    result = cls.demo(kitti=str(REAL_KITTI))
+    assert result.metrics["Car/labelled"] == 6 and result.metrics["Pedestrian/labelled"] == 1
+    assert 0 <= result.metrics["Car/found"] <= 6
+    assert "of 6 cars" in result.summary and result.picture is not None
+
+
+def test_kitti_is_refused_by_demos_that_take_no_kitti_folder(capsys):
+    from xuframe.cli import main
+
+    assert main(["demo", "kmeans", "--kitti", "anywhere"]) == 2
+    assert "solver/kmeans: its demo takes no KITTI folder" in capsys.readouterr().err

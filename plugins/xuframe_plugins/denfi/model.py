@@ -229,12 +229,13 @@ class PillarsBaseline(Detector):
         )  # fmt: skip
 
     @classmethod
-    def demo(cls, seed: int = 0) -> DemoResult:
-        """The shipped ``synthetic`` weights on 32 held-out synthetic scenes: KITTI AP (R40)
-        (see :mod:`xuframe_plugins.denfi.demo`)."""
+    def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:
+        """The shipped ``synthetic`` weights on 32 held-out synthetic scenes: KITTI AP (R40);
+        with ``kitti`` (a KITTI-layout folder: ``xuframe demo denfi --kitti DIR``), the
+        labelled objects they find in its real frames (see :mod:`xuframe_plugins.denfi.demo`)."""
         from xuframe_plugins.denfi.demo import demo
 
-        return demo(cls, seed)
+        return demo(cls, seed, kitti)
 
 
 #: Scenes for the demo model: objects within 25 m and a 60-degree field of view.
