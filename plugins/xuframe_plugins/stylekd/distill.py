@@ -149,10 +149,12 @@ def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
 
 
 class StyleKD(Distiller):
-    """``stylekd``: distils a StyleGAN2 ``teacher`` into a narrower ``student`` (see the
-    module docstring). ``batch`` is ``{"real": (N, 3, R, R) images in [-1, 1]}``; the latent
-    codes are drawn inside. ``discriminator`` defaults to a fresh residual discriminator of
-    the teacher's size; ``feature_net`` (images -> features) enables the perceptual term."""
+    """``stylekd``: distils a StyleGAN2 ``teacher`` into a narrower ``student`` (Mind the Gap
+    in Distilling StyleGANs, Xu, Hou, Liu, Loy, ECCV 2022; see the module docstring).
+
+    ``batch`` is ``{"real": (N, 3, R, R) images in [-1, 1]}``; the latent codes are drawn
+    inside. ``discriminator`` defaults to a fresh residual discriminator of the teacher's size;
+    ``feature_net`` (images -> features) enables the perceptual term."""
 
     name: ClassVar[str] = "stylekd"
 

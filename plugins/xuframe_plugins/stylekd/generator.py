@@ -35,7 +35,8 @@ def _power_of_two(_: Any, attribute: Any, value: int) -> None:
 
 
 class StyleGAN2(Generator):
-    """``stylegan2``: StyleGAN2's generator (see :mod:`.stylegan2`), sized by config.
+    """``stylegan2``: StyleGAN2's generator in plain PyTorch (Karras et al., CVPR 2020), sized
+    by config; see :mod:`xuframe_plugins.stylekd.stylegan2`.
 
     ``channels`` gives the channel count per resolution from 4 px up (as a pruned or
     distilled model has); empty means StyleGAN2's schedule times ``width``. In training mode
