@@ -237,8 +237,6 @@ def distill(
     return student
 
 
-
-
 @functools.lru_cache(maxsize=1)
 def demo_teacher() -> StyleGAN2:
     """The shipped digits StyleGAN2 (``weights="digits"``, see
