@@ -80,6 +80,7 @@ def test_tables_fit_a_100_column_terminal_and_show_no_markup(argv, monkeypatch):
 
 def test_list_summaries_are_whole_sentences():
     code, text = run("list", "--json")
+    assert code == 0
     for entry in json.loads(text):
         summary = entry["summary"]
         assert summary.endswith((".", ")")) and "``" not in summary, entry

@@ -138,8 +138,12 @@ def _train_py_checkpoint(g: StyleGAN2, g_ema: StyleGAN2, args: object) -> dict[s
     """The dict rosinality's ``train.py`` saves every 10000 iterations."""
     d = g.discriminator()
     ratio_g, ratio_d = 4 / 5, 16 / 17
-    g_optim = torch.optim.Adam(g.parameters(), lr=0.002 * ratio_g, betas=(0**ratio_g, 0.99**ratio_g))
-    d_optim = torch.optim.Adam(d.parameters(), lr=0.002 * ratio_d, betas=(0**ratio_d, 0.99**ratio_d))
+    g_optim = torch.optim.Adam(
+        g.parameters(), lr=0.002 * ratio_g, betas=(0**ratio_g, 0.99**ratio_g)
+    )
+    d_optim = torch.optim.Adam(
+        d.parameters(), lr=0.002 * ratio_d, betas=(0**ratio_d, 0.99**ratio_d)
+    )
     for model, optim in ((g, g_optim), (d, d_optim)):  # a step, so the state holds tensors
         sum(p.sum() for p in model.parameters()).backward()
         optim.step()
