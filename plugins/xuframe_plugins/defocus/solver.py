@@ -15,11 +15,13 @@ from typing import Any, ClassVar
 
 import attrs
 import numpy as np
+import torch
 from scipy import ndimage
 
 from xuframe import DemoResult, Solver, config_field, non_negative, positive
 from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import psnr
+from xuframe.pictures import image_grid
 from xuframe_plugins.defocus.blur import (
     gaussian_kernel,
     kernel_radius,
@@ -400,6 +402,14 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
                 f"192 x 192 scene, halves blurred by sigma 1.5 / 3, noise 0.01: PSNR "
                 f"{scores['input_psnr']:.2f} dB blurred -> {scores['psnr']:.2f} dB blind "
                 f"({result.n_regions} regions, sigma {levels}; {seconds:.2f} s), "
-                f"{scores['true_map_psnr']:.2f} dB with the true map"
+                f"{scores['true_map_psnr']:.2f} dB with the true map; picture: blurred, "
+                "blind result, sharp"
+            ),
+            headline="psnr",
+            picture=image_grid(
+                torch.from_numpy(np.stack([y, result.image, sharp])[:, None]).float(),
+                3,
+                value_range=(0.0, 1.0),
+                scale=2,
             ),
         )
