@@ -22,7 +22,14 @@ import torch
 
 from xuframe.errors import CheckpointError, InputError
 
-__all__ = ["describe_start", "load_torch_file", "read_bytes", "read_text", "require_file"]
+__all__ = [
+    "describe_start",
+    "load_torch_file",
+    "read_bytes",
+    "read_text",
+    "require_file",
+    "write_atomic",
+]
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -144,3 +151,29 @@ def load_torch_file(
         f"{source} is not {what} (a file written by torch.save), or it is truncated or corrupt: "
         f"{found} ({type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''})"
     ) from failure
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one:
+    a temporary file in the same folder, flushed to disk, renamed over the target, and the
+    rename made durable where the OS allows. Creates the folder; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return target

@@ -22,7 +22,6 @@ cannot rot silently.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import io
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import torch
 
+from xuframe._files import write_atomic
 from xuframe.errors import CheckpointError, InputError
 
 if TYPE_CHECKING:
@@ -200,20 +200,6 @@ def _compact(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
 def save_pretrained(
     model: Component,
     tag: str,
@@ -237,7 +223,7 @@ def save_pretrained(
     torch.save(_compact(model.state_dict()), buffer)
     data = buffer.getvalue()
     file = f"{cls.name}-{tag}.pt"
-    _write_atomic(target / file, data)
+    write_atomic(target / file, data)
     raw: dict[str, Any] = {
         "kind": cls.kind,
         "name": cls.name,
@@ -264,5 +250,5 @@ def save_pretrained(
     entries.append(raw)
     entries.sort(key=lambda e: (e["kind"], e["name"], e["tag"]))
     text = json.dumps({"format": MANIFEST_FORMAT, "weights": entries}, indent=2) + "\n"
-    _write_atomic(target / _MANIFEST, text.encode("utf-8"))
+    write_atomic(target / _MANIFEST, text.encode("utf-8"))
     return _entry(target, raw)

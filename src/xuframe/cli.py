@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import inspect
+import io
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from rich.table import Table
 
 import xuframe
 from xuframe._config import describe_config
+from xuframe._files import write_atomic
 from xuframe._registry import _closest
 from xuframe.errors import InputError, UnknownComponentError, XuframeError
 from xuframe.interfaces import Component
@@ -351,12 +353,9 @@ def _write_picture(result: DemoResult, folder: str, cls: type[Component]) -> Pat
         return None
     from PIL import Image
 
-    target = Path(folder) / f"{cls.kind}-{cls.name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    Image.fromarray(result.picture).save(tmp, format="PNG")
-    os.replace(tmp, target)
-    return target
+    buffer = io.BytesIO()
+    Image.fromarray(result.picture).save(buffer, format="PNG")
+    return write_atomic(Path(folder) / f"{cls.kind}-{cls.name}.png", buffer.getvalue())
 
 
 @contextlib.contextmanager

@@ -10,14 +10,14 @@ failure to read one is a :class:`~xuframe.errors.CheckpointError` naming the fil
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from xuframe._files import load_torch_file
+from xuframe._files import load_torch_file, write_atomic
 from xuframe.errors import CheckpointError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
@@ -28,27 +28,9 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
     """Write ``state`` (tensors and plain data) to ``path`` atomically; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "version": FORMAT_VERSION, **state}
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return target
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state}, buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def load_checkpoint(
