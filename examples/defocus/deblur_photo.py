@@ -43,8 +43,8 @@ def main() -> None:
     parser.add_argument("--image", default=None, help="deblur this image file instead")
     parser.add_argument("--out", default="defocus.png")
     args = parser.parse_args()
-    plt = xuframe.import_extra("matplotlib.pyplot")
-    xuframe.import_extra("skimage")  # the bundled photos, SSIM
+    plt = xuframe.import_extra("matplotlib.pyplot", "examples")
+    xuframe.import_extra("skimage", "examples")  # the bundled photos, SSIM
 
     sharp = None
     if args.image:

@@ -184,7 +184,7 @@ def load_pretrained(
         raise InputError(
             f"{cls.kind} {cls.name!r}: the weights {tag!r} do not fit this model"
             + (f" (your config changes {', '.join(changed)})" if changed else "")
-            + f": {str(exc).splitlines()[0]}"
+            + f": {' '.join(line.strip() for line in str(exc).splitlines()[:2])}"
         ) from exc
     return model.eval()
 

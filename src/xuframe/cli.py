@@ -258,7 +258,7 @@ class _DemoRows:
         width = self.console.width
         label = max([len(x) for x in labels] + [len(self.HEADERS[0])])
         seconds = len(self.HEADERS[1])
-        results = max(24, width // 3) if full_metrics else 22
+        results = max(24, width // 3) if full_metrics else 26
         gaps = 3 * 2 + 2  # one space either side of each inner border, and slack
         summary = max(16, width - label - seconds - results - gaps)
         self.widths = (label, seconds, results, summary)

@@ -138,7 +138,5 @@ class KnowledgeDistillation(Distiller):
                 f"({int(r['kd/teacher_queries'])} teacher queries)"
             ),
             headline="kd",
-            picture=bar_picture(
-                {"teacher": r["teacher"], "student alone": r["student"], "KD": r["kd"]}
-            ),
+            picture=bar_picture({"teacher": r["teacher"], "student": r["student"], "KD": r["kd"]}),
         )

@@ -289,7 +289,7 @@ class SelfSupervisedKD(KnowledgeDistillation):
             picture=bar_picture(
                 {
                     "teacher": r["teacher"],
-                    "student alone": r["student"],
+                    "student": r["student"],
                     "KD": r["kd"],
                     "SSKD": r["sskd"],
                 }

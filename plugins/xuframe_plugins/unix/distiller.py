@@ -134,7 +134,7 @@ class UncertaintyMixupKD(KnowledgeDistillation):
             picture=bar_picture(
                 {
                     "teacher": r["teacher"],
-                    "student alone": r["student"],
+                    "student": r["student"],
                     "KD": r["kd"],
                     "UNIX": r["unix"],
                 }
