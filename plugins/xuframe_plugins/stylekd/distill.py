@@ -345,6 +345,6 @@ class StyleKD(Distiller):
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
-        from xuframe_plugins.stylekd.training import demo
+        from xuframe_plugins.stylekd.demo import stylekd_demo
 
-        return demo(seed)
+        return stylekd_demo(seed)

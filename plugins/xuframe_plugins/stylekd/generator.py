@@ -7,7 +7,6 @@ import argparse
 import math
 import os
 import re
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -17,7 +16,6 @@ import torch
 from xuframe import DemoResult, Generator, config_field, positive
 from xuframe.data import load_torch_file
 from xuframe.errors import ConfigError, InputError
-from xuframe.pictures import image_grid
 from xuframe_plugins.stylekd.stylegan2 import (
     Discriminator,
     MappingNetwork,
@@ -174,27 +172,9 @@ class StyleGAN2(Generator):
         """The shipped digits weights (``weights="digits"``): 32 samples and the Frechet
         distance (fixed random features) of samples to the held-out digits, against an
         untrained generator of the same size."""
-        from xuframe_plugins.stylekd.pretrained import evaluate
-        from xuframe_plugins.stylekd.training import demo_teacher
+        from xuframe_plugins.stylekd.demo import stylegan2_demo
 
-        start = time.perf_counter()
-        trained = demo_teacher()
-        torch.manual_seed(seed)
-        untrained = cls(trained.config).eval()
-        with torch.no_grad():
-            before = evaluate(untrained, seed)["fd"]
-            after = evaluate(trained, seed)["fd"]
-            samples = trained.sample(32, seed=seed)
-        seconds = time.perf_counter() - start
-        return DemoResult(
-            {"fd": after, "fd_untrained": before, "seconds": seconds},
-            summary=(
-                f"16-px digits with the shipped weights ({seconds:.0f} s): Frechet distance to "
-                f"the held-out digits (random features) {after:.2f}, untrained {before:.2f}"
-            ),
-            headline="fd",
-            picture=image_grid(samples, 8),
-        )
+        return stylegan2_demo(cls, seed)
 
     @classmethod
     def from_rosinality(cls, state: Mapping[str, torch.Tensor], **config: Any) -> StyleGAN2:

@@ -15,9 +15,7 @@ gap for the same latent codes.
 from __future__ import annotations
 
 import copy
-import functools
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from xuframe import DemoResult
 from xuframe.errors import InputError
 from xuframe.metrics import frechet_distance, psnr
-from xuframe.pictures import image_grid
-from xuframe_plugins.stylekd.distill import StyleKD, make_student, mixed_codes, r1_penalty
+from xuframe_plugins.stylekd.distill import StyleKD, mixed_codes, r1_penalty
 from xuframe_plugins.stylekd.generator import StyleGAN2
 
 __all__ = [
@@ -235,47 +231,3 @@ def distill(
         g_opt.step()
         discriminator.requires_grad_(True)
     return student
-
-
-@functools.lru_cache(maxsize=1)
-def demo_teacher() -> StyleGAN2:
-    """The shipped digits StyleGAN2 (``weights="digits"``, see
-    :mod:`xuframe_plugins.stylekd.pretrained`), loaded once per process so that the
-    ``stylegan2`` and ``stylekd`` demos share it."""
-    import xuframe
-
-    teacher: StyleGAN2 = xuframe.create("generator", "stylegan2", weights="digits")
-    return teacher
-
-
-def demo(seed: int = 0) -> DemoResult:
-    """Distil the shipped digits teacher into half-width students, with and without mapping
-    inheritance, for the same steps; report the teacher-student gap for the same z."""
-    start = time.perf_counter()
-    teacher = demo_teacher()
-    images = digit_images(16)
-    results: dict[str, float] = {}
-    rows = [teacher.sample(8, seed=seed)]  # the same z for every row of the picture
-    for inherit in (True, False):
-        student = make_student(teacher, 0.5, inherit_mapping=inherit, seed=seed + 1)
-        tag = "inherited" if inherit else "random"
-        before = discrepancy(teacher, student, n=128, seed=seed)
-        distill(StyleKD(teacher, student), images, 40, batch_size=16, seed=seed)
-        after = discrepancy(teacher, student, n=128, seed=seed)
-        results[f"{tag}/l1_init"] = before["l1"]
-        results[f"{tag}/l1"] = after["l1"]
-        results[f"{tag}/fd"] = after["fd"]
-        rows.append(student.sample(8, seed=seed))
-    results["seconds"] = time.perf_counter() - start
-    return DemoResult(
-        results,
-        summary=(
-            f"16-px digits teacher, half-width students, 40 steps: teacher-student L1 for the "
-            f"same z {results['inherited/l1_init']:.3f} -> {results['inherited/l1']:.3f} with the "
-            f"inherited mapping, {results['random/l1_init']:.3f} -> {results['random/l1']:.3f} "
-            f"with a random one ({results['seconds']:.0f} s); picture rows: teacher, "
-            "inherited, random, for the same z"
-        ),
-        headline="inherited/l1",
-        picture=image_grid(torch.cat(rows), 8),
-    )
