@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import attrs
+import numpy as np
 
 from xuframe.errors import ConfigError
 
@@ -56,19 +58,19 @@ def config_field(
 
 
 def positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    """``Config`` field validator: the value must be > 0."""
-    if value <= 0:
+    """``Config`` field validator: the value must be > 0 (NaN is not)."""
+    if not value > 0:
         raise ConfigError(f"{attribute.name} must be > 0, got {value}")
 
 
 def non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    """``Config`` field validator: the value must be >= 0."""
-    if value < 0:
+    """``Config`` field validator: the value must be >= 0 (NaN is not)."""
+    if not value >= 0:
         raise ConfigError(f"{attribute.name} must be >= 0, got {value}")
 
 
 def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    """``Config`` field validator: the value must lie in [0, 1]."""
+    """``Config`` field validator: the value must lie in [0, 1] (NaN does not)."""
     if not 0 <= value <= 1:
         raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
 
@@ -122,6 +124,8 @@ def _coerce(value: Any, annotation: Any) -> tuple[bool, Any]:
             if ok:
                 return True, converted
         return False, value
+    if isinstance(value, np.ndarray) and value.ndim == 1 and origin in (tuple, list, Sequence):
+        value = value.tolist()  # a 1-D array where a sequence is expected: its items, as Python
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             return False, value
@@ -178,11 +182,40 @@ def _is_numpy_scalar(value: Any, *kinds: str) -> bool:
     return getattr(value, "shape", None) == () and getattr(dtype, "kind", None) in kinds
 
 
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or infinite float in ``value`` (a float, or floats inside tuples, lists and
+    mapping values), or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else value
+    if isinstance(value, (tuple, list)):
+        items: Any = value
+    elif isinstance(value, Mapping):
+        items = value.values()
+    else:
+        return None
+    for item in items:
+        found = _non_finite(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _infinite_default(field: attrs.Attribute[Any]) -> bool:
+    """Does ``field`` default to an infinite float (inf meaning "no limit" there)?"""
+    default = field.default
+    return isinstance(default, float) and math.isinf(default)
+
+
 def build_config(config_cls: type[T], value: Any, *, owner: str, prefix: str = "") -> T:
     """Validate ``value`` (a mapping, a ``config_cls`` instance or None) into a ``config_cls``.
 
     ``owner`` names the component in error messages; ``prefix`` is put before key names there
     (``"trainer."`` gives ``'trainer.lr'``), so a key in a nested config file is named by its path.
+
+    Numbers: numpy integer and float scalars are accepted where ints and floats are (a 1-D
+    numpy array where a tuple or list is); NaN is never accepted, and an infinite float only in
+    a field whose default is infinite (where it means "no limit"), so ``tol=nan`` or
+    ``lr=inf`` is a :class:`~xuframe.errors.ConfigError` here, not a failure later.
     """
     if value is None:
         value = {}
@@ -216,6 +249,12 @@ def build_config(config_cls: type[T], value: Any, *, owner: str, prefix: str = "
             raise ConfigError(
                 f"{owner}: config key {prefix + key!r} expects {_type_name(annotations[key])}, "
                 f"got {item!r} ({type(item).__name__})."
+            )
+        bad = _non_finite(converted)
+        if bad is not None and (math.isnan(bad) or not _infinite_default(fields[key])):
+            where = "" if isinstance(converted, float) else f" in {converted!r}"
+            raise ConfigError(
+                f"{owner}: config key {prefix + key!r}: expected a finite number, got {bad}{where}"
             )
         kwargs[key] = converted
     try:

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from xuframe.errors import RegistrationError, UnknownComponentError
+from xuframe.errors import InputError, RegistrationError, UnknownComponentError
 from xuframe.interfaces import INTERFACES, Component
+from xuframe.validation import check_choice
 
 __all__ = ["CLASS_CHECKS", "KINDS", "Registry", "interface_of", "is_frozen_attrs"]
 
@@ -163,10 +164,8 @@ class Registry:
     def get(self, kind: str, name: str) -> type[Component]:
         """The class registered as ``name`` under ``kind``; UnknownComponentError if none."""
         self._ensure_loaded()
-        if kind not in KINDS:
-            raise UnknownComponentError(
-                "", kind, KINDS, closest=_closest(kind, KINDS), what="component kind"
-            )
+        _check_kind_arg(kind)
+        _check_str_arg(name, "name", "kmeans")
         try:
             return self._classes[(kind, name)]
         except KeyError:
@@ -186,6 +185,7 @@ class Registry:
 
     def find(self, name: str) -> list[type[Component]]:
         """Every registered class called ``name``, whatever its kind."""
+        _check_str_arg(name, "name", "kmeans")
         self._ensure_loaded()
         return [cls for (_, n), cls in sorted(self._classes.items()) if n == name]
 
@@ -205,16 +205,17 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         """Sorted names registered under ``kind``."""
+        _check_kind_arg(kind)
         self._ensure_loaded()
         return sorted(n for k, n in self._classes if k == kind)
 
     def list(self, kind: str | None = None, pattern: str | None = None) -> list[type[Component]]:
         """Registered classes, sorted by kind then name, optionally of one kind and matching a glob."""
         self._ensure_loaded()
-        if kind is not None and kind not in KINDS:
-            raise UnknownComponentError(
-                "", kind, KINDS, closest=_closest(kind, KINDS), what="component kind"
-            )
+        if kind is not None:
+            _check_kind_arg(kind)
+        if pattern is not None:
+            _check_str_arg(pattern, "pattern", "crown*")
         return [
             cls
             for (k, n), cls in sorted(
@@ -234,6 +235,25 @@ class Registry:
     def __repr__(self) -> str:
         state = "loaded" if self._loaded else "not loaded yet"
         return f"<Registry {len(self._classes)} components, {state}>"
+
+
+def _check_kind_arg(kind: Any) -> None:
+    """Refuse a ``kind`` that is not a known kind: a non-str is an InputError listing the kinds,
+    an unknown str an UnknownComponentError with the closest match."""
+    if not isinstance(kind, str):
+        check_choice(kind, "kind", KINDS)
+    if kind not in KINDS:
+        raise UnknownComponentError(
+            "", kind, KINDS, closest=_closest(kind, KINDS), what="component kind"
+        )
+
+
+def _check_str_arg(value: Any, what: str, example: str) -> None:
+    if not isinstance(value, str):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise InputError(
+            f"{what}: expected a str such as {example!r}, got {type(value).__name__} {shown}"
+        )
 
 
 def _closest(name: str, options: Any) -> str | None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import abc
+import inspect
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from xuframe._config import EmptyConfig, build_config
+from xuframe.errors import ConfigError, InputError
 from xuframe.types import DemoResult
 
 __all__ = ["Component"]
@@ -47,11 +50,54 @@ class Component(abc.ABC):
 
         ``args`` are the objects the constructor takes before ``config`` (a distiller's
         teacher and student). Raises :class:`~xuframe.errors.ConfigError` for an unknown
-        key, a missing required key or a value of the wrong type.
+        key, a missing required key or a value of the wrong type, or a mapping among ``args``
+        (config values go in ``config``, or as keywords to :func:`xuframe.create`), and
+        :class:`~xuframe.errors.InputError` when ``args`` are too few or too many for the
+        constructor (naming the arguments it needs).
         """
+        cls._check_constructor_args(args)
         constructor: Any = cls  # subclasses put their own arguments before `config`
         built: C = constructor(*args, config=build_config(cls.Config, config, owner=cls._owner()))
         return built
+
+    @classmethod
+    def _check_constructor_args(cls, args: tuple[Any, ...]) -> None:
+        """Refuse ``args`` that do not fit the constructor's arguments before ``config``."""
+        try:
+            signature = inspect.signature(cls)
+        except (TypeError, ValueError):  # a constructor inspect cannot read: let it decide
+            return
+        params = list(signature.parameters.values())
+        if "config" not in signature.parameters:
+            return
+        before = params[: [p.name for p in params].index("config")]
+        if any(p.kind is p.VAR_POSITIONAL for p in before):
+            return
+        positional = [p for p in before if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = [p.name for p in positional if p.default is p.empty]
+        how = f"xuframe.create({cls.kind!r}, {cls.name!r}, " + "".join(f"{n}, " for n in required)
+        if len(args) > len(positional):
+            extra = args[len(positional) :]
+            if any(isinstance(a, Mapping) for a in extra):
+                raise ConfigError(
+                    f"{cls._owner()}: got a mapping as a positional argument; config values go "
+                    f"as keywords: {how}key=value, ...)"
+                )
+            takes = (
+                f"{len(positional)} positional argument(s) ({', '.join(p.name for p in positional)})"
+                if positional
+                else "no positional arguments"
+            )
+            raise InputError(
+                f"{cls._owner()}: expected {takes} and keyword config values, got {len(args)} "
+                f"positional argument(s): {how}**config)"
+            )
+        if len(args) < len(required):
+            missing = required[len(args) :]
+            raise InputError(
+                f"{cls._owner()}: missing {', '.join(missing)}; it is built from "
+                f"{', '.join(required)} and keyword config values: {how}**config)"
+            )
 
     @property
     def config(self) -> Any:
