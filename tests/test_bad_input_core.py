@@ -8,9 +8,17 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import xuframe
-from xuframe.errors import ConfigError, InputError, UnknownComponentError
+from xuframe.engine import Trainer, load_checkpoint, save_checkpoint
+from xuframe.errors import (
+    CheckpointError,
+    ConfigError,
+    InputError,
+    UnknownComponentError,
+    XuframeWarning,
+)
 
 NAN, INF = math.nan, math.inf
 
@@ -108,3 +116,75 @@ def test_config_numpy_numbers_and_arrays_are_accepted():
     assert config.widths == (32, 64, 128) and type(config.widths[0]) is int
     kmeans = xuframe.create("solver", "kmeans", n_init=np.int64(3), tol=np.float32(0.5))
     assert kmeans.config.n_init == 3 and type(kmeans.config.n_init) is int
+
+
+# -- 3. the Trainer never saves or resumes NaN weights ------------------------------------------
+class _SqrtAtZero(torch.nn.Module):
+    """A finite loss whose gradient is NaN: d sqrt(w * 0) / dw = 0 / (2 sqrt(0)) = NaN."""
+
+    def __init__(self, nan_after: int = 0) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(3))
+        self.calls, self.nan_after = 0, nan_after
+
+    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        fit = ((self.w - batch.mean()) ** 2).sum()
+        if self.calls <= self.nan_after:
+            return {"fit": fit}
+        return {"fit": fit, "sqrt": torch.sqrt(self.w * 0).sum()}
+
+
+_DATA = [torch.ones(2) for _ in range(8)]
+_FAST = {"progress": False, "plot": False, "batch_size": 2, "max_steps": 4, "lr": 0.1}
+
+
+def test_a_nan_gradient_stops_training_before_the_step(tmp_path):
+    model = _SqrtAtZero()
+    trainer = Trainer(model, {**_FAST, "checkpoint_every": 1}, run_dir=tmp_path)
+    with pytest.raises(InputError, match=r"gradient became NaN or inf at step 1 .* in w"):
+        trainer.fit(_DATA)
+    assert bool(torch.isfinite(model.w).all())
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))
+
+
+def test_a_nan_gradient_after_good_steps_keeps_the_good_checkpoints(tmp_path):
+    model = _SqrtAtZero(nan_after=2)
+    trainer = Trainer(model, {**_FAST, "checkpoint_every": 1}, run_dir=tmp_path)
+    with pytest.raises(InputError, match="at step 3"):
+        trainer.fit(_DATA)
+    saved = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.pt"))
+    assert saved == ["step-00000001.pt", "step-00000002.pt"]
+    for path in (tmp_path / "checkpoints").glob("*.pt"):
+        assert bool(torch.isfinite(load_checkpoint(path)["model"]["w"]).all())
+
+
+def test_a_checkpoint_of_nan_weights_is_never_written(tmp_path):
+    model = _SqrtAtZero()
+    trainer = Trainer(model, _FAST, run_dir=tmp_path)
+    trainer.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    trainer.scheduler = torch.optim.lr_scheduler.ConstantLR(trainer.optimizer, 1.0)
+    with torch.no_grad():
+        model.w[1] = math.nan
+    with pytest.raises(InputError, match=r"no checkpoint written .* NaN or inf in model\.w"):
+        trainer.save_checkpoint(tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_resume_never_picks_a_checkpoint_of_nan_weights(tmp_path):
+    good = Trainer(_SqrtAtZero(nan_after=10**6), {**_FAST, "max_steps": 2}, run_dir=tmp_path)
+    good.fit(_DATA)
+    state = load_checkpoint(tmp_path / "checkpoints" / "step-00000002.pt")
+    state["model"]["w"] = torch.full((3,), math.nan)
+    save_checkpoint(tmp_path / "checkpoints" / "step-00000003.pt", {**state, "step": 3})
+    model = _SqrtAtZero(nan_after=10**6)
+    resumed = Trainer(model, _FAST, run_dir=tmp_path)
+    with pytest.warns(XuframeWarning, match=r"skipped .*step-00000003\.pt: it holds NaN"):
+        result = resumed.fit(_DATA, resume=True)
+    assert result.steps == 4 and bool(torch.isfinite(model.w).all())
+    with pytest.raises(
+        CheckpointError, match="cannot resume from it: it holds NaN or inf in model.w"
+    ):
+        Trainer(_SqrtAtZero(), _FAST).fit(
+            _DATA, resume=tmp_path / "checkpoints" / "step-00000003.pt"
+        )

@@ -81,6 +81,30 @@ class _LossModule(nn.Module):
         return losses
 
 
+def _non_finite_entries(state: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of the floating tensors in ``state`` (nested mappings and sequences, as a
+    ``state_dict``) that hold NaN or inf."""
+    if isinstance(state, torch.Tensor):
+        finite = not state.is_floating_point() or bool(torch.isfinite(state).all())
+        return [] if finite else [prefix or "the tensor"]
+    if isinstance(state, Mapping):
+        items: Iterable[tuple[Any, Any]] = state.items()
+    elif isinstance(state, (list, tuple)):
+        items = enumerate(state)
+    else:
+        return []
+    found: list[str] = []
+    for key, value in items:
+        found += _non_finite_entries(value, f"{prefix}.{key}" if prefix else str(key))
+    return found
+
+
+def _non_finite_checkpoint(payload: Mapping[str, Any]) -> list[str]:
+    return _non_finite_entries(
+        {"model": payload.get("model"), "optimizer": payload.get("optimizer")}
+    )
+
+
 def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
@@ -212,14 +236,25 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | os.PathLike[str] | None = None) -> Path | None:
-        """Write a checkpoint (rank 0 only) to ``path`` or ``run_dir/checkpoints/step-N.pt``."""
+        """Write a checkpoint (rank 0 only) to ``path`` or ``run_dir/checkpoints/step-N.pt``.
+
+        Raises :class:`~xuframe.errors.InputError`, writing nothing, when the model's weights or
+        the optimiser's state hold NaN or inf: a saved state is always one training can go on from.
+        """
+        state = self.state_dict()
+        bad = _non_finite_entries({"model": state["model"], "optimizer": state["optimizer"]})
+        if bad:
+            raise InputError(
+                f"trainer: no checkpoint written at step {self.step}: the state holds NaN or inf "
+                f"in {', '.join(bad[:4])}{', ...' if len(bad) > 4 else ''}"
+            )
         if not self._dist.is_main:
             return None
         if path is None:
             if self.run_dir is None:
                 raise InputError("trainer: save_checkpoint needs a path or a run_dir")
             path = self.run_dir / "checkpoints" / f"step-{self.step:08d}.pt"
-        return save_checkpoint(path, self.state_dict())
+        return save_checkpoint(path, state)
 
     def latest_checkpoint(self) -> Path | None:
         """The checkpoint of ``run_dir`` with the highest step, if any."""
@@ -228,8 +263,30 @@ class Trainer:
         found = sorted((self.run_dir / "checkpoints").glob("step-*.pt"))
         return found[-1] if found else None
 
+    def _latest_finite_checkpoint(self) -> Path | None:
+        """The checkpoint of ``run_dir`` with the highest step whose state is finite; newer ones
+        holding NaN or inf (written by an older xuframe or by hand) are skipped with a warning."""
+        if self.run_dir is None:
+            return None
+        for path in sorted((self.run_dir / "checkpoints").glob("step-*.pt"), reverse=True):
+            bad = _non_finite_checkpoint(load_checkpoint(path))
+            if not bad:
+                return path
+            warnings.warn(
+                f"resume: skipped {path}: it holds NaN or inf in {', '.join(bad[:4])}",
+                XuframeWarning,
+                stacklevel=4,
+            )
+        return None
+
     def _restore(self, path: Path) -> dict[str, Any]:
         payload = load_checkpoint(path)
+        bad = _non_finite_checkpoint(payload)
+        if bad:
+            raise CheckpointError(
+                f"{path}: cannot resume from it: it holds NaN or inf in {', '.join(bad[:4])}"
+                f"{', ...' if len(bad) > 4 else ''}"
+            )
         assert self.optimizer is not None and self.scheduler is not None
         try:
             self.model.load_state_dict(payload["model"])
@@ -240,6 +297,20 @@ class Trainer:
         self.step = int(payload["step"])
         rng: dict[str, Any] = payload["rng"]
         return rng
+
+    def _check_gradients(self, loss: float) -> None:
+        """Refuse a step whose gradients hold NaN or inf (a finite loss can have them, e.g.
+        ``sqrt`` at 0): the step is not taken, so the weights stay finite."""
+        bad = [
+            name
+            for name, p in self.model.named_parameters()
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+        ]
+        if bad:
+            raise InputError(
+                f"trainer: the gradient became NaN or inf at step {self.step + 1} (loss {loss:.4g}) "
+                f"in {', '.join(bad[:4])}{', ...' if len(bad) > 4 else ''}; the step was not taken"
+            )
 
     # -- the loop --------------------------------------------------------------------------
     def _log(self, row: dict[str, Any], log: MetricsLog | None) -> None:
@@ -273,8 +344,12 @@ class Trainer:
         """Train on ``train_data``: a map-style dataset (a torch Dataset or a list of samples), or a
         DataLoader whose dataset and collate function are used (the Trainer makes the sampler).
 
-        ``resume=True`` continues from the latest checkpoint in ``run_dir`` (if there is one);
-        a path continues from that checkpoint. Resuming on the CPU ends bit-identical to a run
+        ``resume=True`` continues from the latest checkpoint in ``run_dir`` (if there is one)
+        whose state is finite, skipping newer ones that hold NaN or inf with a warning; a path
+        continues from that checkpoint (:class:`~xuframe.errors.CheckpointError` when it holds
+        NaN or inf). A non-finite loss, or a finite loss with a NaN or inf gradient, raises
+        :class:`~xuframe.errors.InputError` before the optimiser step, so neither the model nor
+        a checkpoint ever holds NaN weights. Resuming on the CPU ends bit-identical to a run
         that was never interrupted.
         """
         cfg = self.config
@@ -324,7 +399,9 @@ class Trainer:
 
         pending_rng: dict[str, Any] | None = None
         checkpoint = (
-            self.latest_checkpoint() if resume is True else (Path(resume) if resume else None)
+            self._latest_finite_checkpoint()
+            if resume is True
+            else (Path(resume) if resume else None)
         )
         if checkpoint is not None:
             pending_rng = self._restore(checkpoint)
@@ -369,6 +446,7 @@ class Trainer:
                         )
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()  # type: ignore[no-untyped-call]
+                    self._check_gradients(float(loss.item()))
                     grad_norm = (
                         float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
                         if cfg.grad_clip
