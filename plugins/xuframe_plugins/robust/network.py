@@ -27,6 +27,7 @@ from torch.nn.modules import module as _torch_module
 from torch.nn.modules.lazy import LazyModuleMixin
 
 from xuframe.errors import InputError
+from xuframe.validation import check_tensor
 from xuframe_plugins.robust.activations import (
     ParamRamp,
     _activation_problem,
@@ -34,7 +35,7 @@ from xuframe_plugins.robust.activations import (
     not_own_code,
 )
 
-__all__ = ["Activation", "Affine", "Network", "layer_chain"]
+__all__ = ["Activation", "Affine", "Network", "check_network_input", "layer_chain"]
 
 
 class Affine(abc.ABC):
@@ -344,54 +345,266 @@ def layer_chain(
     return chain
 
 
+class _Mismatch(Exception):
+    """A layer cannot take the per-sample shape it is given; ``expected`` says what it takes."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _spatial_out(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _out_shape(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-sample output shape of ``module`` (a layer :func:`layer_chain` admits) on ``shape``.
+
+    Computed from the layer's settings alone, nothing runs. Raises :class:`_Mismatch` saying
+    what per-sample shape the layer takes when it cannot take ``shape``.
+    """
+    if isinstance(module, (nn.Identity, nn.Dropout, nn.ReLU, nn.LeakyReLU)):
+        return shape
+    if isinstance(module, ParamRamp):
+        heights = tuple(module.r.shape)
+        extra = len(heights) - len(shape)
+        fits = (extra <= 0 or heights[:extra] == (1,) * extra) and all(
+            h in (1, s)
+            for h, s in zip(heights[max(extra, 0) :], shape[max(-extra, 0) :], strict=True)
+        )
+        if not fits:
+            raise _Mismatch(f"inputs whose shape its heights {heights} broadcast to")
+        return shape
+    if isinstance(module, nn.Linear):
+        if shape != (module.in_features,):
+            raise _Mismatch(f"flat inputs of {module.in_features} features (in_features)")
+        return (module.out_features,)
+    if isinstance(module, nn.Flatten):
+        return (math.prod(shape),)
+    if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        ranks = (1, 2) if isinstance(module, nn.BatchNorm1d) else (3,)
+        if len(shape) not in ranks or shape[0] != module.num_features:
+            form = {1: "(C,) or (C, L)", 3: "(C, H, W)"}[ranks[0] if len(ranks) == 1 else 1]
+            raise _Mismatch(f"inputs of shape {form} with C = num_features = {module.num_features}")
+        return shape
+    if isinstance(module, nn.Conv2d):
+        if len(shape) != 3 or shape[0] != module.in_channels:
+            raise _Mismatch(
+                f"inputs of shape (C, H, W) with C = in_channels = {module.in_channels}"
+            )
+        k, s = _pair(module.kernel_size), _pair(module.stride)
+        p, d = _pair(module.padding), _pair(module.dilation)  # type: ignore[arg-type]
+        size = tuple(_spatial_out(shape[1 + i], k[i], s[i], p[i], d[i]) for i in range(2))
+        if min(size) < 1:
+            reach = tuple(d[i] * (k[i] - 1) + 1 - 2 * p[i] for i in range(2))
+            raise _Mismatch(
+                f"inputs of shape ({module.in_channels}, H, W) with H >= {reach[0]}, W >= {reach[1]}"
+            )
+        return (module.out_channels, *size)
+    assert isinstance(module, nn.AvgPool2d)  # layer_chain admits nothing else
+    k = _pair(module.kernel_size)  # type: ignore[arg-type]
+    s = _pair(module.stride) if module.stride is not None else k  # type: ignore[arg-type]
+    p = _pair(module.padding)  # type: ignore[arg-type]
+    if any(2 * p[i] > k[i] for i in range(2)):
+        raise _Mismatch(f"a padding {p} of at most half its kernel {k} (a setting of the layer)")
+    if len(shape) != 3:
+        raise _Mismatch("inputs of shape (C, H, W)")
+    size = tuple(_spatial_out(shape[1 + i], k[i], s[i], p[i], 1) for i in range(2))
+    if min(size) < 1:
+        raise _Mismatch(
+            f"inputs of shape (C, H, W) with H >= {k[0] - 2 * p[0]}, W >= {k[1] - 2 * p[1]}"
+        )
+    return (shape[0], *size)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(N, " + ", ".join(str(s) for s in shape) + ")"
+
+
+def _first_input(chain: list[tuple[str, nn.Module]]) -> str | None:
+    """What the first shape-fixing layer of ``chain`` says about the network's input, or None."""
+    flattened = False
+    for path, module in chain:
+        where = _where(path, module)
+        if isinstance(module, nn.Flatten):
+            flattened = True
+        elif isinstance(module, nn.Linear):
+            n = module.in_features
+            if flattened:
+                return f"inputs (N, ...) of {n} values per sample ({where} has in_features={n})"
+            return f"inputs of shape (N, {n}) ({where} has in_features={n})"
+        elif isinstance(module, nn.Conv2d) and not flattened:
+            c = module.in_channels
+            return f"inputs of shape (N, {c}, H, W) ({where} has in_channels={c})"
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and not flattened:
+            c = module.num_features
+            form = (
+                f"(N, {c}) or (N, {c}, L)"
+                if isinstance(module, nn.BatchNorm1d)
+                else f"(N, {c}, H, W)"
+            )
+            return f"inputs of shape {form} ({where} has num_features={c})"
+        elif isinstance(module, nn.AvgPool2d) and not flattened:
+            return f"inputs of shape (N, C, H, W) ({where})"
+    return None
+
+
+def _propagate(
+    chain: list[tuple[str, nn.Module]], shape: tuple[int, ...]
+) -> tuple[list[tuple[int, ...]], tuple[int, _Mismatch] | None]:
+    """The per-sample input shape of every layer of ``chain`` and the output shape last; or,
+    when a layer cannot take its input, the shapes up to its input and (its index, why)."""
+    shapes = [shape]
+    for i, (_, module) in enumerate(chain):
+        try:
+            shape = _out_shape(module, shape)
+        except _Mismatch as why:
+            return shapes, (i, why)
+        shapes.append(shape)
+    return shapes, None
+
+
+def _fitting_size(
+    chain: list[tuple[str, nn.Module]], channels: int, near: tuple[int, int]
+) -> tuple[int, int] | None:
+    """An input height and width that the whole ``chain`` takes, or None: the first that fits
+    of ``near`` grown or shrunk by the same amount on both axes, then of the square sizes,
+    nearest first (a bounded search over the layers' settings; nothing runs)."""
+    limit = 2 * max(near) + 64
+    steps = sorted(range(1 - min(near), limit), key=abs)
+    candidates = [(near[0] + d, near[1] + d) for d in steps]
+    candidates += sorted(((s, s) for s in range(1, limit)), key=lambda hw: abs(hw[0] - near[0]))
+    for h, w in candidates:
+        if _propagate(chain, (channels, h, w))[1] is None:
+            return h, w
+    return None
+
+
+_SHAPE_FREE = (nn.Identity, nn.Dropout, nn.Flatten, nn.ReLU, nn.LeakyReLU)
+
+
+def check_network_input(
+    chain: list[tuple[str, nn.Module]], x: object, *, what: str = "x"
+) -> list[tuple[int, ...]]:
+    """Check ``x`` against what the layers of ``chain`` (from :func:`layer_chain`) take, running nothing.
+
+    ``x`` must be a finite, non-empty, floating-point ``torch.Tensor`` with a batch dimension,
+    of the dtype and on the device of the model's parameters and buffers, and of a per-sample
+    shape every layer takes (Linear ``in_features``, Conv2d ``in_channels`` and spatial sizes
+    its kernel fits, the sizes Flatten hands on). The model's parameters must be finite and
+    share one dtype and device. Returns the per-sample input shape of every layer of ``chain``
+    and the output shape last.
+
+    Raises:
+        InputError: naming ``what``, what the network expects (from its first layer that fixes
+            the input, or an input size that fits the whole chain) and what came; or naming the
+            layer when no input could fit it (the model's layers do not fit together).
+    """
+    expected = _first_input(chain)
+    if not isinstance(x, torch.Tensor):
+        shown = f" of {expected}" if expected else ""
+        raise InputError(f"{what}: expected a torch.Tensor{shown}, got {type(x).__name__}")
+    check_tensor(x, what, finite=False)  # real and floating; finiteness once the shape is right
+    params = [
+        (f"{path}.{name}" if path else name, t)
+        for path, module in chain
+        for name, t in [*module.named_parameters(), *module.named_buffers()]
+        if t.is_floating_point()
+    ]
+    if params:
+        first_name, first = params[0]
+        for name, t in params:
+            if t.dtype != first.dtype or t.device != first.device:
+                raise InputError(
+                    "the model: expected one dtype and device for all its parameters, got "
+                    f"{first_name} {first.dtype} on {first.device} and {name} {t.dtype} on {t.device}"
+                )
+        if x.dtype != first.dtype:
+            raise InputError(
+                f"{what}: expected dtype {first.dtype} (the model's parameters), got {x.dtype}"
+            )
+        if x.device != first.device:
+            raise InputError(
+                f"{what}: expected a tensor on {first.device} (the model's), got one on {x.device}"
+            )
+    got = tuple(x.shape)
+    if x.dim() < 2:
+        hint = expected or "a batch (N, ...) of inputs"
+        raise InputError(f"{what}: expected {hint}, a batch dimension first, got shape {got}")
+    if x.numel() == 0:
+        raise InputError(f"{what}: expected a non-empty batch, got shape {got}")
+    shape = got[1:]
+    shapes, failure = _propagate(chain, shape)
+    if failure is not None:
+        index, why = failure
+        path, module = chain[index]
+        where, layer_in = _where(path, module), shapes[-1]
+        if all(isinstance(m, (*_SHAPE_FREE, ParamRamp)) for _, m in chain[:index]):
+            want = expected or f"inputs that {where} takes: {why.expected}"
+            flat = isinstance(module, nn.Linear) and math.prod(layer_in) == module.in_features
+            advice = f"; put nn.Flatten() before {where}" if flat else ""
+            raise InputError(f"{what}: expected {want}, got shape {got}{advice}")
+        fits = _fitting_size(chain, shape[0], (shape[1], shape[2])) if len(shape) == 3 else None
+        if fits is not None:
+            raise InputError(
+                f"{what}: expected inputs of shape {_shape_text((shape[0], *fits))} (or another "
+                f"size that the layers before {where} map to what it takes), got shape {got}: "
+                f"{where} does not take inputs of shape {layer_in}, it takes {why.expected}"
+            )
+        raise InputError(
+            f"the model: {where} does not take inputs of shape {layer_in} (what {what} of shape "
+            f"{got} becomes before it), it takes {why.expected}"
+        )
+    check_tensor(x, what)
+    for name, t in params:
+        if not bool(torch.isfinite(t).all()):
+            raise InputError(f"the model: expected finite parameters, got NaN or inf in {name}")
+    return shapes
+
+
 class Network:
     """``model`` (an ``nn.Sequential`` of supported layers, possibly nested) as ops with known shapes.
 
-    The model is checked by :func:`layer_chain` first (same errors, same ``eval_dropout``);
-    one example is then passed through the layers to learn their shapes.
+    The model is checked by :func:`layer_chain` first (same errors, same ``eval_dropout``),
+    then ``example`` (a batch ``(N, *in_shape)``) by :func:`check_network_input`; the shapes of
+    the layers are computed from their settings, so nothing runs.
+
+    Raises:
+        InputError: from :func:`layer_chain` for the model's structure, from
+            :func:`check_network_input` for ``example`` (named ``x``), and for a model with no
+            layer to bound.
     """
 
     def __init__(
         self, model: nn.Module, example: torch.Tensor, *, eval_dropout: bool = False
     ) -> None:
+        if not isinstance(model, nn.Module):
+            raise InputError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         chain = layer_chain(model, eval_dropout=eval_dropout)
+        shapes = check_network_input(chain, example)
         self.ops: list[Affine | Activation] = []
-        shape = tuple(example.shape[1:])
-        x = example[:1].detach().clone()  # an in-place layer must not write into the caller's x
-        with torch.no_grad():
-            for path, module in chain:
-                if isinstance(module, (nn.Identity, nn.Dropout)):
-                    continue
-                if isinstance(module, _ACTIVATIONS):
-                    self.ops.append(Activation(module, shape))
-                    x = self.ops[-1](x)
-                    continue
-                if isinstance(module, nn.Linear) and len(shape) != 1:
-                    raise InputError(
-                        f"{_where(path, module)} expects flat inputs, got shape {shape}: "
-                        "add nn.Flatten()"
-                    )
-                try:
-                    y = module(x)
-                except RuntimeError as err:
-                    raise InputError(
-                        f"{_where(path, module)} does not take inputs of shape {shape}: {err}"
-                    ) from err
-                out_shape = tuple(y.shape[1:])
-                if isinstance(module, nn.Linear):
-                    self.ops.append(_Linear(module, shape))
-                elif isinstance(module, nn.Conv2d):
-                    self.ops.append(_Conv(module, shape, out_shape))
-                elif isinstance(module, nn.Flatten):
-                    self.ops.append(_Flatten(shape, out_shape))
-                elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                    self.ops.append(_Scale(module, shape))
-                else:
-                    assert isinstance(module, nn.AvgPool2d)  # layer_chain admits nothing else
-                    self.ops.append(_AvgPool(module, shape, out_shape))
-                x, shape = y, out_shape
+        for (_, module), shape, out_shape in zip(chain, shapes[:-1], shapes[1:], strict=True):
+            if isinstance(module, (nn.Identity, nn.Dropout)):
+                continue
+            if isinstance(module, _ACTIVATIONS):
+                self.ops.append(Activation(module, shape))
+            elif isinstance(module, nn.Linear):
+                self.ops.append(_Linear(module, shape))
+            elif isinstance(module, nn.Conv2d):
+                self.ops.append(_Conv(module, shape, out_shape))
+            elif isinstance(module, nn.Flatten):
+                self.ops.append(_Flatten(shape, out_shape))
+            elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                self.ops.append(_Scale(module, shape))
+            else:
+                assert isinstance(module, nn.AvgPool2d)  # layer_chain admits nothing else
+                self.ops.append(_AvgPool(module, shape, out_shape))
         if not self.ops:
-            raise InputError("the network has no layer to bound")
-        self.in_shape = tuple(example.shape[1:])
-        self.out_shape = shape
+            raise InputError("the model: expected at least one layer to bound, got none")
+        self.in_shape = shapes[0]
+        self.out_shape = shapes[-1]
         self.activations = [i for i, op in enumerate(self.ops) if isinstance(op, Activation)]
