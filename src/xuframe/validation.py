@@ -36,6 +36,7 @@ __all__ = [
     "check_array",
     "check_tensor",
     "check_labels",
+    "check_targets",
     "check_file",
     "check_memory",
     "memory_limit",
@@ -260,6 +261,44 @@ def check_labels(
                 f"{what}: expected labels in [0, {n_classes - 1}], got values in [{low}, {high}]"
             )
     return tensor
+
+
+def check_targets(
+    boxes: Any,
+    labels: Any,
+    what: str,
+    *,
+    geometry: type[Any],
+    n: int,
+    n_classes: int,
+    error: _Error = InputError,
+) -> tuple[list[Any], list[torch.Tensor]]:
+    """A detection batch's per-sample targets: ``boxes`` a list (or tuple) of ``n`` values of
+    the ``geometry`` type (e.g. :class:`~xuframe.Boxes2D`; a bare tensor or list is refused,
+    so a box layout is never guessed) and ``labels`` a list of ``n`` label sequences, the
+    ``i``-th holding one integer in ``[0, n_classes)`` per box of ``boxes[i]``
+    (:func:`check_labels`). Returns both as lists, the labels as ``int64`` tensors. Raises
+    ``error`` naming ``what['boxes'][i]`` or ``what['labels'][i]``."""
+    kind = geometry.__name__
+    for key, value in (("boxes", boxes), ("labels", labels)):
+        if not isinstance(value, (list, tuple)):
+            raise error(
+                f"{what}['{key}']: expected a list with one entry per sample, "
+                f"got {type(value).__name__}"
+            )
+        if len(value) != n:
+            raise error(f"{what}['{key}']: expected {n} entries (one per sample), got {len(value)}")
+    out_labels = []
+    for i, (b, lab) in enumerate(zip(boxes, labels, strict=True)):
+        if not isinstance(b, geometry):
+            raise error(
+                f"{what}['boxes'][{i}]: expected {kind} (wrap the array with xuframe.{kind}), "
+                f"got {type(b).__name__}"
+            )
+        out_labels.append(
+            check_labels(lab, f"{what}['labels'][{i}]", n=len(b), n_classes=n_classes, error=error)
+        )
+    return list(boxes), out_labels
 
 
 def check_file(path: Any, what: str) -> Path:

@@ -14,7 +14,13 @@ import xuframe
 from xuframe.data import ShapesDataset, collate_detection
 from xuframe.errors import InputError
 from xuframe.types import Boxes2D
-from xuframe_plugins.ttfnet import ModulatedDeformConv2d, decode_boxes, encode_targets, focal_loss
+from xuframe_plugins.ttfnet import (
+    ModulatedDeformConv2d,
+    decode_boxes,
+    encode_targets,
+    focal_loss,
+    giou_loss,
+)
 
 
 @st.composite
@@ -239,8 +245,71 @@ def test_encode_targets_names_bad_inputs():
         encode_targets(
             torch.tensor([[0.0, 0.0, float("nan"), 4.0]]), torch.tensor([0]), 1, (4, 4), 4
         )
-    with pytest.raises(InputError, match="labels must lie"):
+    with pytest.raises(InputError, match=r"labels in \[0, 1\]"):
         encode_targets(torch.tensor([[0.0, 0.0, 4.0, 4.0]]), torch.tensor([3]), 2, (4, 4), 4)
+
+
+B1, L1 = torch.tensor([[0.0, 0.0, 10.0, 10.0]]), torch.tensor([0])
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([[0.0, 0.0, 10.0, 10.0]], L1, 2, (8, 8), 4), "boxes: expected a torch.Tensor"),
+        ((Boxes2D(B1), L1, 2, (8, 8), 4), "boxes: expected a torch.Tensor"),
+        ((torch.tensor([[10.0, 10.0, 0.0, 0.0]]), L1, 2, (8, 8), 4), "x2 >= x1"),
+        ((B1, L1.float(), 2, (8, 8), 4), "integer labels"),
+        ((B1, torch.tensor([0, 1]), 2, (8, 8), 4), "expected 1 labels"),
+        ((B1, L1, 0, (8, 8), 4), "num_classes"),
+        ((B1, L1, 2.5, (8, 8), 4), "num_classes"),
+        ((B1, L1, 2, (-8, 8), 4), "feature_size"),
+        ((B1, L1, 2, (0, 0), 4), "feature_size"),
+        ((B1, L1, 2, 8, 4), "feature_size"),
+        ((B1, L1, 2, (8, 8), 0), "stride"),
+        ((B1, L1, 2, (8, 8), 4, float("nan")), "alpha"),
+        ((B1, L1, 2, (8, 8), 4, 1e30), "alpha"),
+        ((B1, L1, 2, (8, 8), 4, 0.54, -1.0), "beta"),
+        ((B1, L1, 2, (10**6, 10**6), 4), "memory"),
+    ],
+)
+def test_encode_targets_refuses_bad_arguments_before_work(args, match):
+    with pytest.raises(InputError, match=match):
+        encode_targets(*args)
+
+
+def test_encode_targets_accepts_numpy_ints_and_float64_boxes_beyond_float32():
+    heat, _, _ = encode_targets(
+        torch.tensor([[0.0, 0.0, 1e300, 1e300]], dtype=torch.float64),
+        torch.tensor([0]),
+        np.int64(2),
+        (np.int64(8), np.int64(8)),
+        np.int64(4),
+    )
+    assert heat.shape == (2, 8, 8) and heat.max() == 1.0  # the box clipped to the image
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: decode_boxes([[1.0]], 4), "torch.Tensor"),
+        (lambda: decode_boxes(torch.zeros(4, 8, 8), 4), r"shape \(N, 4, N, N\)"),
+        (lambda: decode_boxes(torch.zeros(1, 3, 8, 8), 4), r"shape \(N, 4, N, N\)"),
+        (lambda: decode_boxes(torch.zeros(1, 4, 8, 8), 0), "stride"),
+        (lambda: decode_boxes(torch.full((1, 4, 8, 8), math.nan), 4), "finite"),
+        (lambda: decode_boxes(torch.zeros(1, 4, 8, 8, dtype=torch.long), 4), "floating"),
+        (lambda: focal_loss(torch.zeros(1, 2, 8, 8), torch.zeros(1, 3, 8, 8)), "target"),
+        (lambda: focal_loss([1.0], [1.0]), "logits"),
+        (lambda: focal_loss(torch.full((1, 2, 8, 8), math.nan), torch.zeros(1, 2, 8, 8)), "finite"),
+        (lambda: focal_loss(torch.zeros(1, 2, 8, 8), torch.full((1, 2, 8, 8), 2.0)), r"\[0, 1\]"),
+        (lambda: giou_loss(torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), torch.ones(1, 4, 4)), "weight"),
+        (lambda: giou_loss(torch.full((1, 4, 8, 8), math.nan), torch.zeros(1, 4, 8, 8), torch.ones(1, 8, 8)), "finite"),
+        (lambda: giou_loss(torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), -torch.ones(1, 8, 8)), ">= 0"),
+        (lambda: giou_loss([1], [1], [1]), "pred"),
+    ],
+)  # fmt: skip
+def test_codecs_and_losses_check_their_arguments(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
 
 
 def test_empty_and_degenerate_boxes_give_finite_losses():
@@ -269,8 +338,114 @@ def test_bad_inputs_are_named():
         model.predict(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
     batch = model.example_batch(1)
     batch["labels"][0] = batch["labels"][0] + 10
-    with pytest.raises(InputError, match="labels must lie"):
+    with pytest.raises(InputError, match=r"labels in \[0, 3\]"):
         model.loss(batch)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return xuframe.create("detector", "ttfnet-tiny").eval()
+
+
+@pytest.mark.parametrize(
+    ("images", "match"),
+    [
+        (torch.zeros(0, 3, 64, 64), "at least one image"),
+        (torch.zeros(1, 3, 0, 0), "positive multiples of 32"),
+        (torch.zeros(1, 3, 0, 64), "positive multiples of 32"),
+        (torch.full((1, 3, 64, 64), math.nan), "finite"),
+        (torch.full((1, 3, 64, 64), math.inf), "finite"),
+        (torch.zeros(1, 1, 3, 64, 64), r"\(B, 3, H, W\)"),
+        (torch.zeros(1, 1, 64, 64), r"\(B, 3, H, W\)"),
+        (torch.zeros(1, 4, 64, 64), r"\(B, 3, H, W\)"),
+        (np.zeros((1, 3, 64, 64), np.float32), "torch.Tensor"),
+        ([torch.zeros(3, 64, 64)], "torch.Tensor"),
+        (None, "torch.Tensor"),
+        (torch.zeros(1, 3, 64, 64, dtype=torch.bool), "real-valued"),
+        (torch.zeros(1, 3, 64, 64, dtype=torch.complex64), "real-valued"),
+    ],
+)
+def test_predict_refuses_bad_images_by_name(tiny, images, match):
+    with pytest.raises(InputError, match=match):
+        tiny.predict(images)
+
+
+def test_images_of_any_floating_dtype_are_cast_to_the_model(tiny):
+    """One rule for every detector: floating inputs are cast to the model's dtype (as the LiDAR
+    detectors cast point clouds); float64 images give float32 detections, equal to float32's."""
+    images = collate_detection([ShapesDataset(1, 64, seed=0)[0]])["inputs"]
+    want = tiny.predict(images)[0]
+    for dtype in (torch.float64, torch.float16):
+        got = tiny.predict(images.to(dtype))[0]
+        assert got.geometry.tensor.dtype == torch.float32
+        if dtype == torch.float64:
+            torch.testing.assert_close(got.scores, want.scores)
+    batch = tiny.example_batch(1)
+    batch["inputs"] = batch["inputs"].double()
+    assert all(torch.isfinite(v) for v in tiny.loss(batch).values())
+
+
+def _spoil(key, change):
+    def apply(batch):
+        if key == "batch":
+            return change(batch)
+        batch[key] = change(batch[key])
+        return batch
+
+    return apply
+
+
+def _first(change):
+    def apply(items):
+        items = list(items)
+        items[0] = change(items[0])
+        return items
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("spoil", "match"),
+    [
+        (_spoil("inputs", lambda x: x.clone().fill_(math.nan)), "finite"),
+        (_spoil("inputs", lambda x: x[:0]), "at least one image"),
+        (_spoil("inputs", lambda x: x[:, :, :0, :0]), "multiples of 32"),
+        (_spoil("inputs", lambda x: x.tolist()), "torch.Tensor"),
+        (_spoil("labels", _first(lambda lab: lab[:-1])), r"expected \d+ labels"),
+        (_spoil("boxes", _first(lambda b: b[: len(b) - 1])), r"expected \d+ labels"),
+        (_spoil("labels", _first(lambda lab: lab.float())), "integer labels"),
+        (_spoil("labels", _first(lambda lab: [0.5] * len(lab))), "integer labels"),
+        (_spoil("labels", _first(lambda lab: lab - 100)), r"labels in \[0, 3\]"),
+        (_spoil("labels", _first(lambda lab: lab + 4)), r"labels in \[0, 3\]"),
+        (_spoil("labels", _first(lambda lab: lab > 0)), "integer labels"),
+        (_spoil("labels", _first(lambda lab: lab[None])), "1-D"),
+        (_spoil("boxes", _first(lambda b: b.tensor)), "expected Boxes2D"),
+        (_spoil("boxes", _first(lambda b: b.tensor.tolist())), "expected Boxes2D"),
+        (_spoil("boxes", lambda bs: torch.stack([b.tensor[:1] for b in bs])), "a list"),
+        (_spoil("boxes", lambda bs: None), "a list"),
+        (_spoil("boxes", lambda bs: bs[:1]), r"'boxes'\]: expected 2 entries"),
+        (_spoil("boxes", lambda bs: bs * 2), r"'boxes'\]: expected 2 entries"),
+        (_spoil("labels", lambda ls: ls[:1]), r"'labels'\]: expected 2 entries"),
+        (_spoil("batch", lambda b: {k: v for k, v in b.items() if k != "labels"}), "'labels'"),
+        (_spoil("batch", lambda b: list(b.values())), "mapping"),
+    ],
+)
+def test_loss_refuses_bad_batches_before_running_the_model(spoil, match):
+    model = xuframe.create("detector", "ttfnet-tiny")
+    calls = []
+    model.backbone.register_forward_hook(lambda *_: calls.append(1))
+    batch = spoil(model.example_batch(2))
+    with pytest.raises(InputError, match=match):
+        model.loss(batch)
+    assert not calls  # refused before any work
+
+
+def test_labels_may_be_lists_of_ints_or_any_integer_dtype():
+    model = xuframe.create("detector", "ttfnet-tiny")
+    batch = model.example_batch(2)
+    want = model.loss(batch)["heatmap"].item()
+    batch["labels"] = [batch["labels"][0].tolist(), batch["labels"][1].to(torch.uint8)]
+    assert model.loss(batch)["heatmap"].item() == pytest.approx(want)
 
 
 def test_focal_loss_is_low_on_the_target_itself():

@@ -16,8 +16,9 @@ from xuframe.data import ShapesDataset, collate_detection
 from xuframe.errors import ConfigError, InputError
 from xuframe.ops import heatmap_peaks
 from xuframe.types import Boxes2D, Detections
+from xuframe.validation import check_targets, check_tensor
 from xuframe_plugins.ttfnet.layers import ModulatedDeformConv2d, ResNet18
-from xuframe_plugins.ttfnet.targets import decode_boxes, encode_targets, focal_loss, giou_loss
+from xuframe_plugins.ttfnet.targets import _decode_boxes, _focal_loss, _giou_loss, encode_targets
 
 __all__ = ["TTFNet", "TTFNetTiny"]
 
@@ -123,25 +124,55 @@ class TTFNet(Detector):
         # keeps every distance alive.
         nn.init.constant_(self.wh_head[-1].bias, 1.0)
 
-    def _check_inputs(self, inputs: Any) -> torch.Tensor:
-        if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4 or inputs.shape[1] != 3:
-            shape = (
-                tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
-            )
-            raise InputError(f"{self.name}: expected images of shape (B, 3, H, W), got {shape}")
-        if not inputs.is_floating_point():
+    def _check_inputs(self, inputs: Any, what: str) -> torch.Tensor:
+        """``inputs`` checked as a batch of images and cast to the model's device and dtype.
+
+        Any floating dtype is accepted (float64 images from numpy, half precision) and cast,
+        as the LiDAR detectors cast point clouds; integer images are refused, since they are
+        not normalised."""
+        images = check_tensor(inputs, what, floating=False, finite=False)
+        if images.ndim != 4 or images.shape[1] != 3:
             raise InputError(
-                f"{self.name}: expected floating-point (normalised) images, got {inputs.dtype}"
+                f"{what}: expected images of shape (B, 3, H, W), got {tuple(images.shape)}"
             )
-        if inputs.shape[2] % 32 or inputs.shape[3] % 32:
+        if images.shape[0] == 0:
             raise InputError(
-                f"{self.name}: expected H and W multiples of 32, got {tuple(inputs.shape[2:])}"
+                f"{what}: expected at least one image, got shape {tuple(images.shape)}"
             )
-        return inputs
+        h, w = images.shape[2:]
+        if h < 32 or w < 32 or h % 32 or w % 32:
+            raise InputError(f"{what}: expected H and W positive multiples of 32, got {(h, w)}")
+        check_tensor(images, what, finite=True)  # floating (normalised) and finite
+        param = next(self.parameters())
+        return images.to(device=param.device, dtype=param.dtype)
+
+    def _check_batch(
+        self, batch: Any, what: str
+    ) -> tuple[torch.Tensor, list[Boxes2D], list[torch.Tensor]]:
+        """The batch's images, boxes and labels, all checked (see :meth:`loss`)."""
+        if not isinstance(batch, Mapping):
+            raise InputError(
+                f"{what}: expected a batch mapping (use collate_detection), got {type(batch).__name__}"
+            )
+        for key in ("inputs", "boxes", "labels"):
+            if key not in batch:
+                raise InputError(f"{what}: expected batch key {key!r} (use collate_detection)")
+        images = self._check_inputs(batch["inputs"], f"{what}: batch['inputs']")
+        boxes, labels = check_targets(
+            batch["boxes"],
+            batch["labels"],
+            f"{what}: batch",
+            geometry=Boxes2D,
+            n=images.shape[0],
+            n_classes=self.config.num_classes,
+        )
+        return images, boxes, labels
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Heatmap logits ``(B, C, H/4, W/4)`` and distances ``(B, 4, H/4, W/4)`` in pixels."""
-        c2, c3, c4, c5 = self.backbone(self._check_inputs(images))
+        """Heatmap logits ``(B, C, H/4, W/4)`` and distances ``(B, 4, H/4, W/4)`` in pixels.
+
+        ``images`` as for :meth:`predict`; raises :class:`~xuframe.errors.InputError` otherwise."""
+        c2, c3, c4, c5 = self.backbone(self._check_inputs(images, f"{self.name}: images"))
         x = c5
         for up, shortcut, skip in zip(self.up, self.shortcuts, (c4, c3, c2), strict=True):
             x = F.interpolate(up(x), scale_factor=2, mode="bilinear", align_corners=False)
@@ -151,49 +182,58 @@ class TTFNet(Detector):
     def targets(
         self, batch: Mapping[str, Any], feature_size: tuple[int, int]
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Stacked :func:`encode_targets` of the batch's boxes and labels."""
+        """Stacked :func:`encode_targets` of the batch's boxes and labels, each image's map
+        ``feature_size`` (H, W) cells of ``STRIDE`` pixels; the batch is checked as in
+        :meth:`loss`."""
+        _, boxes, labels = self._check_batch(batch, f"{self.name}.targets")
+        return self._targets(boxes, labels, feature_size)
+
+    def _targets(
+        self, boxes: list[Boxes2D], labels: list[torch.Tensor], feature_size: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.config
         out = [
             encode_targets(
                 b.tensor, lab, cfg.num_classes, feature_size, STRIDE, cfg.alpha, cfg.beta
             )
-            for b, lab in zip(batch["boxes"], batch["labels"], strict=True)
+            for b, lab in zip(boxes, labels, strict=True)
         ]
         return tuple(torch.stack(t) for t in zip(*out, strict=True))  # type: ignore[return-value]
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        for key in ("inputs", "boxes", "labels"):
-            if key not in batch:
-                raise InputError(
-                    f"{self.name}.loss: expected batch key {key!r} (use collate_detection)"
-                )
-        for lab in batch["labels"]:
-            if lab.numel() and (int(lab.min()) < 0 or int(lab.max()) >= self.config.num_classes):
-                raise InputError(
-                    f"{self.name}.loss: labels must lie in 0 .. {self.config.num_classes - 1}"
-                )
-        logits, distances = self(batch["inputs"])
-        heat, boxes, weight = self.targets(batch, tuple(logits.shape[2:]))
-        heat, boxes, weight = heat.to(logits), boxes.to(logits), weight.to(logits)
-        pred = decode_boxes(distances, STRIDE)
+        """Heatmap (focal) and GIoU losses of a batch as :func:`~xuframe.data.collate_detection`
+        gives it: ``"inputs"`` ``(B, 3, H, W)`` finite floating images (H, W positive multiples
+        of 32), ``"boxes"`` a list of B :class:`~xuframe.Boxes2D` in input pixels and
+        ``"labels"`` a list of B integer label sequences, one label in ``0 .. num_classes - 1``
+        per box. Raises :class:`~xuframe.errors.InputError` for anything else, before any work."""
+        images, boxes, labels = self._check_batch(batch, f"{self.name}.loss")
+        logits, distances = self(images)
+        heat, box_t, weight = self._targets(boxes, labels, (logits.shape[2], logits.shape[3]))
+        heat, box_t, weight = heat.to(logits), box_t.to(logits), weight.to(logits)
+        pred = _decode_boxes(distances, STRIDE)
         return {
-            "heatmap": self.config.hm_weight * focal_loss(logits, heat),
-            "giou": self.config.wh_weight * giou_loss(pred, boxes, weight),
+            "heatmap": self.config.hm_weight * _focal_loss(logits, heat),
+            "giou": self.config.wh_weight * _giou_loss(pred, box_t, weight),
         }
 
     @torch.no_grad()
     def predict(self, inputs: Any) -> list[Detections]:
-        """Detections per image: 3x3 max-pool peaks, top-k, score threshold; no NMS."""
-        logits, distances = self(inputs)
+        """Detections per image: 3x3 max-pool peaks, top-k, score threshold; no NMS.
+
+        ``inputs`` are ``(B, 3, H, W)`` normalised images, ``B >= 1``, H and W positive
+        multiples of 32, finite, of any floating dtype (cast to the model's). Boxes come back
+        in input pixels. Raises :class:`~xuframe.errors.InputError` for anything else."""
+        images = self._check_inputs(inputs, f"{self.name}.predict: inputs")
+        logits, distances = self(images)
         scores, classes, ys, xs = heatmap_peaks(torch.sigmoid(logits), k=self.config.topk)
-        boxes = decode_boxes(distances, STRIDE)
+        boxes = _decode_boxes(distances, STRIDE)
         out = []
         for i in range(logits.shape[0]):
             keep = scores[i] >= self.config.score_threshold
             y, x = ys[i][keep], xs[i][keep]
             b = boxes[i][:, y, x].T
-            b[:, 0::2] = b[:, 0::2].clamp(0, inputs.shape[3])
-            b[:, 1::2] = b[:, 1::2].clamp(0, inputs.shape[2])
+            b[:, 0::2] = b[:, 0::2].clamp(0, images.shape[3])
+            b[:, 1::2] = b[:, 1::2].clamp(0, images.shape[2])
             out.append(Detections(Boxes2D(b), scores[i][keep], classes[i][keep]))
         return out
 

@@ -38,11 +38,14 @@ normalised by the total weight. A box at cell ``(y, x)`` decodes from the 4 pred
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import torch
 
 from xuframe.errors import InputError
 from xuframe.ops import box_giou_aligned, draw_gaussian
+from xuframe.validation import check_float, check_int, check_labels, check_memory, check_tensor
 
 __all__ = [
     "Targets",
@@ -63,6 +66,12 @@ class Targets:
     weight: torch.Tensor
 
 
+def _feature_size(value: Any, what: str) -> tuple[int, int]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise InputError(f"{what}: expected a pair (H, W) of ints, got {value!r:.60}")
+    return check_int(value[0], f"{what}[0]", min=1), check_int(value[1], f"{what}[1]", min=1)
+
+
 def encode_targets(
     boxes: torch.Tensor,
     labels: torch.Tensor,
@@ -74,29 +83,36 @@ def encode_targets(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Targets of one image, as the module docstring describes.
 
-    ``boxes`` are ``(N, 4)`` ``x1, y1, x2, y2`` in input pixels, ``labels`` ``(N,)`` class
-    indices in ``0 .. num_classes - 1``; the image is ``feature_size`` times ``stride``.
-    Returns ``(heatmap (C, H, W), boxes (4, H, W), weight (H, W))``, float32: the boxes are -1
-    where a cell is no sample. Raises :class:`~xuframe.errors.InputError` on other shapes,
-    non-finite boxes or labels out of range.
+    ``boxes`` are an ``(N, 4)`` real tensor of ``x1, y1, x2, y2`` in input pixels, finite,
+    with ``x2 >= x1`` and ``y2 >= y1``; ``labels`` ``(N,)`` integer class indices in
+    ``0 .. num_classes - 1`` (floats are refused); the image is ``feature_size`` ``(H, W)``
+    cells (ints >= 1) times ``stride`` (an int >= 1) pixels; ``alpha`` and ``beta`` lie in
+    ``[0, 1]``. Returns ``(heatmap (C, H, W), boxes (4, H, W), weight (H, W))``, float32: the
+    boxes are -1 where a cell is no sample. Raises :class:`~xuframe.errors.InputError` for
+    anything else, and for maps that would not fit in memory (:func:`~xuframe.validation.check_memory`).
     """
-    h, w = feature_size
+    num_classes = check_int(num_classes, "encode_targets: num_classes", min=1)
+    h, w = _feature_size(feature_size, "encode_targets: feature_size")
+    stride = check_int(stride, "encode_targets: stride", min=1)
+    alpha = check_float(alpha, "encode_targets: alpha", min=0.0, max=1.0)
+    beta = check_float(beta, "encode_targets: beta", min=0.0, max=1.0)
+    boxes = check_tensor(boxes, "encode_targets: boxes", shape=(None, 4), floating=False)
+    labels = check_labels(
+        labels, "encode_targets: labels", n=len(boxes), n_classes=num_classes
+    ).cpu()
+    boxes = boxes.detach().cpu()
+    reversed_ = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bool(reversed_.any()):
+        i = int(reversed_.nonzero()[0, 0])
+        raise InputError(
+            f"encode_targets: boxes: expected x2 >= x1 and y2 >= y1, box {i} is {boxes[i].tolist()}"
+        )
+    check_memory((num_classes + 7) * h * w * 4.0, f"encode_targets: the targets of a {h} x {w} map")
     heatmap = torch.zeros(num_classes, h, w)
     box_target = torch.full((4, h, w), -1.0)
     weight = torch.zeros(h, w)
-    if boxes.ndim != 2 or boxes.shape[1] != 4 or labels.shape != (boxes.shape[0],):
-        raise InputError(
-            "encode_targets: expected (N, 4) boxes and (N,) labels, got "
-            f"{tuple(boxes.shape)} and {tuple(labels.shape)}"
-        )
     if boxes.numel() == 0:
         return heatmap, box_target, weight
-    boxes = boxes.detach().to(device="cpu", dtype=torch.float32)
-    if not bool(torch.isfinite(boxes).all()):
-        raise InputError("encode_targets: expected finite boxes, got NaN or inf")
-    labels = labels.detach().cpu().long()
-    if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
-        raise InputError(f"encode_targets: labels must lie in 0 .. {num_classes - 1}")
     # the released pipeline clips every box to the image; its loader drops boxes under 1 px
     boxes = torch.stack(
         [
@@ -106,7 +122,7 @@ def encode_targets(
             boxes[:, 3].clamp(0, h * stride),
         ],
         dim=1,
-    )
+    ).to(torch.float32)  # clipped in the given dtype: float64 beyond float32's range is fine
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
     boxes, labels, areas = boxes[keep], labels[keep], areas[keep]
@@ -148,8 +164,14 @@ def encode_targets(
 
 
 def decode_boxes(distances: torch.Tensor, stride: int) -> torch.Tensor:
-    """``(B, 4, H, W)`` distances ``(l, t, r, b)`` to ``(B, 4, H, W)`` boxes ``x1, y1, x2, y2``
-    around each cell's corner ``(x s, y s)``."""
+    """``(B, 4, H, W)`` distances ``(l, t, r, b)`` in pixels (a finite floating tensor) to
+    ``(B, 4, H, W)`` boxes ``x1, y1, x2, y2`` around each cell's corner ``(x s, y s)``, ``s``
+    the ``stride`` (an int >= 1). Raises :class:`~xuframe.errors.InputError` otherwise."""
+    check_tensor(distances, "decode_boxes: distances", shape=(None, 4, None, None))
+    return _decode_boxes(distances, check_int(stride, "decode_boxes: stride", min=1))
+
+
+def _decode_boxes(distances: torch.Tensor, stride: int) -> torch.Tensor:
     _, _, h, w = distances.shape
     ys = torch.arange(h, dtype=distances.dtype, device=distances.device).view(1, h, 1) * stride
     xs = torch.arange(w, dtype=distances.dtype, device=distances.device).view(1, 1, w) * stride
@@ -166,7 +188,21 @@ def decode_boxes(distances: torch.Tensor, stride: int) -> torch.Tensor:
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """CenterNet's penalty-reduced focal loss on ``sigmoid(logits)`` (clamped to [1e-4, 1 - 1e-4])
-    against a Gaussian ``target``; summed and divided by the number of peaks (cells equal to 1)."""
+    against a Gaussian ``target``; summed and divided by the number of peaks (cells equal to 1).
+
+    ``logits`` and ``target`` are finite floating tensors of one shape, ``(B, C, H, W)``, the
+    target in ``[0, 1]``. Raises :class:`~xuframe.errors.InputError` otherwise."""
+    check_tensor(logits, "focal_loss: logits", ndim=4)
+    check_tensor(target, "focal_loss: target", shape=tuple(logits.shape))
+    if target.numel() and not (float(target.min()) >= 0 and float(target.max()) <= 1):
+        raise InputError(
+            f"focal_loss: target: expected values in [0, 1], got values in "
+            f"[{float(target.min()):g}, {float(target.max()):g}]"
+        )
+    return _focal_loss(logits, target)
+
+
+def _focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1).float()
     neg = 1 - pos
@@ -178,8 +214,19 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def giou_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Weighted mean of ``1 - GIoU`` over the samples with ``weight > 0``; ``pred``/``target``
-    are ``(B, 4, H, W)`` boxes, ``weight`` ``(B, H, W)``. Zero (with a gradient) when there are
-    no samples, so an image without boxes never gives NaN."""
+    are ``(B, 4, H, W)`` boxes, ``weight`` ``(B, H, W)``, all finite floating tensors, the
+    weights ``>= 0``. Zero (with a gradient) when there are no samples, so an image without
+    boxes never gives NaN. Raises :class:`~xuframe.errors.InputError` otherwise."""
+    check_tensor(pred, "giou_loss: pred", shape=(None, 4, None, None))
+    b, _, h, w = pred.shape
+    check_tensor(target, "giou_loss: target", shape=(b, 4, h, w))
+    check_tensor(weight, "giou_loss: weight", shape=(b, h, w))
+    if weight.numel() and float(weight.min()) < 0:
+        raise InputError(f"giou_loss: weight: expected values >= 0, got {float(weight.min()):g}")
+    return _giou_loss(pred, target, weight)
+
+
+def _giou_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     mask = weight > 0
     if not bool(mask.any()):
         return pred.sum() * 0.0
