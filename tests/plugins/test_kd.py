@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import xuframe
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import ConfigError, InputError, XuframeError
 from xuframe_plugins.kd import (
     ResNetCifar,
     count_flops,
@@ -60,10 +60,13 @@ def test_kd_counts_queries_and_steps_and_keeps_the_teacher_frozen():
 
 
 def test_kd_rejects_mismatched_classes_and_bad_batches():
-    dist = xuframe.create("distiller", "kd", ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1))
-    batch = {"x": torch.rand(2, 1, 8, 8), "y": torch.tensor([0, 1])}
+    with pytest.raises(InputError, match="number of classes"):  # known up front: refused at once
+        xuframe.create("distiller", "kd", ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1))
+    unsaid = xuframe.create("distiller", "kd", _flat(4), _flat(5))  # no num_classes: at the logits
     with pytest.raises(InputError, match="number of classes"):
-        dist.loss(batch)
+        unsaid.loss({"x": torch.rand(2, 1, 8, 8), "y": torch.tensor([0, 1])})
+    dist = xuframe.create("distiller", "kd", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1))
+    batch = {"x": torch.rand(2, 1, 8, 8), "y": torch.tensor([0, 1])}
     with pytest.raises(InputError, match="'y'"):
         dist.loss({"x": batch["x"]})
     with pytest.raises(InputError, match=r"\(B, 1, H, W\)"):
@@ -249,3 +252,142 @@ def test_the_kd_and_sskd_distillers_train_through_a_teacher_that_masks_a_class()
         assert torch.isfinite(total), (name, losses)
         total.backward()
         assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
+
+
+# -- bad input (issue 20): refused before any network runs, never a NaN loss -------------------
+def _flat(classes: int) -> nn.Module:
+    """A classifier that does not state its num_classes (so labels are checked at the logits)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, classes))
+
+
+_CONFIGS = {"kd": {}, "sskd": {"head_steps": 0}, "unix": {"keep": 4, "boundary": 2}}
+
+
+def _bad_batches() -> dict[str, tuple[object, str]]:
+    x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 4, (8,))
+    nan = x.clone()
+    nan[3, 0, 2, 2] = float("nan")
+    return {
+        "float labels": ({"x": x, "y": y.float()}, "integer labels"),
+        "labels out of range": ({"x": x, "y": y + 4}, r"labels in \[0, 3\]"),
+        "negative labels": ({"x": x, "y": y - 4}, r"labels in \[0, 3\]"),
+        "too few labels": ({"x": x, "y": y[:3]}, "expected 8 labels"),
+        "labels of 2 dims": ({"x": x, "y": y[:, None]}, "1-D"),
+        "string labels": ({"x": x, "y": "abcdefgh"}, "labels"),
+        "NaN image": ({"x": nan, "y": y}, "finite"),
+        "inf image": ({"x": x * float("inf"), "y": y}, "finite"),
+        "empty batch": ({"x": x[:0], "y": y[:0]}, "non-empty"),
+        "0 x 0 images": ({"x": torch.rand(8, 1, 0, 0), "y": y}, "non-empty"),
+        "float64 images": ({"x": x.double(), "y": y}, "float32"),
+        "integer images": ({"x": (x * 9).long(), "y": y}, "floating-point"),
+        "numpy images": ({"x": x.numpy(), "y": y}, "torch.Tensor"),
+        "a 1-D tensor": ({"x": torch.rand(8), "y": y}, r"\(B, \.\.\.\)"),
+        "a list batch": ([x, y], "mapping"),
+        "None": (None, "mapping"),
+    }
+
+
+@pytest.mark.parametrize("name", ["kd", "sskd", "unix"])
+@pytest.mark.parametrize("case", list(_bad_batches()))
+def test_bad_batches_are_refused_before_the_teacher_runs(name, case):
+    batch, message = _bad_batches()[case]
+    dist = xuframe.create(
+        "distiller", name, ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), **_CONFIGS[name]
+    )
+    with pytest.raises(InputError, match=message):
+        dist.loss(batch)
+    assert dist.teacher_queries == 0 and dist.student_samples == 0
+
+
+@pytest.mark.parametrize("name", ["kd", "unix"])
+def test_labels_are_checked_against_the_logits_when_the_models_do_not_say_their_classes(name):
+    dist = xuframe.create("distiller", name, _flat(4), _flat(4), **_CONFIGS[name])
+    x = torch.rand(8, 1, 8, 8)
+    with pytest.raises(InputError, match=r"labels in \[0, 3\]"):
+        dist.loss({"x": x, "y": torch.full((8,), 4)})
+    losses = dist.loss({"x": x, "y": torch.randint(0, 4, (8,))})
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize("name", ["kd", "sskd", "unix"])
+def test_teacher_and_student_that_cannot_work_together_are_refused_at_construction(name):
+    with pytest.raises(InputError, match="number of classes"):
+        xuframe.create(
+            "distiller", name, ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1), **_CONFIGS[name]
+        )
+    with pytest.raises(InputError, match="weight dtype"):
+        xuframe.create(
+            "distiller",
+            name,
+            ResNetCifar(8, 4, 1).double(),
+            ResNetCifar(8, 4, 1),
+            **_CONFIGS[name],
+        )
+    with pytest.raises(InputError, match="torch.nn.Module"):
+        xuframe.create("distiller", name, "teacher", ResNetCifar(8, 4, 1), **_CONFIGS[name])
+    cls = xuframe.registry.get("distiller", name)
+    with pytest.raises(InputError, match="torch.nn.Module"):  # the class itself, not create()
+        cls(ResNetCifar(8, 4, 1), None, _CONFIGS[name])
+
+
+@pytest.mark.parametrize("name", ["kd", "sskd", "unix"])
+@pytest.mark.parametrize(
+    "field", [("temperature", float("nan")), ("temperature", float("inf")), ("kd_weight", -1.0)]
+)
+def test_config_values_that_cannot_work_are_refused(name, field):
+    with pytest.raises(ConfigError, match=field[0]):
+        xuframe.create(
+            "distiller", name, ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), **{field[0]: field[1]}
+        )
+
+
+def test_float64_models_take_float64_batches():
+    dist = xuframe.create(
+        "distiller", "kd", ResNetCifar(8, 4, 1).double(), ResNetCifar(8, 4, 1).double()
+    )
+    losses = dist.loss({"x": torch.rand(4, 1, 8, 8, dtype=torch.float64), "y": [0, 1, 2, 3]})
+    assert all(v.dtype == torch.float64 and torch.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: kd_loss([[1.0]], torch.zeros(1, 1), 4.0), "torch.Tensor"),
+        (lambda: kd_loss(torch.zeros(0, 3), torch.zeros(0, 3), 4.0), "B >= 1"),
+        (lambda: kd_loss(torch.zeros(2, 3), torch.zeros(2, 3), float("nan")), "temperature"),
+        (lambda: kd_loss(torch.zeros(2, 3), torch.zeros(2, 3), float("inf")), "temperature"),
+        (lambda: kd_loss(torch.zeros(2, 3), torch.zeros(2, 3), "4"), "temperature"),
+        (lambda: softmax_kl(torch.zeros(2, 3), torch.zeros(2, 3), 0.0), "temperature"),
+        (lambda: softmax_kl(torch.zeros(2, 3), torch.zeros(2, 4)), "shape"),
+        (
+            lambda: softmax_kl(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3).long()),
+            "floating-point",
+        ),
+        (lambda: softmax_entropy(torch.ones(2, 3, dtype=torch.int32)), "floating-point"),
+        (lambda: softmax_entropy(None), "shape"),
+        (lambda: ResNetCifar("20"), "depth"),
+        (lambda: ResNetCifar(20, 10.0), "num_classes"),
+        (lambda: ResNetCifar(8, 4, 1)(torch.rand(2, 1, 8, 8).double()), "float32"),
+        (lambda: ResNetCifar(8, 4, 1)([[0.0]]), "torch.Tensor"),
+        (lambda: count_flops("model", torch.rand(1, 1, 8, 8)), "nn.Module"),
+        (lambda: count_flops(ResNetCifar(8, 4, 1), torch.rand(0, 1, 8, 8)), "non-empty"),
+        (lambda: count_flops(ResNetCifar(8, 4, 1), [1.0]), "torch.Tensor"),
+    ],
+)
+def test_the_shared_losses_nets_and_flop_counter_refuse_bad_input(call, message):
+    with pytest.raises(XuframeError, match=message):
+        call()
+
+
+def test_numpy_ints_are_ints_for_the_nets():
+    assert ResNetCifar(np.int64(8), np.int32(4), np.int64(1)).num_classes == 4
+    assert resnet8(np.int64(3), 1).fc.out_features == 3
+
+
+def test_the_computation_count_refuses_flops_that_are_not_numbers():
+    dist = xuframe.create("distiller", "kd", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1))
+    with pytest.raises(InputError, match="teacher_flops"):
+        dist.computation(float("nan"), 1.0)
+    with pytest.raises(InputError, match="student_flops"):
+        dist.computation(1.0, -1.0)
+    assert dist.computation(np.float32(2.0), np.int64(1)) == 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,9 +14,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 import xuframe
-from xuframe.errors import InputError
+from xuframe.errors import InputError, XuframeError
 from xuframe_plugins.kd import ResNetCifar
 from xuframe_plugins.sskd import (
+    ProjectionHead,
     SelfSupervisedKD,
     rotations,
     selective_rows,
@@ -174,10 +176,8 @@ def test_stage_one_trains_the_teacher_head_and_leaves_the_backbone_alone():
 
 
 def test_sskd_bad_input():
-    with pytest.raises(InputError, match="number of classes"):
-        SelfSupervisedKD(ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1)).loss(
-            {"x": torch.rand(2, 1, 8, 8), "y": torch.tensor([0, 1])}
-        )
+    with pytest.raises(InputError, match="number of classes"):  # refused at construction
+        SelfSupervisedKD(ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1))
     with pytest.raises(InputError, match="square images"):
         SelfSupervisedKD(ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1)).loss(
             {"x": torch.rand(2, 1, 8, 6), "y": torch.tensor([0, 1])}
@@ -187,3 +187,46 @@ def test_sskd_bad_input():
     teacher = ResNetCifar(8, 4, 1).train()
     dist = SelfSupervisedKD(teacher, ResNetCifar(8, 4, 1))
     assert not teacher.training and not dist.train().teacher.training  # documented: kept in eval
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: selective_rows([[1.0, 2.0]], torch.tensor([0]), 0.5), "torch.Tensor"),
+        (lambda: selective_rows(torch.rand(3, 4), torch.tensor([0, 1, 4]), 0.5), r"\[0, 3\]"),
+        (lambda: selective_rows(torch.rand(3, 4), torch.tensor([0.0, 1, 2]), 0.5), "integer"),
+        (lambda: selective_rows(torch.rand(3, 4), torch.tensor([0, 1]), 0.5), "3 labels"),
+        (lambda: selective_rows(torch.rand(3, 4), torch.tensor([0, 1, 2]), float("nan")), "ratio"),
+        (lambda: selective_rows(torch.rand(3, 4), torch.tensor([0, 1, 2]), "1"), "ratio"),
+        (
+            lambda: selective_rows(torch.full((3, 4), float("nan")), torch.tensor([0, 1, 2]), 1),
+            "NaN",
+        ),
+        (lambda: similarity_matrix(torch.rand(4, 3), torch.rand(2, 5)), "one width"),
+        (lambda: similarity_matrix(torch.rand(4), torch.rand(2, 4)), "2 dimensions"),
+        (lambda: similarity_matrix(torch.full((4, 3), float("nan")), torch.rand(2, 3)), "finite"),
+        (lambda: ProjectionHead(0), "dim"),
+        (lambda: ProjectionHead(2.5), "dim"),
+    ],
+)
+def test_sskd_functions_refuse_bad_input(call, message):
+    with pytest.raises(XuframeError, match=message):
+        call()
+
+
+def test_selective_rows_keep_masked_scores_and_numpy_ratios():
+    scores = torch.tensor([[0.0, float("-inf")], [float("-inf"), 1.0], [2.0, 3.0]])
+    assert selective_rows(scores, torch.tensor([0, 1, 0]), np.float32(0.0)).tolist() == [0, 1]
+    assert ProjectionHead(np.int64(4)).net[0].in_features == 4
+
+
+def test_stage_one_refuses_data_that_cannot_make_a_batch_before_any_step():
+    dist = SelfSupervisedKD(ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), {"head_batch_size": 8})
+    small = [{"x": torch.rand(1, 8, 8), "y": 0}] * 5
+    with pytest.raises(InputError, match="at least 8 items"):
+        dist.prepare(small)
+    with pytest.raises(InputError, match="dataset"):
+        dist.prepare(None)
+    with pytest.raises(InputError, match="seed"):
+        dist.prepare(small, seed=-1)
+    assert dist.teacher_queries == 0 and dist.head_steps_done == 0

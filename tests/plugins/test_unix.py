@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -109,11 +110,10 @@ def test_unix_bad_input():
     dist = xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1))
     with pytest.raises(InputError, match=r"keep \(k=48\) exceeds the batch size B=10"):
         dist.loss({"x": torch.rand(10, 1, 8, 8), "y": torch.randint(0, 4, (10,))})
-    mismatch = xuframe.create(
-        "distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1), keep=4, boundary=2
-    )
-    with pytest.raises(InputError, match="number of classes"):
-        mismatch.loss({"x": torch.rand(8, 1, 8, 8), "y": torch.randint(0, 4, (8,))})
+    with pytest.raises(InputError, match="number of classes"):  # refused at construction
+        xuframe.create(
+            "distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 5, 1), keep=4, boundary=2
+        )
     with pytest.raises(ConfigError, match="keep"):
         xuframe.create("distiller", "unix", ResNetCifar(8, 4, 1), ResNetCifar(8, 4, 1), keep=0)
 
@@ -155,3 +155,33 @@ def test_a_masked_class_gives_finite_entropy_losses_and_gradients():
     assert torch.isfinite(total)
     total.backward()
     assert all(torch.isfinite(p.grad).all() for p in student.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: mixing_weights(0, 2, 10.0), "batch"),
+        (lambda: mixing_weights(8.0, 2, 10.0), "batch"),
+        (lambda: mixing_weights(8, float("nan"), 10.0), "boundary"),
+        (lambda: mixing_weights(8, 2, float("inf")), "sharpness"),
+        (lambda: computation_fraction(65, 64, 1.0, 1.0), "keep"),
+        (lambda: computation_fraction(8, 0, 1.0, 1.0), "batch"),
+        (lambda: computation_fraction(8, 64, 0.0, 0.0), "FLOPs > 0"),
+        (lambda: computation_fraction(8, 64, float("nan"), 1.0), "teacher_flops"),
+    ],
+)
+def test_unix_functions_refuse_bad_input(call, message):
+    with pytest.raises(InputError, match=message):
+        call()
+    assert mixing_weights(np.int64(8), np.int64(2), np.float32(10)).shape == (8,)
+
+
+def test_unix_mixes_inputs_of_any_shape():
+    """Mixup weights broadcast over the input's own dims: flat (B, d) inputs mix per row."""
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(6, 3))
+    student = nn.Sequential(nn.Linear(6, 3))
+    dist = xuframe.create("distiller", "unix", teacher, student, keep=4, boundary=2)
+    losses = dist.loss({"x": torch.rand(8, 6), "y": torch.randint(0, 3, (8,))})
+    assert all(v.shape == () and torch.isfinite(v) for v in losses.values())
+    assert dist.teacher_queries == 4

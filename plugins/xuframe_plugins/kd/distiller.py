@@ -19,17 +19,45 @@ from torch import nn
 from xuframe import DemoResult, Distiller, config_field, non_negative, positive
 from xuframe.errors import InputError
 from xuframe.pictures import bar_picture
+from xuframe.validation import check_float, check_labels, check_tensor
 from xuframe_plugins.kd.losses import kd_loss
 from xuframe_plugins.kd.nets import ResNetCifar
 
 __all__ = ["KnowledgeDistillation", "kd_loss"]
 
 
+def _class_count(model: nn.Module) -> int | None:
+    """The model's ``num_classes`` when it states one (as ``ResNetCifar`` does), else None."""
+    count = getattr(model, "num_classes", None)
+    return int(count) if isinstance(count, int) and not isinstance(count, bool) else None
+
+
+def _weight_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating-point parameter, if it has one."""
+    for tensor in model.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def _agreed(teacher: Any, student: Any, owner: str, what: str) -> Any:
+    """The value teacher and student share (either one where the other is unknown)."""
+    if teacher is not None and student is not None and teacher != student:
+        raise InputError(
+            f"{owner}: teacher and student disagree on the {what} ({teacher} vs {student})"
+        )
+    return teacher if teacher is not None else student
+
+
 class KnowledgeDistillation(Distiller):
     """``kd``: Hinton-style distillation of a classifier.
 
     A batch is ``{"x": images (B, C, H, W), "y": labels (B,)}`` (what
-    :class:`~xuframe.data.ImageClassification` items collate to). The teacher is frozen and kept
+    :class:`~xuframe.data.ImageClassification` items collate to): ``x`` a finite float tensor
+    of the student's dtype with ``B >= 1`` (an empty batch is refused, not a NaN loss),
+    ``y`` ``B`` integer labels in ``[0, classes)``. Bad batches raise
+    :class:`~xuframe.errors.InputError` before any network runs; so does a teacher and
+    student whose ``num_classes`` (or weight dtypes) disagree, at construction. The teacher is frozen and kept
     in eval mode (a teacher handed over in train mode is switched to eval, so its batch norm
     does not drift). :attr:`teacher_queries` counts the samples the teacher saw;
     :attr:`student_steps` counts the losses computed in training mode (one per optimiser step);
@@ -54,6 +82,12 @@ class KnowledgeDistillation(Distiller):
 
     def __init__(self, teacher: nn.Module, student: nn.Module, config: Any = None) -> None:
         super().__init__(teacher, student, config)
+        self._num_classes = _agreed(
+            _class_count(teacher), _class_count(student), self.name, "number of classes"
+        )
+        self._dtype = _agreed(
+            _weight_dtype(teacher), _weight_dtype(student), self.name, "weight dtype"
+        )
         #: Samples the student was trained on (forward passes in training mode).
         self.student_samples = 0
         #: Samples passed through the student without gradients (e.g. UNIX's uncertainty pass).
@@ -62,7 +96,10 @@ class KnowledgeDistillation(Distiller):
     def computation(self, teacher_flops: float, student_flops: float) -> float:
         """FLOPs spent so far, as the UNIX paper counts them: a teacher query costs ``Ft``, a
         training pass of the student (forward and backward) ``2 Fs``, a no-grad student pass
-        ``Fs``. For vanilla KD on ``N`` samples this is ``N (Ft + 2 Fs)``."""
+        ``Fs``. For vanilla KD on ``N`` samples this is ``N (Ft + 2 Fs)``. Both FLOP counts
+        are finite numbers >= 0 (:class:`~xuframe.errors.InputError` otherwise)."""
+        teacher_flops = check_float(teacher_flops, "computation: teacher_flops", min=0)
+        student_flops = check_float(student_flops, "computation: student_flops", min=0)
         return (
             self.teacher_queries * teacher_flops
             + self.student_samples * 2 * student_flops
@@ -74,24 +111,39 @@ class KnowledgeDistillation(Distiller):
         teacher's projection head here). Vanilla KD needs none."""
 
     def _batch(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` and ``y`` checked (see the class docs), ``y`` as int64 on ``x``'s device."""
+        owner = f"{self.name}.loss"
+        if not isinstance(batch, Mapping):
+            raise InputError(
+                f"{owner}: expected a batch mapping with 'x' (images) and 'y' (labels), got "
+                f"{type(batch).__name__}"
+            )
         for key in ("x", "y"):
             if key not in batch:
                 raise InputError(
-                    f"{self.name}.loss: expected batch keys 'x' (images) and 'y' (labels), missing {key!r}"
+                    f"{owner}: expected batch keys 'x' (images) and 'y' (labels), missing {key!r}"
                 )
-        x, y = batch["x"], batch["y"]
-        if not isinstance(x, torch.Tensor) or x.ndim < 2 or not x.is_floating_point():
+        x = check_tensor(batch["x"], f"{owner}: batch['x']", non_empty=True, dtype=self._dtype)
+        if x.ndim < 2:
             raise InputError(
-                f"{self.name}.loss: expected a float tensor of inputs, got {type(x).__name__}"
+                f"{owner}: batch['x']: expected a batch of inputs (B, ...), got shape "
+                f"{tuple(x.shape)}"
             )
-        return x, y
+        y = check_labels(batch["y"], f"{owner}: batch['y']", n=len(x), n_classes=self._num_classes)
+        return x, y.to(x.device)
 
-    def _check_classes(self, teacher: torch.Tensor, student: torch.Tensor) -> None:
+    def _check_classes(
+        self, teacher: torch.Tensor, student: torch.Tensor, y: torch.Tensor | None = None
+    ) -> None:
+        """Teacher and student logits of one shape, and (when the models do not say their
+        ``num_classes``) the labels within the logits' classes."""
         if teacher.shape != student.shape:
             raise InputError(
                 f"{self.name}: teacher and student disagree on the number of classes "
                 f"({teacher.shape[-1]} vs {student.shape[-1]})"
             )
+        if y is not None and self._num_classes is None and student.ndim == 2:
+            check_labels(y, f"{self.name}.loss: batch['y']", n_classes=student.shape[1])
 
     def _count_step(self, samples: int) -> None:
         """Count ``samples`` images trained on (training mode only; the core counts the step)."""
@@ -102,7 +154,7 @@ class KnowledgeDistillation(Distiller):
         x, y = self._batch(batch)
         teacher = self.query_teacher(x)
         student = self.student(x)
-        self._check_classes(teacher, student)
+        self._check_classes(teacher, student, y)
         self._count_step(len(x))
         cfg = self.config
         return {

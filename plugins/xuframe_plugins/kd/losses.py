@@ -22,10 +22,13 @@ What happens at the edges (decided, and tested):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from xuframe.errors import InputError
+from xuframe.validation import check_float
 
 __all__ = ["kd_loss", "softmax_entropy", "softmax_kl"]
 
@@ -34,6 +37,8 @@ def _check_logits(logits: torch.Tensor, who: str, what: str) -> None:
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise InputError(f"{who}: expected {what} of shape (rows, classes), got {shape}")
+    if not logits.is_floating_point():
+        raise InputError(f"{who}: expected floating-point {what}, got dtype {logits.dtype}")
     if logits.shape[1] == 0:
         raise InputError(f"{who}: {what} have no classes (shape {tuple(logits.shape)})")
     nan, pos_inf = torch.isnan(logits), torch.isposinf(logits)
@@ -49,6 +54,21 @@ def _check_logits(logits: torch.Tensor, who: str, what: str) -> None:
         raise InputError(f"{who}: the {what} hold {kind}; expected finite logits or -inf (masked)")
 
 
+def _check_pair(teacher_logits: Any, student_logits: Any, who: str) -> None:
+    """Both logits tensors, of one ``(rows, classes)`` shape."""
+    for what, logits in (("teacher logits", teacher_logits), ("student logits", student_logits)):
+        if not isinstance(logits, torch.Tensor):
+            raise InputError(
+                f"{who}: expected {what} as a torch.Tensor (rows, classes), "
+                f"got {type(logits).__name__}"
+            )
+    if student_logits.shape != teacher_logits.shape:
+        raise InputError(
+            f"{who}: student and teacher logits must have the same (rows, classes) shape, "
+            f"got {tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+
+
 def softmax_kl(
     teacher_logits: torch.Tensor, student_logits: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
@@ -58,18 +78,13 @@ def softmax_kl(
     probability 0, which contributes nothing). A row is ``+inf`` where the student masks a
     class the teacher gives positive probability (see the module notes: the value is kept,
     the row gives zero gradient). Raises :class:`~xuframe.errors.InputError` for shapes that
-    differ, NaN or ``+inf`` logits, or a row that is ``-inf`` everywhere.
+    differ, non-float logits, NaN or ``+inf`` logits, a row that is ``-inf`` everywhere, or a
+    temperature that is not a finite number > 0.
     """
-    if student_logits.shape != teacher_logits.shape:
-        raise InputError(
-            "softmax_kl: student and teacher logits must have the same (rows, classes) shape, "
-            f"got {tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
-        )
+    _check_pair(teacher_logits, student_logits, "softmax_kl")
+    t = check_float(temperature, "softmax_kl: temperature", min=0, min_open=True)
     _check_logits(teacher_logits, "softmax_kl", "teacher logits")
     _check_logits(student_logits, "softmax_kl", "student logits")
-    t = float(temperature)
-    if not t > 0:
-        raise InputError(f"softmax_kl: expected a temperature > 0, got {temperature}")
     teacher_masked = torch.isneginf(teacher_logits)
     student_masked = torch.isneginf(student_logits)
     log_p = F.log_softmax(teacher_logits / t, dim=1)  # -inf exactly where masked
@@ -95,12 +110,13 @@ def kd_loss(
     student masking a class the teacher does not: ``+inf``; a row of all ``-inf``:
     :class:`~xuframe.errors.InputError`). Hinton et al., "Distilling the Knowledge in a
     Neural Network" (2015)."""
-    if student_logits.shape != teacher_logits.shape or student_logits.ndim != 2:
+    _check_pair(teacher_logits, student_logits, "kd_loss")
+    if student_logits.ndim != 2 or len(student_logits) == 0:
         raise InputError(
-            "kd_loss: student and teacher logits must have the same (B, classes) shape, got "
-            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+            "kd_loss: expected logits of shape (B, classes) with B >= 1 (the mean over no rows "
+            f"is undefined), got {tuple(student_logits.shape)}"
         )
-    t = float(temperature)
+    t = check_float(temperature, "kd_loss: temperature", min=0, min_open=True)
     return softmax_kl(teacher_logits, student_logits, t).mean() * t * t
 
 

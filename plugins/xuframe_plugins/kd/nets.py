@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import ConfigError
+from xuframe.validation import check_int, check_tensor
 
 __all__ = ["ResNetCifar", "resnet8", "resnet20", "resnet56", "wide_resnet"]
 
@@ -37,12 +38,19 @@ class _Block(nn.Module):
 
 
 class ResNetCifar(nn.Module):
-    """ResNet-(6n+2) for ``in_channels``-channel images of any size >= 4 px."""
+    """ResNet-(6n+2) for ``in_channels``-channel images of any size >= 1 px.
+
+    The arguments are ints (numpy ints too); others raise :class:`~xuframe.errors.ConfigError`.
+    """
 
     def __init__(
         self, depth: int = 20, num_classes: int = 10, in_channels: int = 3, widen: int = 1
     ) -> None:
         super().__init__()
+        depth = check_int(depth, "ResNetCifar: depth", error=ConfigError)
+        num_classes = check_int(num_classes, "ResNetCifar: num_classes", error=ConfigError)
+        in_channels = check_int(in_channels, "ResNetCifar: in_channels", error=ConfigError)
+        widen = check_int(widen, "ResNetCifar: widen", error=ConfigError)
         if depth < 8 or (depth - 2) % 6:
             raise ConfigError(f"ResNetCifar: depth must be 6n + 2 with n >= 1, got {depth}")
         if num_classes < 2 or in_channels < 1 or widen < 1:
@@ -69,12 +77,18 @@ class ResNetCifar(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The penultimate feature ``(B, feature_dim)``: the pooled last stage."""
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise InputError(
-                f"ResNetCifar: expected images (B, {self.in_channels}, H, W), got {shape}"
-            )
+        """The penultimate feature ``(B, feature_dim)``: the pooled last stage.
+
+        ``x`` is a finite, non-empty float tensor ``(B, in_channels, H, W)`` of the weights'
+        dtype; :class:`~xuframe.errors.InputError` otherwise (also from ``forward``)."""
+        what = f"ResNetCifar: images x (B, {self.in_channels}, H, W)"
+        x = check_tensor(
+            x,
+            what,
+            shape=(None, self.in_channels, None, None),
+            non_empty=True,
+            dtype=self.fc.weight.dtype,
+        )
         return F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,8 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from xuframe import DemoResult, config_field, fraction, non_negative, positive
-from xuframe.errors import InputError
+from xuframe.errors import ConfigError, InputError
 from xuframe.pictures import bar_picture
+from xuframe.validation import check_float, check_int, check_labels, check_tensor
 from xuframe_plugins.kd.distiller import KnowledgeDistillation
 from xuframe_plugins.kd.losses import kd_loss
 
@@ -55,7 +56,17 @@ def rotations(x: torch.Tensor) -> torch.Tensor:
 
 def similarity_matrix(rotated: torch.Tensor, upright: torch.Tensor) -> torch.Tensor:
     """Cosine similarities ``(R, B)`` between each rotated view's embedding and each upright
-    image's embedding; row ``j`` of SSKD's rotated views belongs to image ``j % B``."""
+    image's embedding; row ``j`` of SSKD's rotated views belongs to image ``j % B``.
+
+    Both are finite float tensors ``(R, d)`` and ``(B, d)`` of one width ``d``;
+    :class:`~xuframe.errors.InputError` otherwise."""
+    rotated = check_tensor(rotated, "similarity_matrix: rotated", ndim=2)
+    upright = check_tensor(upright, "similarity_matrix: upright", ndim=2)
+    if rotated.shape[1] != upright.shape[1]:
+        raise InputError(
+            "similarity_matrix: expected embeddings of one width, got "
+            f"{tuple(rotated.shape)} and {tuple(upright.shape)}"
+        )
     sim: torch.Tensor = (
         F.normalize(rotated, dim=1, eps=1e-8) @ F.normalize(upright, dim=1, eps=1e-8).T
     )
@@ -70,15 +81,21 @@ def selective_rows(scores: torch.Tensor, target: torch.Tensor, ratio: float) -> 
     ``w`` wrong rows the ``floor(ratio * w)`` with the smallest rank, ties broken by the
     lower row index. (The reference code breaks ties by an unstable sort; this rule is the
     same wherever there are no ties and deterministic where there are.)
+
+    ``scores`` are real numbers (R, K), not NaN (``-inf`` marks a masked class), ``target`` R integer labels in ``[0, K)``,
+    ``ratio`` a number in [0, 1]; :class:`~xuframe.errors.InputError` otherwise.
     """
-    if scores.ndim != 2 or target.shape != (scores.shape[0],):
-        raise InputError(
-            f"selective_rows: expected scores (R, K) and target (R,), got "
-            f"{tuple(scores.shape)} and {tuple(target.shape)}"
-        )
-    if not 0 <= ratio <= 1:
-        raise InputError(f"selective_rows: expected ratio in [0, 1], got {ratio}")
-    true = scores.gather(1, target.long()[:, None])
+    scores = check_tensor(scores, "selective_rows: scores", ndim=2, floating=False, finite=False)
+    if scores.is_floating_point() and bool(torch.isnan(scores).any()):
+        raise InputError("selective_rows: scores: expected numbers (-inf for masked), got NaN")
+    target = check_labels(
+        target,
+        "selective_rows: target (one per row of scores)",
+        n=scores.shape[0],
+        n_classes=scores.shape[1],
+    ).to(scores.device)
+    ratio = check_float(ratio, "selective_rows: ratio", min=0, max=1)
+    true = scores.gather(1, target[:, None])
     rank = (scores > true).sum(1)
     right = torch.nonzero(rank == 0).flatten()
     wrong = torch.nonzero(rank > 0).flatten()
@@ -87,11 +104,25 @@ def selective_rows(scores: torch.Tensor, target: torch.Tensor, ratio: float) -> 
     return torch.sort(torch.cat([right, wrong[order]])).values
 
 
+def _check_dataset(data: Any, what: str, batch_size: int) -> None:
+    """``data`` a sized, indexable dataset of at least ``batch_size`` items."""
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise InputError(
+            f"{what}: expected a dataset (with len() and indexing) of {{'x', 'y'}} items, got "
+            f"{type(data).__name__}"
+        )
+    if len(data) < batch_size:
+        raise InputError(
+            f"{what}: expected at least {batch_size} items (one batch), got {len(data)}"
+        )
+
+
 class ProjectionHead(nn.Module):
     """SSKD's projection head: ``Linear(d, d) - ReLU - Linear(d, d)`` on a penultimate feature."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
+        dim = check_int(dim, "ProjectionHead: dim", min=1, error=ConfigError)
         self.net = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
@@ -201,12 +232,18 @@ class SelfSupervisedKD(KnowledgeDistillation):
     def prepare(self, data: torch.utils.data.Dataset[Any], *, seed: int = 0) -> None:
         """Stage 1: train the teacher's projection head for ``head_steps`` SGD steps on the
         rotation-similarity task, the teacher's backbone frozen; the head is frozen again
-        afterwards."""
+        afterwards.
+
+        ``data`` is a dataset of ``{"x", "y"}`` items (e.g.
+        :class:`~xuframe.data.ImageClassification`) with at least ``head_batch_size`` items;
+        :class:`~xuframe.errors.InputError` otherwise, before any step."""
         from xuframe_plugins.kd.training import fit
 
         cfg = self.config
+        seed = check_int(seed, "sskd.prepare: seed", min=0)
         if cfg.head_steps == 0:
             return
+        _check_dataset(data, "sskd.prepare: data", cfg.head_batch_size)
         task = _TeacherHeadTask(self)
         self.teacher_head.requires_grad_(True)
         try:
@@ -235,7 +272,7 @@ class SelfSupervisedKD(KnowledgeDistillation):
         with torch.no_grad():
             t_rep = self.teacher_head(t_feature)
         s_logits, s_feature = self._student_features(views)
-        self._check_classes(t_logits, s_logits)
+        self._check_classes(t_logits, s_logits, y)
         s_rep = self.student_head(s_feature)
         self._count_step(len(views))
 

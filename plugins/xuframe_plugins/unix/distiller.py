@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from xuframe import DemoResult, config_field, non_negative, positive
 from xuframe.errors import InputError
 from xuframe.pictures import bar_picture
+from xuframe.validation import check_float, check_int
 from xuframe_plugins.kd.distiller import KnowledgeDistillation
 from xuframe_plugins.kd.losses import kd_loss, softmax_entropy
 
@@ -39,7 +40,12 @@ def entropy(logits: torch.Tensor) -> torch.Tensor:
 
 def mixing_weights(batch: int, boundary: float, sharpness: float) -> torch.Tensor:
     """``sigmoid(w (r / B - (2b - 1) / (2B)))`` for ranks ``r = 0 .. B-1``: increasing in ``r``,
-    crossing 1/2 half-way between ranks ``b - 1`` and ``b``."""
+    crossing 1/2 half-way between ranks ``b - 1`` and ``b``. ``batch`` is an int >= 1,
+    ``boundary`` and ``sharpness`` finite numbers (:class:`~xuframe.errors.InputError`
+    otherwise)."""
+    batch = check_int(batch, "mixing_weights: batch", min=1)
+    boundary = check_float(boundary, "mixing_weights: boundary")
+    sharpness = check_float(sharpness, "mixing_weights: sharpness")
     r = torch.arange(batch, dtype=torch.float32)
     return torch.sigmoid(sharpness * (r / batch - (2 * boundary - 1) / (2 * batch)))
 
@@ -47,7 +53,16 @@ def mixing_weights(batch: int, boundary: float, sharpness: float) -> torch.Tenso
 def computation_fraction(
     keep: int, batch: int, teacher_flops: float, student_flops: float
 ) -> float:
-    """UNIX's computation relative to vanilla KD: ``[k (Ft + 2 Fs) + B Fs] / [B (Ft + 2 Fs)]``."""
+    """UNIX's computation relative to vanilla KD: ``[k (Ft + 2 Fs) + B Fs] / [B (Ft + 2 Fs)]``.
+
+    ``1 <= keep <= batch`` (ints), FLOPs finite numbers >= 0 with ``Ft + 2 Fs > 0``;
+    :class:`~xuframe.errors.InputError` otherwise."""
+    batch = check_int(batch, "computation_fraction: batch", min=1)
+    keep = check_int(keep, "computation_fraction: keep", min=1, max=batch)
+    teacher_flops = check_float(teacher_flops, "computation_fraction: teacher_flops", min=0)
+    student_flops = check_float(student_flops, "computation_fraction: student_flops", min=0)
+    if teacher_flops + 2 * student_flops == 0:
+        raise InputError("computation_fraction: expected teacher or student FLOPs > 0, got 0 and 0")
     kd = batch * (teacher_flops + 2 * student_flops)
     return (keep * (teacher_flops + 2 * student_flops) + batch * student_flops) / kd
 
@@ -97,12 +112,13 @@ class UncertaintyMixupKD(KnowledgeDistillation):
         lam = torch.distributions.Beta(cfg.alpha, cfg.alpha).sample().to(x)
         m = lam * mixing_weights(n, cfg.boundary, cfg.sharpness).to(x)
         partner = torch.randperm(n, device=x.device)
-        mixed = (1 - m[:, None, None, None]) * x[order] + m[:, None, None, None] * x[partner]
+        per_item = m.reshape(-1, *([1] * (x.ndim - 1)))  # broadcast over any input shape
+        mixed = (1 - per_item) * x[order] + per_item * x[partner]
         k = cfg.keep
         mixed, m, y_a, y_b = mixed[:k], m[:k], y[order][:k], y[partner][:k]
         teacher = self.query_teacher(mixed)
         student = self.student(mixed)
-        self._check_classes(teacher, student)
+        self._check_classes(teacher, student, y)
         self._count_step(k)
         ce = (1 - m) * F.cross_entropy(student, y_a, reduction="none") + m * F.cross_entropy(
             student, y_b, reduction="none"
