@@ -252,3 +252,143 @@ def test_weight_graphs():
 def test_bad_input_is_named(make, match):
     with pytest.raises(InputError, match=match):
         make()
+
+
+# -- issue 20: huge lambda, bounded time, bad input -----------------------------------
+
+
+def _component_means(points, graph):
+    count, comp = sp.csgraph.connected_components(graph.adjacency(), directed=False)
+    means = np.stack([points[comp == c].mean(0) for c in range(count)])
+    return count, means[comp]
+
+
+@pytest.mark.parametrize("lam", [1e20, 1e100, 1.7e308])
+def test_a_huge_lambda_returns_the_component_means_at_once_with_a_zero_gap(lam):
+    points = make_blobs(60, 3, dim=2, seed=0)[0]
+    solver = ConvexClustering()
+    labels = solver.fit_predict(points, lam)
+    result = solver.result_
+    count, means = _component_means(points, knn_weights(points))
+    assert result.n_clusters == count == np.unique(labels).size
+    np.testing.assert_allclose(result.centroids, means, rtol=0, atol=1e-12)
+    assert result.residual <= 1e-14
+    assert result.seconds < 1.0
+    one = ConvexClustering().solve(
+        ConvexClusteringProblem(points, lam, dense_weights(points))
+    )  # a connected graph: every point at the mean
+    assert one.n_clusters == 1
+    np.testing.assert_allclose(one.centroids, points.mean(0)[None].repeat(60, 0), atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(instances)
+def test_the_closed_form_past_the_fusion_point_matches_the_reference(case):
+    from xuframe_plugins.convexclust.ssnal import _Operators, fused_solution
+
+    n, d, seed, kind, _ = case
+    points = np.random.default_rng(seed).normal(size=(n, d))
+    graph = weights_for(kind, points)
+    ops = _Operators(graph)
+    lo, hi = 0.0, 1.0
+    while fused_solution(points, ops, hi) is None:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(40):  # the least lambda the forest certifies, to 1e-12 relative
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if fused_solution(points, ops, mid) is not None else (mid, hi)
+    lam = hi * 1.01
+    result = TIGHT.solve(ConvexClusteringProblem(points, lam, graph))
+    assert result.iterations == 0 and result.residual <= 1e-13
+    value, _ = reference(points, lam, graph)
+    assert result.objective == pytest.approx(value, rel=1e-7, abs=1e-9)
+
+
+def test_large_lambdas_below_the_fusion_point_converge_in_bounded_time():
+    # a 5-NN graph whose weakest edges are ~4e-4: the fusion point is ~2e5, and lambdas of
+    # 1e3 .. 1e5 used to run all 2000 Newton steps (15 s each) without reaching the tolerance
+    points = make_blobs(80, 3, dim=2, seed=1)[0]
+    graph = knn_weights(points, 5)
+    for lam in (1e3, 1e4, 1e5):
+        result = ConvexClustering().solve(ConvexClusteringProblem(points, lam, graph))
+        assert result.residual <= 1e-8
+        assert result.iterations < 200
+        value, _ = reference(points, lam, graph)
+        assert result.objective == pytest.approx(value, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [["a", "b"], ["c", "d"]],
+        [[0.0, 1.0], [2.0]],
+        np.zeros((3, 0)),
+        np.zeros((0, 2)),
+        np.zeros(4),
+        1e200 * make_blobs(20, 2, dim=2, seed=0)[0],
+        [[0.0, np.inf], [1.0, 2.0]],
+        [[True, False], [False, True]],
+    ],
+    ids=["strings", "ragged", "zero-dim", "empty", "1-d", "1e200", "inf", "bool"],
+)
+def test_bad_points_are_refused(points):
+    with pytest.raises(InputError, match="points"):
+        ConvexClustering().fit_predict(points, 1.0)
+
+
+@pytest.mark.parametrize("lam", [np.nan, np.inf, -1.0, "1.0", True, None, [1.0]])
+def test_bad_lambdas_are_refused(lam):
+    points = make_blobs(20, 2, dim=2, seed=0)[0]
+    with pytest.raises(InputError, match="lam"):
+        ConvexClustering().fit_predict(points, lam)
+    with pytest.raises(InputError, match="lam"):
+        ConvexClustering().solve_path(points, [0.1, lam])
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [np.nan, np.inf, -1.0],
+    ids=["nan", "inf", "negative"],
+)
+def test_bad_weight_matrices_are_refused(fill):
+    points = make_blobs(10, 2, dim=2, seed=0)[0]
+    every = np.full((10, 10), fill)
+    one = np.ones((10, 10))
+    one[2, 3] = one[3, 2] = fill
+    for weights in (every, one, sp.csr_matrix(one)):
+        with pytest.raises(InputError, match="weights"):
+            ConvexClustering().fit_predict(points, 1.0, weights)
+    with pytest.raises(InputError, match="weights"):
+        ConvexClustering().fit_predict(points, 1.0, np.full((10, 10), "x"))
+
+
+def test_other_entry_points_refuse_bad_input_and_accept_numpy_ints():
+    points = make_blobs(20, 2, dim=2, seed=0)[0]
+    assert knn_weights(points, np.int64(3)).n_points == 20
+    assert uniform_weights(np.int64(4)).n_edges == 6
+    bad = [
+        lambda: knn_weights(points, 2.5),
+        lambda: knn_weights(points, 3, phi=np.nan),
+        lambda: uniform_weights(-1),
+        lambda: ConvexClustering().solve_path(points, []),
+        lambda: ConvexClustering().solve_path(points, 5),
+        lambda: ConvexClustering().fusion_lambda(points, np.zeros(20), rtol=np.nan),
+        lambda: ConvexClustering().fusion_lambda(points, [0.5] * 20),
+        lambda: fuse_rows(np.full((20, 2), np.nan), knn_weights(points), 0.1),
+        lambda: fuse_rows(points, knn_weights(points), -1.0),
+        lambda: recovery_interval(points, ["a"] * 20, uniform_weights(20)),
+        lambda: WeightGraph(3, [["0", "1"]], [1.0]),
+        lambda: WeightGraph(3, [[0, 1]], ["x"]),
+        lambda: ConvexClusteringProblem(points, 1e300, np.full((20, 20), 1e10)),
+    ]
+    for make in bad:
+        with pytest.raises(InputError):
+            make()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"tol": np.nan}, {"tol": -1.0}, {"tol": np.inf}, {"time_limit": np.nan}, {"time_limit": 0.0}],
+)
+def test_bad_config_is_refused_when_built(config):
+    with pytest.raises(xuframe.errors.ConfigError):
+        ConvexClustering.from_config(config)

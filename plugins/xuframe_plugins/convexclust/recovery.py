@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 
-from xuframe.errors import InputError
+from xuframe.validation import check_labels
 from xuframe_plugins.convexclust.weights import WeightGraph, _check_points, as_weight_graph
 
 __all__ = ["RecoveryInterval", "recovery_interval"]
@@ -91,9 +91,7 @@ def recovery_interval(points: Any, labels: Any, weights: Any) -> RecoveryInterva
     and a weight graph (a :class:`WeightGraph` or a symmetric matrix)."""
     x = _check_points(points)
     n = x.shape[0]
-    lab = np.asarray(labels)
-    if lab.shape != (n,):
-        raise InputError(f"labels: expected shape ({n},), got {lab.shape}")
+    lab = check_labels(labels, "labels", n=n).numpy()
     graph: WeightGraph = as_weight_graph(weights, n)
     _, lab = np.unique(lab, return_inverse=True)
     k = int(lab.max()) + 1

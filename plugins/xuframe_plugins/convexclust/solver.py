@@ -19,6 +19,7 @@ from xuframe.data import make_blobs
 from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
 from xuframe.pictures import scatter_picture
+from xuframe.validation import check_array, check_float, check_labels
 from xuframe_plugins.convexclust.recovery import recovery_interval
 from xuframe_plugins.convexclust.ssnal import SolverState, _Operators, solve_ssnal
 from xuframe_plugins.convexclust.weights import (
@@ -40,13 +41,7 @@ Array = np.ndarray[Any, Any]
 
 
 def _lam(value: Any) -> float:
-    try:
-        lam = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"lam: expected a number >= 0, got {value!r}") from None
-    if not math.isfinite(lam) or lam < 0:
-        raise InputError(f"lam: expected a finite number >= 0, got {value!r}")
-    return lam
+    return check_float(value, "lam", min=0.0)
 
 
 @attrs.frozen(eq=False)
@@ -67,6 +62,16 @@ class ConvexClusteringProblem:
             knn_weights(self.points) if self.weights is None else as_weight_graph(self.weights, n)
         )
         object.__setattr__(self, "weights", graph)
+        _check_scale(self.lam, graph)
+
+
+def _check_scale(lam: float, graph: WeightGraph) -> None:
+    """``lam`` times every weight must be a float64 (the dual bounds ``mu_e``)."""
+    if graph.n_edges and not math.isfinite(lam * float(graph.weights.max())):
+        raise InputError(
+            f"lam: expected lam x the largest weight to be finite, got {lam:g} x "
+            f"{float(graph.weights.max()):g}"
+        )
 
 
 def fuse_rows(u: Array, graph: WeightGraph, tol: float) -> Array:
@@ -74,7 +79,13 @@ def fuse_rows(u: Array, graph: WeightGraph, tol: float) -> Array:
 
     Candidate pairs are the graph's edges, then the component means (which catches equal rows
     the graph does not tie directly); labels are ``0 .. m-1`` in order of first appearance.
+    ``u`` is ``(graph.n_points, d)``, finite; ``tol`` a number >= 0. Raises
+    :class:`~xuframe.errors.InputError` otherwise.
     """
+    if not isinstance(graph, WeightGraph):
+        raise InputError(f"graph: expected a WeightGraph, got {type(graph).__name__}")
+    u = check_array(u, "u", shape=(graph.n_points, None), non_empty=True)
+    tol = check_float(tol, "tol", min=0.0)
     n = u.shape[0]
     i, j = graph.edges[:, 0], graph.edges[:, 1]
     close = np.sqrt(((u[i] - u[j]) ** 2).sum(1)) <= tol
@@ -158,7 +169,9 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
             2000, doc="semismooth Newton steps at most per lambda", validator=positive
         )
         time_limit: float | None = config_field(
-            None, doc="seconds per lambda at most (None: no limit); the result says its gap"
+            None,
+            doc="seconds per lambda at most (None: no limit); the result says its gap",
+            validator=attrs.validators.optional(positive),
         )
 
     def _run(
@@ -196,11 +209,21 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
         *,
         progress: bool = False,
     ) -> ClusteringPath:
-        """Solve for every lambda in ``lams`` (sorted increasing), each warm-started from the last."""
-        grid = np.sort(np.array([_lam(v) for v in lams], dtype=np.float64))
+        """Solve for every lambda in ``lams`` (sorted increasing), each warm-started from the last.
+
+        ``lams``: a non-empty 1-D sequence of finite numbers >= 0. Raises
+        :class:`~xuframe.errors.InputError` for bad ``lams``, ``points`` or ``weights``
+        before any solve."""
+        if isinstance(lams, (list, tuple)):  # each item a number (not a bool, not a string)
+            grid = np.sort(np.array([check_float(v, "lams", min=0.0) for v in lams], float))
+        else:
+            grid = np.sort(check_array(lams, "lams", ndim=1))
         if grid.size == 0:
-            raise InputError("lams: expected at least one lambda")
+            raise InputError("lams: expected at least one lambda, got none")
+        if (grid < 0).any():
+            raise InputError(f"lams: expected numbers >= 0, got {float(grid[0]):g}")
         problem = ConvexClusteringProblem(points, float(grid[0]), weights)
+        _check_scale(float(grid[-1]), problem.weights)
         ops = _Operators(problem.weights)
         warm: SolverState | None = None
         results = []
@@ -229,13 +252,13 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
         Doubles lambda from a small start until the clusters are fused (each solve warm-started
         from the previous one), then bisects, solving each midpoint from a cold start. For general
         weights fusion need not be monotone in lambda; this finds a lambda at which fusion
-        starts along the doubling sequence.
+        starts along the doubling sequence. ``labels``: ``(n,)`` integers; ``rtol`` in
+        ``(0, 1)``.
         """
         problem = ConvexClusteringProblem(points, 0.0, weights)
         x = problem.points
-        truth = np.asarray(labels)
-        if truth.shape != (x.shape[0],):
-            raise InputError(f"labels: expected shape ({x.shape[0]},), got {truth.shape}")
+        truth = check_labels(labels, "labels", n=x.shape[0]).numpy()
+        rtol = check_float(rtol, "rtol", min=0.0, max=1.0, min_open=True)
         ops = _Operators(problem.weights)
 
         def fused(lam: float, warm: SolverState | None) -> tuple[bool, SolverState]:

@@ -37,11 +37,17 @@ from typing import Any
 import attrs
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from xuframe_plugins.convexclust.weights import WeightGraph
 
-__all__ = ["SolverState", "dual_objective", "primal_objective", "solve_ssnal"]
+__all__ = [
+    "SolverState",
+    "dual_objective",
+    "fused_solution",
+    "primal_objective",
+    "solve_ssnal",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -79,11 +85,100 @@ class _Operators:
         self.Bt = self.B.T.tocsr()
         self.absBt = abs(self.Bt).tocsr()
         self._patterns: dict[int, _Pattern] = {}
+        self._forest: _Forest | None = None
+
+    def forest(self) -> _Forest:
+        if self._forest is None:
+            self._forest = _Forest(self.graph)
+        return self._forest
 
     def pattern(self, d: int) -> _Pattern:
         if d not in self._patterns:
             self._patterns[d] = _Pattern(self.graph, d)
         return self._patterns[d]
+
+
+class _Forest:
+    """A maximum-weight spanning forest of the graph, rooted, for the fused closed form.
+
+    ``order`` lists the non-root nodes so that every node comes after its parent;
+    ``parent[v]`` is ``v``'s parent (``-1`` for a root), ``edge[v]`` the index of the edge
+    ``(v, parent[v])`` in the graph and ``sign[v]`` ``+1`` when ``v`` is that edge's first
+    node (``(B U)_e = u_v - u_parent``), ``-1`` otherwise. ``component[v]`` labels the
+    connected components of the graph (those of the forest), ``0 .. count - 1``.
+    """
+
+    def __init__(self, graph: WeightGraph) -> None:
+        n, m = graph.n_points, graph.n_edges
+        i, j = graph.edges[:, 0], graph.edges[:, 1]
+        # Kruskal depends on the order of the weights only: ranks (heaviest = 1) stand in
+        # for them, so no weight can underflow or overflow on the way
+        rank = np.empty(m)
+        rank[np.argsort(-graph.weights, kind="stable")] = np.arange(1.0, m + 1.0)
+        tree = minimum_spanning_tree(sp.coo_matrix((rank, (i, j)), shape=(n, n))).tocoo()
+        edge_of_rank = np.argsort(-graph.weights, kind="stable")
+        tree_edges = edge_of_rank[tree.data.astype(np.int64) - 1]
+        self.count, self.component = connected_components(tree, directed=False)
+        _, roots = np.unique(self.component, return_index=True)
+        # one virtual node n joins every root, so one breadth-first search orders all trees
+        a = np.concatenate([i[tree_edges], np.full(roots.size, n)])
+        b = np.concatenate([j[tree_edges], roots])
+        tag = np.concatenate([tree_edges + 1, np.zeros(roots.size, np.int64)])
+        links = sp.coo_matrix((np.ones(a.size), (a, b)), shape=(n + 1, n + 1)).tocsr()
+        order, parent = breadth_first_order(links, n, directed=False, return_predecessors=True)
+        self.order = order[1:]
+        self.parent = np.where(parent[:n] == n, -1, parent[:n])
+        # the edge of each (child, parent) link, looked up in a symmetric index matrix
+        index = sp.coo_matrix((tag, (a, b)), shape=(n + 1, n + 1)).tocsr()
+        index = (index + index.T).tocsr()
+        nodes = np.arange(n)
+        found = np.asarray(index[nodes, np.where(self.parent < 0, n, self.parent)]).ravel()
+        self.edge = found.astype(np.int64) - 1  # -1 for roots
+        self.sign = np.where(self.edge >= 0, np.where(i[self.edge] == nodes, 1.0, -1.0), 0.0)
+
+
+def fused_solution(x: Array, ops: _Operators, lam: float) -> SolverState | None:
+    """The exact minimiser of (1) when ``lam`` is past the fusion point of every connected
+    component, with its certificate; ``None`` when this cannot be certified.
+
+    Candidate: every point at its component's mean, ``U = M``. It is optimal iff some flow
+    ``Y`` with ``|Y_ek| <= lam w_e`` has ``B^T Y = X - M`` (then ``Y`` is dual feasible and
+    ``P(M) = D(Y)``). On a spanning forest that flow is unique: the edge from ``v`` to its
+    parent carries the sum of ``x - m`` over ``v``'s subtree (each component's sum is 0, so
+    nothing leaves a tree). When that fits every tree edge's bound, ``M`` is the answer; a
+    maximum-weight forest makes the bounds as loose as they can be. The test costs
+    ``O(n d)`` (the forest is built once per graph), against a solve that at a huge
+    ``lam`` is slow: every penalty term there is ``lam`` times a round-off error.
+    """
+    start = time.perf_counter()
+    forest = ops.forest()
+    weights = ops.graph.weights
+    d = x.shape[1]
+    sizes = np.bincount(forest.component, minlength=forest.count).astype(np.float64)
+    means = np.zeros((forest.count, d))
+    np.add.at(means, forest.component, x)
+    means /= sizes[:, None]
+    u = means[forest.component]
+    flow = x - u  # becomes each node's subtree sum, leaves first
+    parent = forest.parent
+    for v in forest.order[::-1]:
+        p = parent[v]
+        if p >= 0:
+            flow[p] += flow[v]
+    child = np.flatnonzero(parent >= 0)
+    edge = forest.edge[child]
+    with np.errstate(over="ignore"):
+        bound = lam * weights[edge]
+    if not (np.abs(flow[child]).max(1, initial=0.0) <= bound).all():
+        return None
+    y = np.zeros((ops.graph.n_edges, d))
+    y[edge] = forest.sign[child, None] * flow[child]
+    b, bt = ops.B, ops.Bt
+    with np.errstate(over="ignore"):
+        mu = lam * weights
+    primal = primal_objective(x, u, b, np.where(np.isfinite(mu), mu, 0.0))  # B M = 0 exactly
+    dual = dual_objective(x, y, b, bt)
+    return SolverState(u, y, primal, dual, 0, 0, 0, time.perf_counter() - start, 0.0)
 
 
 class _Pattern:
@@ -187,6 +282,10 @@ def solve_ssnal(
     """
     start = time.perf_counter()
     b, bt = ops.B, ops.Bt
+    if b.shape[0] and lam > 0.0:
+        fused = fused_solution(x, ops, lam)
+        if fused is not None:
+            return fused
     mu = lam * ops.graph.weights
     mu_col = mu[:, None]
     u = x.copy() if u0 is None else u0.copy()
@@ -239,12 +338,43 @@ def solve_ssnal(
         p_dual = primal_objective(x, u_dual, b, mu)
         if p_dual < primal:
             u, primal = u_dual, p_dual
+        u_snap = _snapped(u, ops, np.abs(v) < mu_col)
+        p_snap = primal_objective(x, u_snap, b, mu)
+        if p_snap < primal:
+            u, primal = u_snap, p_snap
         # a larger sigma makes (4) converge faster and the Newton systems harder; tripling per
         # outer iteration was the best trade-off measured (docs: solver choices)
         sigma = min(sigma * 3.0, sigma_max)
     return SolverState(
         u, y, primal, dual, newton, outer, cg_total, time.perf_counter() - start, sigma
     )
+
+
+def _fused_components(ops: _Operators, fused: Array) -> tuple[int, Array]:
+    """Connected components of the fused edges ``(m, d)`` per coordinate, as labels of the
+    ``n * d`` nodes (node ``i`` of coordinate ``k`` is ``i * d + k``)."""
+    pattern = ops.pattern(fused.shape[1])
+    flat_theta = fused.astype(np.float64).reshape(-1)
+    off = np.empty(pattern.off_indices.size)
+    off[pattern.off_forward] = flat_theta
+    off[pattern.off_backward] = flat_theta
+    adjacency = sp.csr_matrix(  # a copy: eliminate_zeros compacts the index arrays in place
+        (off, pattern.off_indices.copy(), pattern.off_indptr.copy()),
+        shape=(pattern.size, pattern.size),
+    )
+    adjacency.eliminate_zeros()
+    count, flat = connected_components(adjacency, directed=False)
+    return int(count), flat
+
+
+def _snapped(u: Array, ops: _Operators, fused: Array) -> Array:
+    """``u`` with the rows of every fused component (per coordinate) set to their mean: the
+    iterate's fused edges differ by round-off only, and at a large ``lam`` that round-off
+    times ``mu`` is what keeps the primal objective (and so the gap) from converging."""
+    count, flat = _fused_components(ops, fused)
+    sizes = np.bincount(flat, minlength=count).astype(np.float64)
+    means = np.bincount(flat, weights=u.reshape(-1), minlength=count) / sizes
+    return np.asarray(means[flat].reshape(u.shape))
 
 
 def _newton_system(
@@ -271,14 +401,7 @@ def _newton_system(
     data[pattern.diagonal] = diag.reshape(-1)
     shape = (pattern.size, pattern.size)
     hessian = sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=shape)
-    off = np.empty(pattern.off_indices.size)
-    off[pattern.off_forward] = flat_theta
-    off[pattern.off_backward] = flat_theta
-    adjacency = sp.csr_matrix(  # a copy: eliminate_zeros compacts the index arrays in place
-        (off, pattern.off_indices.copy(), pattern.off_indptr.copy()), shape=shape
-    )
-    adjacency.eliminate_zeros()
-    count, flat = connected_components(adjacency, directed=False)
+    count, flat = _fused_components(ops, fused)
     sizes = np.bincount(flat, minlength=count).astype(np.float64)
     inv_diag = 1.0 / diag
     labels = flat.reshape(n, d)

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from xuframe.errors import InputError
+from xuframe.validation import check_array, check_float, check_int, check_memory
 
 __all__ = [
     "WeightGraph",
@@ -27,24 +28,29 @@ __all__ = [
 ]
 
 
+#: The largest coordinate magnitude accepted: squared distances between points (and the
+#: objective's squared residuals) stay far from float64 overflow.
+MAX_ABS = 1e100
+
+
 def _edges(value: Any) -> np.ndarray[Any, Any]:
-    arr = np.asarray(value)
+    arr = check_array(value, "WeightGraph.edges", dtype=np.int64)
     if arr.size == 0:
         arr = arr.reshape(0, 2)
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise InputError(
-            f"WeightGraph.edges: expected an (m, 2) integer array, got {arr.dtype} {arr.shape}"
-        )
-    return arr.astype(np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError(f"WeightGraph.edges: expected an (m, 2) integer array, got {arr.shape}")
+    return arr
 
 
 def _weights(value: Any) -> np.ndarray[Any, Any]:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != 1:
-        raise InputError(f"WeightGraph.weights: expected an (m,) array, got shape {arr.shape}")
-    if not np.isfinite(arr).all() or (arr <= 0).any():
+    arr = check_array(value, "WeightGraph.weights", ndim=1)
+    if (arr <= 0).any():
         raise InputError("WeightGraph.weights: expected finite weights > 0")
     return arr
+
+
+def _n_points(value: Any) -> int:
+    return check_int(value, "WeightGraph.n_points", min=0)
 
 
 @attrs.frozen(eq=False)
@@ -52,7 +58,7 @@ class WeightGraph:
     """Undirected weighted edges on points ``0 .. n_points - 1``: edge ``e`` ties
     ``edges[e, 0] < edges[e, 1]`` with weight ``weights[e] > 0``; each pair appears once."""
 
-    n_points: int = attrs.field()
+    n_points: int = attrs.field(converter=_n_points)
     edges: np.ndarray[Any, Any] = attrs.field(converter=_edges)
     weights: np.ndarray[Any, Any] = attrs.field(converter=_weights)
 
@@ -92,31 +98,29 @@ class WeightGraph:
 
 
 def _check_points(points: Any) -> np.ndarray[Any, Any]:
-    x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise InputError(f"points: expected a non-empty (n, d) array, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise InputError("points: expected finite values, got NaN or inf")
-    return x
+    """``points`` as a float64 ``(n, d)`` array, ``n, d >= 1``, finite, every value of
+    magnitude at most :data:`MAX_ABS`; otherwise :class:`~xuframe.errors.InputError`."""
+    return check_array(points, "points", shape=(None, None), non_empty=True, max_abs=MAX_ABS)
 
 
 def _gaussian(sq_dist: np.ndarray[Any, Any], phi: float | None) -> np.ndarray[Any, Any]:
     if phi is None:  # scale-free default: 1 / the mean squared distance along the edges
         mean = float(sq_dist.mean()) if sq_dist.size else 0.0
         phi = 1.0 / mean if mean > 0 else 0.0
-    if phi < 0:
-        raise InputError(f"phi: expected >= 0, got {phi}")
     # floor: a weight that underflows to 0 would silently remove the edge
     return np.maximum(np.exp(-phi * sq_dist), np.finfo(np.float64).tiny)
 
 
 def knn_weights(points: Any, k: int = 10, phi: float | None = None) -> WeightGraph:
     """Each point tied to its ``k`` nearest neighbours (the union of both directions), with
-    weight ``exp(-phi * ||x_i - x_j||^2)``. ``phi=None`` takes 1 / the mean squared edge length."""
+    weight ``exp(-phi * ||x_i - x_j||^2)``. ``phi=None`` takes 1 / the mean squared edge length.
+
+    ``points`` ``(n, d)``; ``k`` an int >= 1 (numpy ints too); ``phi`` a number >= 0 or None.
+    Raises :class:`~xuframe.errors.InputError` for anything else."""
     x = _check_points(points)
     n = x.shape[0]
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InputError(f"knn_weights: expected k an int >= 1, got {k!r}")
+    k = check_int(k, "knn_weights: k", min=1)
+    phi = _phi(phi)
     k = min(k, n - 1)
     if k == 0:
         return WeightGraph(n, np.zeros((0, 2), np.int64), np.zeros(0))
@@ -132,32 +136,52 @@ def knn_weights(points: Any, k: int = 10, phi: float | None = None) -> WeightGra
     return WeightGraph(n, np.stack([lo, hi], 1), _gaussian(sq, phi))
 
 
+def _phi(phi: Any) -> float | None:
+    return None if phi is None else check_float(phi, "phi", min=0.0)
+
+
 def _all_pairs(n: int) -> np.ndarray[Any, Any]:
     i, j = np.triu_indices(n, 1)
     return np.stack([i, j], 1).astype(np.int64)
 
 
 def dense_weights(points: Any, phi: float | None = None) -> WeightGraph:
-    """Every pair tied, with weight ``exp(-phi * ||x_i - x_j||^2)`` (``n (n - 1) / 2`` edges)."""
+    """Every pair tied, with weight ``exp(-phi * ||x_i - x_j||^2)`` (``n (n - 1) / 2`` edges).
+
+    ``phi`` a number >= 0 or None (1 / the mean squared distance). The graph takes
+    ``n (n - 1)`` int64 and float64 entries; more than :func:`xuframe.validation.memory_limit`
+    raises :class:`~xuframe.errors.InputError` before any is made."""
     x = _check_points(points)
+    phi = _phi(phi)
+    n = x.shape[0]
+    check_memory(n * (n - 1) / 2 * (24 + 16 * x.shape[1]), f"dense_weights for {n} points")
     edges = _all_pairs(x.shape[0])
     sq = ((x[edges[:, 0]] - x[edges[:, 1]]) ** 2).sum(1)
     return WeightGraph(x.shape[0], edges, _gaussian(sq, phi))
 
 
 def uniform_weights(n_points: int) -> WeightGraph:
-    """Every pair tied with weight 1: the classical (unweighted) convex clustering model."""
+    """Every pair tied with weight 1: the classical (unweighted) convex clustering model.
+    ``n_points`` an int >= 1; the graph's size is checked as for :func:`dense_weights`."""
+    n_points = check_int(n_points, "n_points", min=1)
+    check_memory(n_points * (n_points - 1) / 2 * 24, f"uniform_weights for {n_points} points")
     edges = _all_pairs(n_points)
     return WeightGraph(n_points, edges, np.ones(edges.shape[0]))
 
 
 def as_weight_graph(weights: Any, n_points: int) -> WeightGraph:
     """A :class:`WeightGraph` from itself, or from a symmetric ``(n, n)`` scipy sparse or numpy
-    matrix of non-negative weights (zeros and the diagonal are ignored)."""
+    matrix of finite, non-negative weights (zeros and the diagonal are ignored). NaN, inf,
+    negative or non-numeric entries raise :class:`~xuframe.errors.InputError`."""
     if isinstance(weights, WeightGraph):
         graph = weights
     elif sp.issparse(weights) or isinstance(weights, np.ndarray):
-        mat = sp.coo_matrix(weights)
+        if sp.issparse(weights):
+            mat = sp.coo_matrix(weights)
+            check_array(mat.data, "weights")  # real, finite
+            mat = mat.astype(np.float64)
+        else:
+            mat = sp.coo_matrix(check_array(weights, "weights", ndim=2))
         if mat.shape != (n_points, n_points):
             raise InputError(
                 f"weights: expected an ({n_points}, {n_points}) matrix, got {mat.shape}"
