@@ -5,6 +5,8 @@ exception that names what was expected (never a raw Python, numpy or torch error
 from __future__ import annotations
 
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,3 +190,64 @@ def test_resume_never_picks_a_checkpoint_of_nan_weights(tmp_path):
         Trainer(_SqrtAtZero(), _FAST).fit(
             _DATA, resume=tmp_path / "checkpoints" / "step-00000003.pt"
         )
+
+
+# -- 4. `xuframe train`: a clean one-line error, exit status 2 ---------------------------------
+_RUN = """
+[component]
+factory = "components:make_regressor"
+
+[component.config]
+dropout = 0.0
+
+[trainer]
+max_steps = 2
+batch_size = 16
+lr = 0.01
+progress = false
+plot = false
+
+[data]
+train = "components:make_regression_data"
+args = { n = 32 }
+"""
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("dropout = 0.0", "dropot = 0.0"), "make_regressor() takes no keyword 'dropot'. Did you"),
+        (("n = 32", "m = 32"), "data.train: make_regression_data() takes no keyword 'm'"),
+        (("dropout = 0.0", 'dropout = "x"'), "keyword 'dropout' expects float, got 'x'"),
+        (
+            ("dropout = 0.0", "dropout = nan"),
+            "keyword 'dropout': expected a finite number, got nan",
+        ),
+        (("lr = 0.01", "lr = nan"), "'trainer.lr': expected a finite number, got nan"),
+        (("lr = 0.01", "lr = inf"), "'trainer.lr': expected a finite number, got inf"),
+        (("lr = 0.01", 'lr = "x"'), "'trainer.lr' expects float, got 'x'"),
+        (("[component.config]", "args = 3\n[component.config]"), "component.args must be a list"),
+        (("args = { n = 32 }", "args = 5"), "data.args must be a table"),
+        (("[component]", "run_dir = 5\n[component]"), "run_dir must be a folder path"),
+    ],
+)
+def test_train_cli_bad_run_files_end_in_one_line(tmp_path, capsys, edit, message):
+    from xuframe.cli import main
+
+    shutil.copy(Path(__file__).parent / "components.py", tmp_path / "components.py")
+    path = tmp_path / "run.toml"
+    path.write_text(_RUN.replace(*edit, 1))
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xuframe: error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_train_cli_on_a_missing_file_or_a_folder(tmp_path, capsys):
+    from xuframe.cli import main
+
+    assert main(["train", str(tmp_path / "none.toml")]) == 2
+    assert main(["train", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"xuframe: error: no run file at {tmp_path / 'none.toml'}"
+    assert err[1].startswith(f"xuframe: error: {tmp_path} is a directory")

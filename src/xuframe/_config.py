@@ -200,6 +200,23 @@ def _non_finite(value: Any) -> float | None:
     return None
 
 
+def check_config_value(value: Any, annotation: Any, what: str, *, allow_inf: bool = False) -> Any:
+    """``value`` checked against the type ``annotation`` (converted where lossless, as
+    :func:`build_config` does for each field): a :class:`~xuframe.errors.ConfigError` naming
+    ``what`` for a value of the wrong type, for NaN anywhere in it, and for inf unless
+    ``allow_inf``."""
+    ok, converted = _coerce(value, annotation)
+    if not ok:
+        raise ConfigError(
+            f"{what} expects {_type_name(annotation)}, got {value!r} ({type(value).__name__})."
+        )
+    bad = _non_finite(converted)
+    if bad is not None and (math.isnan(bad) or not allow_inf):
+        where = "" if isinstance(converted, float) else f" in {converted!r}"
+        raise ConfigError(f"{what}: expected a finite number, got {bad}{where}")
+    return converted
+
+
 def _infinite_default(field: attrs.Attribute[Any]) -> bool:
     """Does ``field`` default to an infinite float (inf meaning "no limit" there)?"""
     default = field.default
@@ -244,19 +261,12 @@ def build_config(config_cls: type[T], value: Any, *, owner: str, prefix: str = "
     annotations = _field_types(config_cls)
     kwargs: dict[str, Any] = {}
     for key, item in value.items():
-        ok, converted = _coerce(item, annotations[key])
-        if not ok:
-            raise ConfigError(
-                f"{owner}: config key {prefix + key!r} expects {_type_name(annotations[key])}, "
-                f"got {item!r} ({type(item).__name__})."
-            )
-        bad = _non_finite(converted)
-        if bad is not None and (math.isnan(bad) or not _infinite_default(fields[key])):
-            where = "" if isinstance(converted, float) else f" in {converted!r}"
-            raise ConfigError(
-                f"{owner}: config key {prefix + key!r}: expected a finite number, got {bad}{where}"
-            )
-        kwargs[key] = converted
+        kwargs[key] = check_config_value(
+            item,
+            annotations[key],
+            f"{owner}: config key {prefix + key!r}",
+            allow_inf=_infinite_default(fields[key]),
+        )
     try:
         return config_cls(**kwargs)
     except (TypeError, ValueError) as exc:

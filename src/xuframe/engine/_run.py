@@ -35,16 +35,18 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 from torch import nn
 
-from xuframe._config import build_config
+from xuframe._config import build_config, check_config_value
 from xuframe._files import read_text
 from xuframe.engine._checkpoint import load_checkpoint
 from xuframe.engine._config import TrainerConfig
@@ -113,6 +115,7 @@ def load_run(path: str | os.PathLike[str]) -> RunFile:
                 if sub not in allowed:
                     raise _unknown(source, f"{key}.", sub, allowed)
     run = RunFile(source, values)
+    _check_layout(run)
     build_config(TrainerConfig, run.section("trainer"), owner=str(source), prefix="trainer.")
     component = run.section("component")
     if "factory" not in component and not {"kind", "name"} <= set(component):
@@ -120,6 +123,77 @@ def load_run(path: str | os.PathLike[str]) -> RunFile:
     if "train" not in run.section("data"):
         raise ConfigError(f'{source}: [data] needs train = "module:callable"')
     return run
+
+
+def _check_layout(run: RunFile) -> None:
+    """The type of every value whose type the layout fixes (tables, strings, lists)."""
+    where = run.source
+
+    def expect(value: Any, path: str, kind: type, text: str) -> None:
+        if not isinstance(value, kind):
+            raise ConfigError(
+                f"{where}: {path} must be {text}, got {value!r} ({type(value).__name__})"
+            )
+
+    if "run_dir" in run.values:
+        expect(run.values["run_dir"], "run_dir", str, "a folder path (a string)")
+    component = run.section("component")
+    for key in ("kind", "name"):
+        if key in component:
+            expect(component[key], f"component.{key}", str, "a string")
+    expect(component.get("config", {}), "component.config", dict, "a table")
+    expect(component.get("args", []), "component.args", list, 'a list of "module:callable"')
+    data = run.section("data")
+    for key in ("args", "train_args", "eval_args"):
+        expect(data.get(key, {}), f"data.{key}", dict, "a table of keyword arguments")
+    expect(
+        run.section("eval").get("metrics", []), "eval.metrics", list, 'a list of "module:callable"'
+    )
+
+
+def _call(run: RunFile, where: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """``fn(**kwargs)`` after checking that ``fn`` takes these keywords, and that each value
+    has the type ``fn``'s annotation gives (numbers finite), so a wrong key or value in the run
+    file is a ConfigError naming it, not a TypeError from inside ``fn``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a callable inspect cannot read: call it as it is
+        return fn(**kwargs)
+    params = signature.parameters
+    name = getattr(fn, "__name__", type(fn).__name__)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    named = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in kwargs:
+        if key not in named and not takes_any:
+            close = difflib.get_close_matches(key, named, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{run.source}: {where}: {name}() takes no keyword {key!r}.{hint} "
+                f"It takes: {', '.join(named) or 'none'}."
+            )
+    missing = [
+        n
+        for n, p in params.items()
+        if p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        and n not in kwargs
+    ]
+    if missing:
+        raise ConfigError(
+            f"{run.source}: {where}: {name}() needs {', '.join(missing)}, "
+            "which the run file does not give"
+        )
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable annotations (a forward reference...): check names only
+        hints = {}
+    checked = {
+        key: check_config_value(value, hints[key], f"{run.source}: {where}: keyword {key!r}")
+        if key in hints
+        else value
+        for key, value in kwargs.items()
+    }
+    return fn(**checked)
 
 
 @contextlib.contextmanager
@@ -155,7 +229,8 @@ def build_model(run: RunFile) -> nn.Module:
     section = run.section("component")
     config = section.get("config", {})
     if "factory" in section:
-        model = _resolve(run, "component.factory", section["factory"])(**config)
+        factory = _resolve(run, "component.factory", section["factory"])
+        model = _call(run, "component.config", factory, config)
     else:
         cls = xuframe.get_component_class(section["kind"], section["name"])
         validated = build_config(
@@ -181,7 +256,7 @@ def _dataset(run: RunFile, which: str) -> Any:
     if which not in data:
         return None
     kwargs = {**data.get("args", {}), **data.get(f"{which}_args", {})}
-    return _resolve(run, f"data.{which}", data[which])(**kwargs)
+    return _call(run, f"data.{which}", _resolve(run, f"data.{which}", data[which]), kwargs)
 
 
 def _evaluators(run: RunFile) -> list[Evaluator]:
