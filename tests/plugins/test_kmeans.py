@@ -61,9 +61,9 @@ def test_more_restarts_never_hurt():
 def test_bad_input_is_rejected():
     with pytest.raises(InputError, match="finite"):
         KMeansProblem([[0.0, np.nan]], 1)
-    with pytest.raises(InputError, match="n_clusters: expected an int in 1 .. 2"):
+    with pytest.raises(InputError, match="n_clusters: expected an int >= 1 and <= 2"):
         KMeansProblem(np.zeros((2, 2)), 3)
-    with pytest.raises(InputError, match=r"non-empty \(n, d\)"):
+    with pytest.raises(InputError, match=r"points: expected shape \(N, N\)"):
         KMeansProblem(np.zeros(5), 1)
     with pytest.raises(ConfigError, match="n_init must be > 0"):
         KMeans.from_config({"n_init": 0})
@@ -75,3 +75,53 @@ def test_make_blobs_is_seeded_and_sized():
     assert np.array_equal(make_blobs(10, seed=1)[0], make_blobs(10, seed=1)[0])
     with pytest.raises(InputError):
         make_blobs(2, 3)
+
+
+# -- issue 20: bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [["a", "b"], ["c", "d"]],
+        [[0.0, 1.0], [2.0]],
+        np.zeros((3, 0)),
+        np.zeros((0, 2)),
+        1e200 * make_blobs(20, 2, 2, seed=0)[0],
+        [[True, False], [False, True]],
+        [[0.0, -np.inf], [1.0, 1.0]],
+    ],
+    ids=["strings", "ragged", "zero-dim", "empty", "1e200", "bool", "inf"],
+)
+def test_bad_points_are_refused(points):
+    with pytest.raises(InputError, match="points"):
+        KMeansProblem(points, 1)
+
+
+@pytest.mark.parametrize("k", [0, -1, 21, 2.0, "3", True, None])
+def test_bad_cluster_counts_are_refused(k):
+    with pytest.raises(InputError, match="n_clusters"):
+        KMeansProblem(make_blobs(20, 2, 2, seed=0)[0], k)
+
+
+def test_numpy_integer_cluster_counts_are_accepted():
+    points, _ = make_blobs(60, 3, 2, seed=0)
+    problem = KMeansProblem(points, np.int64(3))
+    assert type(problem.n_clusters) is int
+    assert KMeans().solve(problem).n_clusters == 3
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"tol": float("nan")},
+        {"tol": -1.0},
+        {"tol": float("inf")},
+        {"max_iter": 0},
+        {"n_init": -2},
+        {"seed": -1},
+    ],
+)
+def test_config_that_cannot_work_is_refused_when_built(config):
+    with pytest.raises(ConfigError):
+        KMeans.from_config(config)

@@ -14,39 +14,40 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
+from xuframe import ClusteringResult, DemoResult, Solver, config_field, non_negative, positive
 from xuframe.data import make_blobs
-from xuframe.errors import InputError
 from xuframe.metrics import adjusted_rand_index
 from xuframe.pictures import scatter_picture
+from xuframe.validation import check_array, check_int
 
 __all__ = ["KMeans", "KMeansProblem"]
 
 
+#: The largest coordinate magnitude accepted: squared distances stay far from overflow.
+MAX_ABS = 1e100
+
+
 def _points(value: Any) -> np.ndarray[Any, Any]:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] == 0:
-        raise InputError(
-            f"KMeansProblem.points: expected a non-empty (n, d) array, got shape {arr.shape}"
-        )
-    if not np.isfinite(arr).all():
-        raise InputError("KMeansProblem.points: expected finite values, got NaN or inf")
-    return arr
+    return check_array(
+        value, "KMeansProblem.points", shape=(None, None), non_empty=True, max_abs=MAX_ABS
+    )
 
 
 @attrs.frozen(eq=False)
 class KMeansProblem:
-    """Partition ``points`` ``(n, d)`` into ``n_clusters`` clusters."""
+    """Partition ``points`` ``(n, d)`` into ``n_clusters`` clusters.
+
+    ``points``: real numbers, ``n, d >= 1``, finite, of magnitude at most :data:`MAX_ABS`
+    (1e100: the squared distances must not overflow); ``n_clusters``: an int (numpy ints
+    too) in ``1 .. n``. Anything else raises :class:`~xuframe.errors.InputError`.
+    """
 
     points: np.ndarray[Any, Any] = attrs.field(converter=_points)
     n_clusters: int = attrs.field()
 
-    @n_clusters.validator
-    def _check_k(self, _: Any, k: int) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= self.points.shape[0]:
-            raise InputError(
-                f"KMeansProblem.n_clusters: expected an int in 1 .. {self.points.shape[0]}, got {k!r}"
-            )
+    def __attrs_post_init__(self) -> None:
+        k = check_int(self.n_clusters, "KMeansProblem.n_clusters", min=1, max=self.points.shape[0])
+        object.__setattr__(self, "n_clusters", k)
 
 
 def _squared_distances(
@@ -80,7 +81,7 @@ class KMeans(Solver[KMeansProblem, ClusteringResult]):
             doc="stop when centres move less than tol x the data's spread",
             validator=positive,
         )
-        seed: int = config_field(0, doc="seed of the k-means++ draws")
+        seed: int = config_field(0, doc="seed of the k-means++ draws", validator=non_negative)
 
     def _seed_centres(
         self, x: np.ndarray[Any, Any], k: int, rng: np.random.Generator
