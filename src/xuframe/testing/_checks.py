@@ -349,12 +349,15 @@ INTERFACE_CHECKS: dict[type[Component], tuple[Check, ...]] = {
 
 
 def checks_for(component: Any) -> list[Check]:
-    """The checks that apply to ``component`` (class or instance), in the order they run."""
+    """The checks that apply to ``component`` (class or instance), in the order they run; the
+    last is :func:`~xuframe.testing.check_rejects_bad_input`, the bad-input sweep."""
+    from xuframe.testing._bad_input import check_rejects_bad_input
+
     try:
         interface = interface_of(_cls(component))
     except RegistrationError as exc:
         raise ConformanceError(str(exc)) from None
-    return [*GENERIC_CHECKS, *INTERFACE_CHECKS[interface]]
+    return [*GENERIC_CHECKS, *INTERFACE_CHECKS[interface], check_rejects_bad_input]
 
 
 def check_component(component: Any) -> None:
