@@ -5,6 +5,7 @@ exception that names what was expected (never a raw Python, numpy or torch error
 from __future__ import annotations
 
 import math
+import pickle
 import shutil
 from pathlib import Path
 
@@ -251,3 +252,42 @@ def test_train_cli_on_a_missing_file_or_a_folder(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"xuframe: error: no run file at {tmp_path / 'none.toml'}"
     assert err[1].startswith(f"xuframe: error: {tmp_path} is a directory")
+
+
+# -- 7. a damaged torch file: the message says what was found ----------------------------------
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [
+        (bytes(512), "it holds 512 zero bytes and nothing else"),
+        (bytes(3 << 20), f"it holds {3 << 20} zero bytes and nothing else"),
+        (b"hello world\nsecond line\n", "it is a text file (24 bytes) starting 'hello world'"),
+        (b'  {"a": 1}', "it is a text file (10 bytes) starting '{\"a\": 1}'"),
+        (pickle.dumps({"a": 1}, protocol=2), "it is a Python pickle"),
+    ],
+)
+def test_a_damaged_torch_file_is_described(tmp_path, content, found):
+    from xuframe.data import load_torch_file
+
+    path = tmp_path / "w.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_torch_file(path)
+    message = str(info.value)
+    assert (
+        message == f"{path} is not a torch checkpoint (a file written by torch.save): {found}"
+        or (found in message and "other than tensors" not in message and "KeyError" not in message)
+    ), message
+
+
+def test_a_truncated_torch_file_is_described(tmp_path):
+    from xuframe.data import load_torch_file
+
+    good = save_checkpoint(tmp_path / "good.pt", {"w": torch.randn(100)}).read_bytes()
+    (tmp_path / "half.pt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="it is a zip archive, truncated or corrupt"):
+        load_torch_file(tmp_path / "half.pt")
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"w": torch.ones(50)}, legacy, _use_new_zipfile_serialization=False)
+    legacy.write_bytes(legacy.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="legacy \\(non-zip\\) format, truncated or corrupt"):
+        load_torch_file(legacy)

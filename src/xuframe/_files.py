@@ -49,18 +49,66 @@ def require_file(path: str | os.PathLike[str], what: str) -> Path:
     return source
 
 
-def describe_start(data: bytes, n: int = 16) -> str:
-    """``"it is empty"`` or ``"it starts with bytes b'...'"``: what a file holds, for messages."""
-    if not data:
+#: The first bytes of a file in torch's legacy (pre-1.6, non-zip) format: its magic number pickled.
+_TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+
+
+def _text_start(head: bytes) -> str | None:
+    """The first line of ``head`` when it reads as text (UTF-8, printable), else None."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the head
+            return None
+        text = head[: exc.start].decode("utf-8")
+    if not text or any(not (c.isprintable() or c in "\t\r\n") for c in text):
+        return None
+    line = text.lstrip().split("\n", 1)[0].rstrip("\r")
+    return line if len(line) <= 40 else line[:37] + "..."
+
+
+def _describe(head: bytes, size: int, all_zero: bool, n: int = 16) -> str:
+    """What a file of ``size`` bytes beginning with ``head`` holds, for messages."""
+    if size == 0:
         return "it is empty (0 bytes)"
-    more = "..." if len(data) > n else ""
-    return f"it holds {len(data)} bytes starting {data[:n]!r}{more}"
+    if all_zero:
+        return f"it holds {size} zero bytes and nothing else"
+    if head.startswith(_TORCH_LEGACY_MAGIC):
+        return "it is in torch's legacy (non-zip) format, truncated or corrupt"
+    if head.startswith(_ZIP_MAGIC):
+        return "it is a zip archive, truncated or corrupt (or not written by torch.save)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return f"it is a Python pickle ({size} bytes), not a file written by torch.save"
+    line = _text_start(head)
+    if line is not None:
+        return f"it is a text file ({size} bytes) starting {line!r}"
+    more = "..." if size > n else ""
+    return f"it holds {size} bytes starting {head[:n]!r}{more}"
 
 
-def _head(source: Path, n: int = 16) -> bytes:
-    with contextlib.suppress(OSError), open(source, "rb") as handle:
-        return handle.read(n + 1)
-    return b""
+def describe_start(data: bytes, n: int = 16) -> str:
+    """What the file whose content is ``data`` holds, for messages: ``"it is empty"``, ``"it
+    holds 512 zero bytes and nothing else"``, ``"it is a text file (12 bytes) starting
+    'hello'"``, a torch or zip archive, or ``"it holds 132 bytes starting b'...'"``."""
+    return _describe(data[:4096], len(data), bool(data) and not any(data), n)
+
+
+def _describe_file(source: Path) -> str:
+    """:func:`describe_start` for a file, reading only its first 4 kB (and, to tell a file of
+    zero bytes, scanning it in pieces)."""
+    try:
+        size = source.stat().st_size
+        with open(source, "rb") as handle:
+            head = handle.read(4096)
+            all_zero = bool(head) and not any(head)
+            while all_zero:
+                block = handle.read(1 << 20)
+                if not block:
+                    break
+                all_zero = not any(block)
+    except OSError as exc:
+        return f"it cannot be read ({exc})"
+    return _describe(head, size, all_zero)
 
 
 def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
@@ -139,17 +187,12 @@ def load_torch_file(
         raise CheckpointError(f"cannot read {source} (expected {what}): {exc}") from None
     except Exception as exc:  # torch and pickle raise many kinds for damaged or foreign bytes
         failure = exc
-    head = _head(source)
-    if not head:
-        found = "it is empty (0 bytes)"
-    elif head.startswith(_ZIP_MAGIC):
-        found = "it is a zip archive, truncated or not written by torch.save"
-    else:
-        size = source.stat().st_size
-        found = f"it holds {size} bytes starting {head[:16]!r}{'...' if len(head) > 16 else ''}"
+    found = _describe_file(source)
+    reason = str(failure).split(". ")[0].splitlines()[0] if str(failure) else ""
+    if found.startswith("it is a zip archive") and reason:  # torch's reader names the damage
+        found += f": {reason}"
     raise CheckpointError(
-        f"{source} is not {what} (a file written by torch.save), or it is truncated or corrupt: "
-        f"{found} ({type(failure).__name__}: {str(failure).splitlines()[0] if str(failure) else ''})"
+        f"{source} is not {what} (a file written by torch.save): {found}"
     ) from failure
 
 
