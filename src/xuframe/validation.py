@@ -239,7 +239,9 @@ def check_labels(
 ) -> torch.Tensor:
     """Class labels as a 1-D ``int64`` tensor: integers (an integer tensor or array, or a
     sequence of ints; floats are refused even when integral), ``n`` of them when given, each
-    in ``[0, n_classes)``. Raises ``error`` naming ``what``."""
+    in ``[0, n_classes)``. No labels at all (``[]``, ``torch.tensor([])``) are accepted
+    whatever their floating dtype, as there is no value to be wrong. Raises ``error`` naming
+    ``what``."""
     if isinstance(value, torch.Tensor):
         tensor = value.detach()
     else:
@@ -247,6 +249,8 @@ def check_labels(
             tensor = torch.as_tensor(np.asarray(value))
         except (TypeError, ValueError, RuntimeError) as exc:
             raise error(f"{what}: expected a sequence of integer labels") from exc
+    if tensor.is_floating_point() and tensor.shape == (0,):
+        tensor = tensor.long()  # no labels: nothing can be a non-integer
     if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
         raise error(f"{what}: expected integer labels, got dtype {tensor.dtype}")
     if tensor.dim() != 1:

@@ -18,13 +18,17 @@ from xuframe.ops import points_in_boxes
 from xuframe.types import Boxes3D, PointCloud
 from xuframe_plugins.denfi import (
     DEMO_CONFIG,
+    BevBackbone,
     BevGrid,
     DenfiConv,
+    DenseBoundaryHead,
+    PillarEncoder,
     boundary_losses,
     boundary_sample_points,
     boundary_targets,
     decode_boundaries,
     distance_offset,
+    sigmoid_focal_loss,
 )
 
 GRID = BevGrid(0.0, -12.8, 0.64, 0.64, 40, 40)
@@ -216,7 +220,231 @@ def test_bad_inputs_get_clear_errors(model):
     with pytest.raises(InputError, match="batch key 'boxes'"):
         model.loss({"inputs": [PointCloud(torch.zeros(5, 3), torch.zeros(5, 1))]})
     with pytest.raises(xuframe.errors.ConfigError, match="divisible by 8"):
-        xuframe.create("detector", "denfi", point_range=[0, -10, -3, 10.24, 10, 1])
+        xuframe.create("detector", "denfi", point_range=[0, -10.24, -3, 9.6, 10.24, 1])
+
+
+def _cfg(**changes):
+    return {**DEMO_CONFIG, **changes}
+
+
+@pytest.mark.parametrize("name", ["pillars-baseline", "denfi"])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"classes": ()}, "at least one class"),
+        ({"classes": ("Car", "Car")}, "distinct"),
+        ({"classes": ("Car", "")}, "non-empty name"),
+        ({"pillar_size": (-0.32, 0.32)}, r"pillar_size\[0\]: expected a number > 0"),
+        ({"pillar_size": (0.32, 0.0)}, r"pillar_size\[1\]: expected a number > 0"),
+        ({"pillar_size": (0.32,)}, "2 numbers"),
+        ({"pillar_size": (1e30, 1e30)}, "whole number"),
+        ({"point_range": [0, -10, -3, 10.24, 10, 1]}, "whole number of 0.32 m cells along y"),
+        ({"point_range": [0, 0, 0, 0, 0, 0]}, "x_max > x_min"),
+        ({"point_range": [0, -12.8, 1, 25.6, 12.8, -3]}, "z_max > z_min"),
+        ({"point_range": [0, -12.8, -3, 25.6, 12.8]}, "6 numbers"),
+        ({"point_features": -1}, "point_features"),
+        ({"widths": (16, 32)}, "3 block widths"),
+        ({"widths": (0, 16, 32)}, r"widths\[0\]"),
+        ({"layers": -1}, "layers"),
+        ({"score_threshold": 1.5}, "score_threshold"),
+        ({"score_threshold": -0.1}, "score_threshold"),
+    ],
+)
+def test_configs_that_cannot_work_are_refused_at_construction(name, changes, match):
+    with pytest.raises(xuframe.errors.ConfigError, match=match):
+        xuframe.create("detector", name, **_cfg(**changes))
+
+
+@pytest.mark.parametrize("name", ["pillars-baseline", "denfi"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"pillar_size": (0.001, 0.001)},  # 25,600^2 pillars: 42 GB for the canvas alone
+        {"pillar_size": (1e-9, 1e-9)},
+        {"point_range": [0, -1e6, -3, 1e6, 1e6, 1]},
+    ],
+)
+def test_grids_too_large_for_memory_are_refused_with_the_reason(name, changes):
+    with pytest.raises(
+        xuframe.errors.ConfigError, match=r"pillars: point_range / pillar_size.*memory"
+    ):
+        xuframe.create("detector", name, **_cfg(**changes))
+
+
+def test_a_batch_whose_maps_exceed_memory_is_refused_before_work(model, monkeypatch):
+    cloud = PointCloud(torch.zeros(5, 3), torch.zeros(5, 1))
+    # 80 x 80 pillars, 36 floats each (the DENFI conv's 9 samples of 16 channels, per 4 pillars)
+    monkeypatch.setenv("XUFRAME_MAX_BYTES", str(int(3.5 * 80 * 80 * 36 * 4)))  # 3 clouds, not 4
+    assert len(model.predict([cloud] * 3)) == 3
+    with pytest.raises(InputError, match="4 point clouds.*memory"):
+        model.predict([cloud] * 4)
+
+
+def test_a_range_not_a_whole_number_of_pillars_no_longer_breaks_the_canvas():
+    """Before, a 25.728 m range of 0.32 m pillars made an 80-pillar grid while the voxelizer
+    counted 81: points in the last part-pillar were scattered into the next row, or past the
+    canvas (IndexError). Such a range is refused; BevGrid.from_range refuses it too."""
+    with pytest.raises(xuframe.errors.ConfigError, match="whole number"):
+        xuframe.create(
+            "detector",
+            "pillars-baseline",
+            **_cfg(point_range=[0.0, -12.8, -3.0, 25.728, 12.8, 1.0]),
+        )
+    with pytest.raises(InputError, match="whole number"):
+        BevGrid.from_range([0.0, -12.8, -3.0, 25.728, 12.8, 1.0], [0.32, 0.32])
+    # float round-off in a whole number of pillars is fine (KITTI's 69.12 m of 0.16 m pillars)
+    assert BevGrid.from_range([0, -39.68, -3, 69.12, 39.68, 1], [0.16, 0.16]).nx == 432
+
+
+def _scene_batch(model, n=2):
+    return model.example_batch(n)
+
+
+def _first(change):
+    def apply(items):
+        items = list(items)
+        items[0] = change(items[0])
+        return items
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("key", "change", "match"),
+    [
+        ("labels", _first(lambda lab: lab.float()), "integer labels"),
+        ("labels", _first(lambda lab: [0.0] * len(lab)), "integer labels"),
+        ("labels", _first(lambda lab: lab[:-1]), r"expected \d+ labels"),
+        ("labels", _first(lambda lab: lab + 3), r"labels in \[0, 2\]"),
+        ("labels", _first(lambda lab: lab[None]), "1-D"),
+        ("labels", lambda labs: labs[:1], r"'labels'\]: expected 2 entries"),
+        ("boxes", _first(lambda b: b.tensor.tolist()), "expected Boxes3D"),
+        ("boxes", _first(lambda b: b.tensor), "expected Boxes3D"),
+        ("boxes", _first(lambda b: b.tensor.numpy()), "expected Boxes3D"),
+        ("boxes", lambda bs: None, "a list"),
+        ("boxes", lambda bs: bs[:1], r"'boxes'\]: expected 2 entries"),
+        ("boxes", _first(lambda b: Boxes3D(b.tensor * torch.tensor([1, 1, 1, 0, 1, 1, 1]))), "zero or negative size"),
+        ("inputs", lambda clouds: clouds * 2, r"'boxes'\]: expected 4 entries"),
+        ("inputs", lambda clouds: [], "at least one point cloud"),
+        ("inputs", lambda clouds: [c.numpy() for c in clouds], "list of PointCloud"),
+        ("inputs", lambda clouds: clouds[0], "list of PointCloud"),
+        ("inputs", _first(lambda c: PointCloud(c.xyz, torch.zeros(len(c), 2))), "1 feature channel"),
+    ],
+)  # fmt: skip
+def test_loss_refuses_bad_batches_before_running_the_model(key, change, match):
+    model = xuframe.create("detector", "pillars-baseline", **DEMO_CONFIG)
+    calls = []
+    model.encoder.register_forward_hook(lambda *_: calls.append(1))
+    batch = _scene_batch(model)
+    batch[key] = change(batch[key])
+    with pytest.raises(InputError, match=match):
+        model.loss(batch)
+    with pytest.raises(InputError, match=match):
+        model.targets(batch)
+    assert not calls
+
+
+def test_points_mutated_to_nan_and_wrong_widths_are_refused(model):
+    cloud = PointCloud(torch.rand(10, 3) * 10, torch.zeros(10, 1))
+    cloud.xyz[3, 1] = math.nan  # a frozen value type, but its tensor was changed in place
+    with pytest.raises(InputError, match="point cloud 0 xyz: expected finite"):
+        model.predict([cloud])
+    with pytest.raises(InputError, match=r"point cloud 1: expected 1 feature channel"):
+        model.predict(
+            [
+                PointCloud(torch.zeros(2, 3), torch.zeros(2, 1)),
+                PointCloud.from_numpy(torch.zeros(4, 5)),
+            ]
+        )
+    with pytest.raises(InputError, match=r"shape \(N, 3\)"):
+        PointCloud(torch.zeros(4, 4))
+
+
+def test_empty_and_one_point_clouds_predict_without_error(model):
+    """An empty cloud predicts nothing; a cloud with one point in range gets that pillar's
+    feature in eval mode (before, a single point was dropped from the canvas)."""
+    empty = PointCloud(torch.zeros(0, 3), torch.zeros(0, 1))
+    assert [len(d) for d in model.predict([empty])] == [0]
+    one = PointCloud(torch.tensor([[5.0, 0.0, -1.0]]), torch.ones(1, 1))
+    canvas = model.encoder([one])
+    assert int((canvas.abs().sum(1) > 0).sum()) == 1
+    assert len(model.predict([one, empty])) == 2
+
+
+def test_float64_clouds_are_cast_to_the_model(model):
+    xyz = torch.rand(200, 3, dtype=torch.float64) * torch.tensor([25.0, 20.0, 2.0]) - torch.tensor(
+        [0.0, 10.0, 2.0], dtype=torch.float64
+    )
+    cloud64 = PointCloud(xyz, torch.ones(200, 1, dtype=torch.float64))
+    cloud32 = PointCloud(xyz.float(), torch.ones(200, 1))
+    a, b = model.predict([cloud64])[0], model.predict([cloud32])[0]
+    torch.testing.assert_close(a.scores, b.scores)
+
+
+G8 = BevGrid(0.0, -12.8, 0.64, 0.64, 40, 40)
+TB = Boxes3D([[5.0, 0.0, 0.0, 2.0, 1.0, 1.0, 0.0]])
+TL = torch.tensor([0])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: boundary_targets(TB.tensor, TL, G8, 3, 0.4, 6), "expected Boxes3D"),
+        (lambda: boundary_targets(TB.tensor.tolist(), [0], G8, 3, 0.4, 6), "expected Boxes3D"),
+        (lambda: boundary_targets(TB, TL.float(), G8, 3, 0.4, 6), "integer labels"),
+        (lambda: boundary_targets(TB, TL, G8, 0, 0.4, 6), "num_classes"),
+        (lambda: boundary_targets(TB, TL, G8, 3, math.nan, 6), "shrink"),
+        (lambda: boundary_targets(TB, TL, G8, 3, -1.0, 6), "shrink"),
+        (lambda: boundary_targets(TB, TL, G8, 3, 0.4, 0), "num_bins"),
+        (lambda: boundary_targets(TB, TL, "grid", 3, 0.4, 6), "BevGrid"),
+        (lambda: boundary_targets(TB, TL, BevGrid(0, 0, 1, 1, 10**6, 10**6), 3, 0.4, 6), "memory"),
+        (lambda: BevGrid(math.nan, 0, 1, 1, 4, 4), "x_min"),
+        (lambda: BevGrid(0, 0, -1, 1, 4, 4), "dx"),
+        (lambda: BevGrid(0, 0, 1, 1, 0, 4), "nx"),
+        (lambda: BevGrid.from_range((0, 0, 0, 10, 10, 1), (0, 0)), "cell"),
+        (lambda: BevGrid.from_range("abcdef", (1, 1)), "6 numbers"),
+        (lambda: BevGrid.from_range((0, 0, 0, 10, 10, 1), (1, 1), 0), "stride"),
+        (lambda: decode_boundaries(torch.zeros(1, 5, 40, 40), G8, NB), r"shape \(N, 20, 40, 40\)"),
+        (lambda: decode_boundaries(torch.zeros(1, 20, 10, 10), G8, NB), r"shape \(N, 20, 40, 40\)"),
+        (lambda: decode_boundaries([1.0], G8, NB), "torch.Tensor"),
+        (lambda: decode_boundaries(torch.zeros(1, 20, 40, 40), G8, 0), "num_bins"),
+        (lambda: decode_boundaries(torch.full((1, 20, 40, 40), math.nan), G8, NB), "finite"),
+        (lambda: distance_offset("grid"), "BevGrid"),
+        (lambda: sigmoid_focal_loss(torch.zeros(2, 3), torch.zeros(3, 3), torch.ones(1)), "targets"),
+        (lambda: sigmoid_focal_loss(torch.full((2, 3), math.nan), torch.zeros(2, 3), torch.ones(1)), "finite"),
+        (lambda: sigmoid_focal_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(4)), "broadcasts"),
+        (lambda: sigmoid_focal_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(1), gamma=-1.0), "gamma"),
+        (lambda: boundary_losses(torch.zeros(1, 3, 40, 40), torch.zeros(1, 5, 40, 40), {}, G8, NB), "reg"),
+        (lambda: boundary_losses(torch.zeros(1, 3, 40, 40), torch.zeros(1, 20, 40, 40), {}, G8, NB), "key 'heat'"),
+        (lambda: boundary_losses(torch.full((1, 3, 40, 40), math.nan), torch.zeros(1, 20, 40, 40), {}, G8, NB), "finite"),
+        (lambda: boundary_sample_points(torch.zeros(1, 4, 4, 5), G8), r"\(N, N, N, 7\)"),
+        (lambda: boundary_sample_points([1.0], G8), "torch.Tensor"),
+        (lambda: DenfiConv(16, 8, 8)(torch.zeros(1, 15, 4, 4), torch.zeros(1, 4, 4, 7), G8), "features"),
+        (lambda: DenfiConv(16, 8, 8)(torch.zeros(1, 16, 4, 4), torch.zeros(1, 4, 4, 7), G8), "grid"),
+        (lambda: DenfiConv(-1, 8, 8), "channels"),
+        (lambda: DenseBoundaryHead(-1, 4, 3, 6), "cin"),
+        (lambda: DenseBoundaryHead(8, 4, 3, 6)(torch.zeros(1, 7, 4, 4)), r"\(N, 8, N, N\)"),
+        (lambda: PillarEncoder((0, 0, 0, 10, 10, 1), (-1, 1), 1, 8), "pillar_size"),
+        (lambda: PillarEncoder((0, 0, 0, 10.24, 10.24, 1), (0.32, 0.32), 1, 8)(PointCloud(torch.zeros(2, 3), torch.zeros(2, 1))), "list of PointCloud"),
+        (lambda: BevBackbone(-1, (1, 2, 3), 1, 4), "cin"),
+        (lambda: BevBackbone(4, (8, 8), 1, 4), "3 block widths"),
+        (lambda: BevBackbone(4, (8, 8, 8), 1, 4)(torch.zeros(1, 3, 16, 16)), r"\(N, 4, N, N\)"),
+        (lambda: BevBackbone(4, (8, 8, 8), 1, 4)(torch.zeros(1, 4, 12, 16)), "multiples of 8"),
+    ],
+)  # fmt: skip
+def test_public_helpers_check_their_arguments_before_work(call, match):
+    with pytest.raises(InputError, match=match):
+        call()
+
+
+def test_boundary_losses_accept_their_own_targets():
+    t = boundary_targets(TB, TL, G8, 3, 0.4, NB)
+    stacked = {k: v[None] for k, v in t.items()}
+    losses = boundary_losses(torch.zeros(1, 3, 40, 40), torch.zeros(1, 20, 40, 40), stacked, G8, NB)
+    assert all(torch.isfinite(v) for v in losses.values())
+    # an empty label list of the default float dtype is "no labels", not float labels
+    empty = boundary_targets(Boxes3D(torch.zeros(0, 7)), torch.tensor([]), G8, 3, 0.4, NB)
+    assert not empty["positive"].any()
 
 
 def test_detections_land_on_the_objects_after_training():

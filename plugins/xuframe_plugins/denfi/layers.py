@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xuframe.errors import InputError
+from xuframe.validation import check_int, check_tensor
 from xuframe_plugins.denfi.pillars import BevGrid
 
 __all__ = ["DenfiConv", "boundary_sample_points"]
@@ -28,7 +29,18 @@ _UNIT = torch.tensor([[sx, sy] for sy in (1.0, 0.0, -1.0) for sx in (-1.0, 0.0, 
 
 def boundary_sample_points(boxes: torch.Tensor, grid: BevGrid) -> torch.Tensor:
     """``(B, H, W, 9, 2)`` sampling positions, in ``grid_sample``'s normalised ``(x, y)``
-    (``align_corners=True``), of the nine boundary points of each cell's box ``(B, H, W, 7)``."""
+    (``align_corners=True``), of the nine boundary points of each cell's box ``(B, H, W, 7)``
+    (a finite floating tensor; ``grid`` a :class:`~xuframe_plugins.denfi.pillars.BevGrid`).
+    Raises :class:`~xuframe.errors.InputError` otherwise."""
+    if not isinstance(grid, BevGrid):
+        raise InputError(
+            f"boundary_sample_points: grid: expected a BevGrid, got {type(grid).__name__}"
+        )
+    check_tensor(boxes, "boundary_sample_points: boxes", shape=(None, None, None, 7))
+    return _boundary_sample_points(boxes, grid)
+
+
+def _boundary_sample_points(boxes: torch.Tensor, grid: BevGrid) -> torch.Tensor:
     x, y, length, width, yaw = (
         boxes[..., 0],
         boxes[..., 1],
@@ -54,10 +66,15 @@ class DenfiConv(nn.Module):
     batch norm and ReLU mix the channels (pointwise).
 
     Narrowing first keeps bilinear sampling, the costly part on a CPU, to ``mid_channels``
-    maps."""
+    maps. The three channel counts are ints >= 1; anything else raises
+    :class:`~xuframe.errors.InputError`."""
 
     def __init__(self, channels: int, mid_channels: int, out_channels: int) -> None:
         super().__init__()
+        channels = check_int(channels, "DenfiConv: channels", min=1)
+        mid_channels = check_int(mid_channels, "DenfiConv: mid_channels", min=1)
+        out_channels = check_int(out_channels, "DenfiConv: out_channels", min=1)
+        self.channels = channels
         self.reduce = nn.Sequential(
             nn.Conv2d(channels, mid_channels, 1, bias=False),
             nn.BatchNorm2d(mid_channels, eps=1e-3, momentum=0.1),
@@ -69,15 +86,23 @@ class DenfiConv(nn.Module):
         self.norm = nn.BatchNorm2d(out_channels, eps=1e-3, momentum=0.1)
 
     def forward(self, features: torch.Tensor, boxes: torch.Tensor, grid: BevGrid) -> torch.Tensor:
+        """``features`` ``(B, channels, H, W)`` on ``grid`` (``grid.ny = H``, ``grid.nx = W``)
+        and each cell's box ``(B, H, W, 7)`` in metres, both finite floating tensors."""
+        check_tensor(features, "DenfiConv: features", shape=(None, self.channels, None, None))
         b, _, h, w = features.shape
-        if boxes.shape != (b, h, w, 7):
+        if not isinstance(boxes, torch.Tensor) or boxes.shape != (b, h, w, 7):
+            shape = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
             raise InputError(
-                f"DenfiConv: expected boxes (B, H, W, 7) = {(b, h, w, 7)}, got {tuple(boxes.shape)}"
+                f"DenfiConv: expected boxes (B, H, W, 7) = {(b, h, w, 7)}, got {shape}"
             )
+        check_tensor(boxes, "DenfiConv: boxes")
+        if not isinstance(grid, BevGrid) or (grid.ny, grid.nx) != (h, w):
+            shown = f"{grid.ny} x {grid.nx}" if isinstance(grid, BevGrid) else type(grid).__name__
+            raise InputError(f"DenfiConv: grid: expected a BevGrid of {h} x {w} cells, got {shown}")
         x = self.reduce(features)
         c = x.shape[1]
         # tap-major layout (B, 9 * H, W, 2): the sampled taps come out as (B, C, 9, H, W)
-        where = boundary_sample_points(boxes, grid).permute(0, 3, 1, 2, 4).reshape(b, 9 * h, w, 2)
+        where = _boundary_sample_points(boxes, grid).permute(0, 3, 1, 2, 4).reshape(b, 9 * h, w, 2)
         sampled = F.grid_sample(x, where, mode="bilinear", padding_mode="zeros", align_corners=True)
         out = (sampled.reshape(b, c, 9, h, w) * self.depthwise[None, :, :, None, None]).sum(2)
         return F.relu(self.norm(self.pointwise(out)))

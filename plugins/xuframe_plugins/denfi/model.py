@@ -11,18 +11,25 @@ import attrs
 import torch
 from torch import nn
 
-from xuframe import DemoResult, Detector, config_field, positive
+from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
 from xuframe.data import LIDAR_CLASSES, LidarScenes
 from xuframe.errors import ConfigError, InputError
 from xuframe.ops import rotated_nms
 from xuframe.types import Boxes3D, Detections, PointCloud
+from xuframe.validation import check_int, check_memory, check_targets, check_tensor
 from xuframe_plugins.denfi.layers import DenfiConv
-from xuframe_plugins.denfi.pillars import BevBackbone, BevGrid, PillarEncoder
+from xuframe_plugins.denfi.pillars import (
+    BevBackbone,
+    BevGrid,
+    PillarEncoder,
+    _check_cells,
+    _check_point_range,
+)
 from xuframe_plugins.denfi.targets import (
     REG_FIXED,
-    boundary_losses,
+    _boundary_losses,
+    _decode_boundaries,
     boundary_targets,
-    decode_boundaries,
 )
 
 __all__ = ["DenseBoundaryHead", "Denfi", "PillarsBaseline"]
@@ -35,12 +42,35 @@ def _unit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ConfigError(f"{attribute.name} must be in (0, 1], got {value}")
 
 
+def _class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if not value:
+        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
+    if len(set(value)) != len(value):
+        twice = sorted({n for n in value if value.count(n) > 1})
+        raise ConfigError(f"{attribute.name}: expected distinct names, got {twice} twice")
+
+
+def _three_widths(_: Any, attribute: attrs.Attribute[Any], value: tuple[int, ...]) -> None:
+    if len(value) != 3:
+        raise ConfigError(f"{attribute.name}: expected 3 block widths, got {list(value)}")
+    for i, w in enumerate(value):
+        check_int(w, f"{attribute.name}[{i}]", min=1, error=ConfigError)
+
+
 class DenseBoundaryHead(nn.Module):
     """One 3x3 conv, then 1x1 convs to class logits ``(B, C, H, W)`` and regression
-    ``(B, 4 + 2 num_bins + 4, H, W)`` (see :mod:`xuframe_plugins.denfi.targets`)."""
+    ``(B, 4 + 2 num_bins + 4, H, W)`` (see :mod:`xuframe_plugins.denfi.targets`). The four
+    sizes are ints >= 1; anything else raises :class:`~xuframe.errors.InputError`."""
 
     def __init__(self, cin: int, channels: int, num_classes: int, num_bins: int) -> None:
         super().__init__()
+        self.cin = check_int(cin, "DenseBoundaryHead: cin", min=1)
+        channels = check_int(channels, "DenseBoundaryHead: channels", min=1)
+        num_classes = check_int(num_classes, "DenseBoundaryHead: num_classes", min=1)
+        num_bins = check_int(num_bins, "DenseBoundaryHead: num_bins", min=1)
         self.shared = nn.Sequential(
             nn.Conv2d(cin, channels, 3, 1, 1, bias=False),
             nn.BatchNorm2d(channels, eps=1e-3, momentum=0.1),
@@ -49,7 +79,9 @@ class DenseBoundaryHead(nn.Module):
         self.cls, self.reg = _outputs(channels, num_classes, num_bins)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Class logits, regression and the shared features they came from."""
+        """Class logits, regression and the shared features they came from; ``x`` is a finite
+        floating ``(B, cin, H, W)`` tensor."""
+        check_tensor(x, "DenseBoundaryHead: x", shape=(None, self.cin, None, None))
         y = self.shared(x)
         return self.cls(y), self.reg(y), y
 
@@ -77,16 +109,24 @@ class PillarsBaseline(Detector):
 
     @attrs.frozen
     class Config:
-        classes: tuple[str, ...] = config_field(LIDAR_CLASSES, doc="class names, in label order")
+        classes: tuple[str, ...] = config_field(
+            LIDAR_CLASSES, doc="class names, in label order", validator=_class_names
+        )
         point_range: tuple[float, ...] = config_field(
             (0.0, -32.0, -3.0, 51.2, 32.0, 1.0),
             doc="x_min, y_min, z_min, x_max, y_max, z_max of the points used, metres",
         )
         pillar_size: tuple[float, ...] = config_field((0.32, 0.32), doc="pillar dx, dy, metres")
-        point_features: int = config_field(1, doc="feature channels per point (reflectance)")
+        point_features: int = config_field(
+            1, doc="feature channels per point (reflectance)", validator=non_negative
+        )
         pillar_channels: int = config_field(32, doc="pillar feature width", validator=positive)
-        widths: tuple[int, ...] = config_field((32, 64, 128), doc="backbone block widths")
-        layers: int = config_field(2, doc="extra 3x3 convs per backbone block")
+        widths: tuple[int, ...] = config_field(
+            (32, 64, 128), doc="backbone block widths", validator=_three_widths
+        )
+        layers: int = config_field(
+            2, doc="extra 3x3 convs per backbone block", validator=non_negative
+        )
         up_channels: int = config_field(
             32, doc="channels of each upsampled block output", validator=positive
         )
@@ -103,7 +143,9 @@ class PillarsBaseline(Detector):
         box_weight: float = config_field(
             1.0, doc="z and log-height loss weight", validator=positive
         )
-        score_threshold: float = config_field(0.05, doc="detections below this score are dropped")
+        score_threshold: float = config_field(
+            0.05, doc="detections below this score are dropped", validator=fraction
+        )
         pre_nms: int = config_field(
             500, doc="highest-scoring cells decoded per sample", validator=positive
         )
@@ -118,15 +160,24 @@ class PillarsBaseline(Detector):
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         cfg = self.config
-        if len(cfg.point_range) != 6 or len(cfg.pillar_size) != 2:
-            raise ConfigError("point_range needs 6 numbers and pillar_size 2")
+        point_range = _check_point_range(
+            cfg.point_range, f"{self.name}: point_range", error=ConfigError
+        )
+        nx, ny = _check_cells(
+            point_range, cfg.pillar_size, f"{self.name}: pillar_size", error=ConfigError
+        )
+        if nx % 8 or ny % 8:
+            raise ConfigError(f"the pillar grid ({nx} x {ny}) must be divisible by 8")
+        floats = self._floats_per_pillar()
+        check_memory(
+            4.0 * nx * ny * floats,
+            f"{self.name}: one point cloud's largest feature map ({nx} x {ny} pillars: "
+            f"point_range / pillar_size, {floats:g} floats each)",
+            error=ConfigError,
+        )
         self.encoder = PillarEncoder(
             cfg.point_range, cfg.pillar_size, cfg.point_features, cfg.pillar_channels
         )
-        if self.encoder.grid.nx % 8 or self.encoder.grid.ny % 8:
-            raise ConfigError(
-                f"the pillar grid ({self.encoder.grid.nx} x {self.encoder.grid.ny}) must be divisible by 8"
-            )
         self.grid = BevGrid.from_range(cfg.point_range, cfg.pillar_size, STRIDE)
         self.backbone = BevBackbone(cfg.pillar_channels, cfg.widths, cfg.layers, cfg.up_channels)
         self.head = DenseBoundaryHead(
@@ -137,20 +188,62 @@ class PillarsBaseline(Detector):
     def num_classes(self) -> int:
         return len(self.config.classes)
 
-    def _check_inputs(self, inputs: Any) -> Sequence[PointCloud]:
-        if not isinstance(inputs, (list, tuple)) or not all(
-            isinstance(c, PointCloud) for c in inputs
-        ):
+    def _floats_per_pillar(self) -> float:
+        """Floats per pillar of one cloud's largest feature map: the pillar canvas, or a map at
+        stride 2 (a quarter of the cells): backbone, upsampled concat, head, targets."""
+        cfg = self.config
+        stride_2 = max(
+            cfg.widths[0],
+            3 * cfg.up_channels,
+            cfg.head_channels,
+            2 * cfg.num_bins + REG_FIXED,
+            len(cfg.classes) + 12,
+        )
+        return float(max(cfg.pillar_channels, stride_2 / 4))
+
+    def _check_inputs(self, inputs: Any, what: str) -> list[PointCloud]:
+        clouds = self.encoder.check_clouds(inputs, what)
+        g = self.encoder.grid
+        check_memory(
+            4.0 * len(clouds) * g.nx * g.ny * self._floats_per_pillar(),
+            f"{what}: the largest feature map of {len(clouds)} point clouds on {g.nx} x {g.ny} pillars",
+        )
+        return clouds
+
+    def _check_batch(
+        self, batch: Any, what: str
+    ) -> tuple[list[PointCloud], list[Boxes3D], list[torch.Tensor]]:
+        """The batch's clouds, boxes and labels, all checked (see :meth:`loss`)."""
+        if not isinstance(batch, Mapping):
             raise InputError(
-                f"{self.name}: expected a list of PointCloud, got {type(inputs).__name__}"
+                f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
             )
-        if not inputs:
-            raise InputError(f"{self.name}: expected at least one point cloud")
-        return inputs
+        for key in ("inputs", "boxes", "labels"):
+            if key not in batch:
+                raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
+        clouds = self._check_inputs(batch["inputs"], f"{what}: batch['inputs']")
+        boxes, labels = check_targets(
+            batch["boxes"],
+            batch["labels"],
+            f"{what}: batch",
+            geometry=Boxes3D,
+            n=len(clouds),
+            n_classes=self.num_classes,
+        )
+        for i, b in enumerate(boxes):
+            flat = (b.tensor[:, 3:6] <= 0).any(1)
+            if bool(flat.any()):
+                k = int(flat.nonzero()[0, 0])
+                raise InputError(
+                    f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
+                    f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
+                )
+        return clouds, boxes, labels
 
     def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
-        """The backbone's ``(B, C, ny, nx)`` BEV features on :attr:`grid`."""
-        return self.backbone(self.encoder(self._check_inputs(clouds)))
+        """The backbone's ``(B, C, ny, nx)`` BEV features on :attr:`grid`; ``clouds`` as for
+        :meth:`predict`."""
+        return self.backbone(self.encoder(self._check_inputs(clouds, f"{self.name}: clouds")))
 
     def forward(self, clouds: Sequence[PointCloud]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """``(class logits, regression)`` of each head, the one used for detection last."""
@@ -158,26 +251,34 @@ class PillarsBaseline(Detector):
         return [(cls, reg)]
 
     def targets(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """The stacked :func:`boundary_targets` of the batch's boxes and labels on :attr:`grid`;
+        the batch is checked as in :meth:`loss`."""
+        _, boxes, labels = self._check_batch(batch, f"{self.name}.targets")
+        return self._targets(boxes, labels)
+
+    def _targets(self, boxes: list[Boxes3D], labels: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         cfg = self.config
-        for key in ("inputs", "boxes", "labels"):
-            if key not in batch:
-                raise InputError(
-                    f"{self.name}.loss: expected batch key {key!r} (use collate_lidar)"
-                )
         per = [
             boundary_targets(b, lab, self.grid, self.num_classes, cfg.shrink, cfg.num_bins)
-            for b, lab in zip(batch["boxes"], batch["labels"], strict=True)
+            for b, lab in zip(boxes, labels, strict=True)
         ]
         return {k: torch.stack([p[k] for p in per]) for k in per[0]}
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Classification, boundary IoU, heading and box losses of a batch as
+        :func:`~xuframe.data.collate_lidar` gives it: ``"inputs"`` a non-empty list of
+        :class:`~xuframe.PointCloud` (as for :meth:`predict`), ``"boxes"`` a list of one
+        :class:`~xuframe.Boxes3D` per cloud (sizes > 0) and ``"labels"`` a list of one integer
+        label sequence per cloud, one label in ``0 .. len(classes) - 1`` per box. Raises
+        :class:`~xuframe.errors.InputError` for anything else, before any work."""
         cfg = self.config
-        targets = self.targets(batch)  # checks the batch keys first
+        clouds, boxes, labels = self._check_batch(batch, f"{self.name}.loss")
+        targets = self._targets(boxes, labels)
         out: dict[str, torch.Tensor] = {}
-        heads = self(batch["inputs"])
+        heads = self(clouds)
         targets = {k: v.to(heads[0][1].device) for k, v in targets.items()}
         for i, (cls, reg) in enumerate(heads):
-            parts = boundary_losses(cls, reg, targets, self.grid, cfg.num_bins)
+            parts = _boundary_losses(cls, reg, targets, self.grid, cfg.num_bins)
             prefix = "" if i == len(heads) - 1 else "dbpm_"
             out[prefix + "cls"] = cfg.cls_weight * parts["cls"]
             out[prefix + "iou"] = cfg.iou_weight * parts["iou"]
@@ -189,11 +290,17 @@ class PillarsBaseline(Detector):
     def predict(self, inputs: Any) -> list[Detections]:
         """Per cloud: the ``pre_nms`` best cells over all classes above ``score_threshold``,
         decoded to boxes, rotated BEV NMS (per class, or over all classes with
-        ``class_agnostic_nms``), the ``max_detections`` best kept."""
+        ``class_agnostic_nms``), the ``max_detections`` best kept.
+
+        ``inputs`` is a non-empty list of :class:`~xuframe.PointCloud` in the LiDAR frame, each
+        with ``point_features`` feature channels; an empty cloud is valid (it gives no
+        detections, or few). Raises :class:`~xuframe.errors.InputError` for anything else,
+        and for a batch whose feature maps would not fit in memory."""
         cfg = self.config
-        cls, reg = self(inputs)[-1]
+        clouds = self._check_inputs(inputs, f"{self.name}.predict: inputs")
+        cls, reg = self(clouds)[-1]
         scores = torch.sigmoid(cls)
-        boxes = decode_boundaries(reg, self.grid, cfg.num_bins)  # (B, H, W, 7)
+        boxes = _decode_boundaries(reg, self.grid, cfg.num_bins)  # (B, H, W, 7)
         out = []
         b, _, h, w = scores.shape
         for i in range(b):
@@ -283,9 +390,15 @@ class Denfi(PillarsBaseline):
     def forward(self, clouds: Sequence[PointCloud]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         x = self.features(clouds)
         cls1, reg1, shared = self.head(x)
-        proposals = decode_boundaries(reg1.detach(), self.grid, self.config.num_bins)
+        proposals = _decode_boundaries(reg1.detach(), self.grid, self.config.num_bins)
         y = torch.cat([shared, self.denfi(x, proposals, self.grid)], 1)
         return [(cls1, reg1), (self.final_cls(y), self.final_reg(y))]
+
+    def _floats_per_pillar(self) -> float:
+        cfg = self.config
+        # the DENFI conv's nine samples per narrowed channel, and the two heads' concat
+        own = max(9 * cfg.denfi_channels, 2 * cfg.head_channels) / 4
+        return float(max(super()._floats_per_pillar(), own))
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         out = super().loss(batch)

@@ -25,12 +25,15 @@ direction, smooth-L1 on the residual, ``z`` and ``log h``.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D
+from xuframe.validation import check_float, check_int, check_labels, check_memory, check_tensor
 from xuframe_plugins.denfi.pillars import BevGrid
 
 __all__ = [
@@ -45,6 +48,12 @@ __all__ = [
 #: Regression channels besides the 2 * num_bins angle ones: 4 distances, 2 direction logits,
 #: z and log h.
 REG_FIXED = 8
+
+
+def _check_grid(grid: Any, what: str) -> BevGrid:
+    if not isinstance(grid, BevGrid):
+        raise InputError(f"{what}: expected a BevGrid, got {type(grid).__name__}")
+    return grid
 
 
 def _axis(yaw: torch.Tensor) -> torch.Tensor:
@@ -62,18 +71,35 @@ def boundary_targets(
     """Targets of one sample on ``grid``: ``heat`` ``(C, ny, nx)`` 0/1, ``ignore`` ``(ny, nx)``,
     ``positive`` ``(ny, nx)``, and at every cell (meaningful where positive) ``distances``
     ``(4, ny, nx)`` (front, back, left, right), ``bin``, ``residual``, ``direction``, ``z``,
-    ``log_h`` ``(ny, nx)``. A cell in several boxes belongs to the smallest."""
-    t = boxes.tensor.float()
-    if len(t) != len(labels):
-        raise InputError(f"boundary_targets: {len(t)} boxes for {len(labels)} labels")
+    ``log_h`` ``(ny, nx)``. A cell in several boxes belongs to the smallest.
+
+    ``boxes`` is a :class:`~xuframe.Boxes3D` of sizes > 0, ``labels`` one integer label in
+    ``0 .. num_classes - 1`` per box, ``grid`` a :class:`BevGrid`, ``num_classes`` and
+    ``num_bins`` ints >= 1, ``shrink`` in ``(0, 1]``. Raises
+    :class:`~xuframe.errors.InputError` otherwise, or when the per-box maps would not fit in
+    memory."""
+    if not isinstance(boxes, Boxes3D):
+        raise InputError(
+            f"boundary_targets: boxes: expected Boxes3D (wrap the array with xuframe.Boxes3D), "
+            f"got {type(boxes).__name__}"
+        )
+    _check_grid(grid, "boundary_targets: grid")
+    num_classes = check_int(num_classes, "boundary_targets: num_classes", min=1)
+    num_bins = check_int(num_bins, "boundary_targets: num_bins", min=1)
+    shrink = check_float(shrink, "boundary_targets: shrink", min=0.0, min_open=True, max=1.0)
+    labels = check_labels(labels, "boundary_targets: labels", n=len(boxes), n_classes=num_classes)
+    t = boxes.tensor.detach().cpu().float()
+    labels = labels.cpu()
+    check_memory(
+        4.0 * max(len(t), num_classes) * grid.nx * grid.ny,
+        f"boundary_targets: {len(t)} boxes on a {grid.nx} x {grid.ny} grid",
+    )
     if bool((t[:, 3:6] <= 0).any()):
         bad = int((t[:, 3:6] <= 0).any(1).nonzero()[0, 0])
         raise InputError(
             f"boundary_targets: box {bad} has a zero or negative size {t[bad, 3:6].tolist()}; "
             "drop such boxes from the labels"
         )
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise InputError(f"boundary_targets: labels must lie in 0 .. {num_classes - 1}")
     ny, nx = grid.ny, grid.nx
     out = {
         "heat": torch.zeros(num_classes, ny, nx),
@@ -137,7 +163,36 @@ def sigmoid_focal_loss(
     alpha: float = 0.25,
     gamma: float = 2.0,
 ) -> torch.Tensor:
-    """RetinaNet's focal loss, element-wise, times ``weight`` (broadcast), summed."""
+    """RetinaNet's focal loss, element-wise, times ``weight`` (broadcast), summed.
+
+    ``logits`` and ``targets`` (in ``[0, 1]``) are finite floating tensors of one shape,
+    ``weight`` a finite floating tensor that broadcasts to it; ``alpha`` in ``[0, 1]``,
+    ``gamma >= 0``. Raises :class:`~xuframe.errors.InputError` otherwise."""
+    check_tensor(logits, "sigmoid_focal_loss: logits")
+    check_tensor(targets, "sigmoid_focal_loss: targets", shape=tuple(logits.shape))
+    check_tensor(weight, "sigmoid_focal_loss: weight")
+    broadcasts = weight.dim() <= logits.dim() and all(
+        a in (1, b) for a, b in zip(reversed(weight.shape), reversed(logits.shape), strict=False)
+    )
+    if not broadcasts:
+        raise InputError(
+            f"sigmoid_focal_loss: weight: expected a shape that broadcasts to "
+            f"{tuple(logits.shape)}, got {tuple(weight.shape)}"
+        )
+    if targets.numel() and not (float(targets.min()) >= 0 and float(targets.max()) <= 1):
+        raise InputError("sigmoid_focal_loss: targets: expected values in [0, 1]")
+    alpha = check_float(alpha, "sigmoid_focal_loss: alpha", min=0.0, max=1.0)
+    gamma = check_float(gamma, "sigmoid_focal_loss: gamma", min=0.0)
+    return _sigmoid_focal_loss(logits, targets, weight, alpha, gamma)
+
+
+def _sigmoid_focal_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    weight: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+) -> torch.Tensor:
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)
@@ -162,7 +217,9 @@ def distance_offset(grid: BevGrid) -> float:
     """How far below zero a boundary distance may go: 0.75 of the larger cell side, beyond
     half a cell's diagonal. A forced centre cell of a box smaller than a cell may have its
     own centre outside the box, so some of its distances are negative (down to minus half
-    the diagonal)."""
+    the diagonal). ``grid`` is a :class:`BevGrid`; anything else raises
+    :class:`~xuframe.errors.InputError`."""
+    _check_grid(grid, "distance_offset: grid")
     return 0.75 * max(grid.dx, grid.dy)
 
 
@@ -179,11 +236,70 @@ def boundary_losses(
     num_bins: int,
 ) -> dict[str, torch.Tensor]:
     """``cls``, ``iou``, ``angle`` and ``box`` (z, log h) losses of a batch, each per positive
-    cell; ``targets`` holds the stacked :func:`boundary_targets` of the batch."""
+    cell; ``targets`` holds the stacked :func:`boundary_targets` of the batch.
+
+    ``cls_logits`` is ``(B, C, ny, nx)`` and ``reg`` ``(B, 2 num_bins + 8, ny, nx)`` on
+    ``grid``, both finite floating tensors; ``targets`` has every key of
+    :func:`boundary_targets`, each with a leading batch dimension ``B``. Raises
+    :class:`~xuframe.errors.InputError` otherwise."""
+    _check_grid(grid, "boundary_losses: grid")
+    num_bins = check_int(num_bins, "boundary_losses: num_bins", min=1)
+    h, w = grid.ny, grid.nx
+    check_tensor(cls_logits, "boundary_losses: cls_logits", shape=(None, None, h, w))
+    b, c = cls_logits.shape[:2]
+    check_tensor(reg, "boundary_losses: reg", shape=(b, 2 * num_bins + REG_FIXED, h, w))
+    if not isinstance(targets, Mapping):
+        raise InputError(
+            f"boundary_losses: targets: expected a mapping (stacked boundary_targets), "
+            f"got {type(targets).__name__}"
+        )
+    shapes = {
+        "heat": ((b, c, h, w), True),
+        "ignore": ((b, h, w), False),
+        "positive": ((b, h, w), False),
+        "distances": ((b, 4, h, w), True),
+        "bin": ((b, h, w), False),
+        "residual": ((b, h, w), True),
+        "direction": ((b, h, w), False),
+        "z": ((b, h, w), True),
+        "log_h": ((b, h, w), True),
+    }
+    for key, (shape, floating) in shapes.items():
+        if key not in targets:
+            raise InputError(f"boundary_losses: targets: expected key {key!r}")
+        value = targets[key]
+        if key in ("ignore", "positive"):
+            if not isinstance(value, torch.Tensor) or value.dtype != torch.bool:
+                raise InputError(f"boundary_losses: targets[{key!r}]: expected a bool tensor")
+            check_tensor(
+                value.byte(), f"boundary_losses: targets[{key!r}]", shape=shape, floating=False
+            )
+        else:
+            check_tensor(
+                value, f"boundary_losses: targets[{key!r}]", shape=shape, floating=floating
+            )
+    for key, high in (("bin", num_bins), ("direction", 2)):
+        value = targets[key]
+        if value.is_floating_point() or (
+            value.numel() and (int(value.min()) < 0 or int(value.max()) >= high)
+        ):
+            raise InputError(
+                f"boundary_losses: targets[{key!r}]: expected integers in [0, {high - 1}]"
+            )
+    return _boundary_losses(cls_logits, reg, dict(targets), grid, num_bins)
+
+
+def _boundary_losses(
+    cls_logits: torch.Tensor,
+    reg: torch.Tensor,
+    targets: dict[str, torch.Tensor],
+    grid: BevGrid,
+    num_bins: int,
+) -> dict[str, torch.Tensor]:
     pos = targets["positive"]
     n_pos = max(1.0, float(pos.sum()))
     valid = (~targets["ignore"]).float()[:, None]
-    cls = sigmoid_focal_loss(cls_logits, targets["heat"], valid) / n_pos
+    cls = _sigmoid_focal_loss(cls_logits, targets["heat"], valid) / n_pos
     p = _split(reg, num_bins)
     if not bool(pos.any()):
         zero = reg.sum() * 0.0
@@ -214,7 +330,20 @@ def boundary_losses(
 
 
 def decode_boundaries(reg: torch.Tensor, grid: BevGrid, num_bins: int) -> torch.Tensor:
-    """``(B, H, W, 7)`` boxes ``x, y, z, l, w, h, yaw`` that every cell of ``reg`` predicts."""
+    """``(B, H, W, 7)`` boxes ``x, y, z, l, w, h, yaw`` that every cell of ``reg`` predicts.
+
+    ``reg`` is a finite floating ``(B, 2 num_bins + 8, grid.ny, grid.nx)`` tensor, ``grid`` a
+    :class:`BevGrid` and ``num_bins`` an int >= 1. Raises :class:`~xuframe.errors.InputError`
+    otherwise."""
+    _check_grid(grid, "decode_boundaries: grid")
+    num_bins = check_int(num_bins, "decode_boundaries: num_bins", min=1)
+    check_tensor(
+        reg, "decode_boundaries: reg", shape=(None, 2 * num_bins + REG_FIXED, grid.ny, grid.nx)
+    )
+    return _decode_boundaries(reg, grid, num_bins)
+
+
+def _decode_boundaries(reg: torch.Tensor, grid: BevGrid, num_bins: int) -> torch.Tensor:
     p = _split(reg, num_bins)
     d = _distances(p["distances"], distance_offset(grid))  # (B, 4, H, W)
     width = math.pi / num_bins
