@@ -291,3 +291,153 @@ def test_a_truncated_torch_file_is_described(tmp_path):
     legacy.write_bytes(legacy.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="legacy \\(non-zip\\) format, truncated or corrupt"):
         load_torch_file(legacy)
+
+
+# -- 5. readers -----------------------------------------------------------------------------
+def _readers():
+    from xuframe.data import (
+        CocoDetection,
+        KittiDataset,
+        cifar,
+        load_array_pickle,
+        load_torch_file,
+        read_calib,
+        read_idx,
+        read_image,
+        read_labels,
+        read_velodyne,
+    )
+    from xuframe.engine import load_checkpoint, read_metrics
+
+    return [
+        read_labels,
+        read_velodyne,
+        read_calib,
+        read_image,
+        read_idx,
+        load_array_pickle,
+        load_torch_file,
+        load_checkpoint,
+        read_metrics,
+        cifar,
+        KittiDataset,
+        lambda p: CocoDetection(p, "."),
+        lambda p: CocoDetection("x.json", p),
+    ]
+
+
+@pytest.mark.parametrize("path", [None, 42, object(), b"bytes", 1.5])
+def test_readers_refuse_a_path_that_is_not_a_path(path):
+    for reader in _readers():
+        with pytest.raises(InputError, match="expected a path"):
+            reader(path)
+
+
+def test_load_run_refuses_a_path_that_is_not_a_path():
+    from xuframe.engine import load_run
+
+    with pytest.raises(ConfigError, match="expected a path"):
+        load_run(None)
+
+
+_LABEL = "Car 0.00 0 -1.58 587.01 173.33 614.12 200.12 1.65 1.67 3.64 -0.65 1.71 46.70 -1.59"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (_LABEL.replace(" 1.65 ", " nan "), "line 1|:1: expected finite numbers"),
+        (_LABEL.replace(" 46.70 ", " inf "), ":1: expected finite numbers"),
+        (_LABEL.replace(" 0 -1.58", " nan -1.58"), ":1: expected finite numbers"),
+        (_LABEL.replace(" 0 -1.58", " 1.5 -1.58"), ":1: expected an integer occlusion"),
+        (_LABEL.replace(" 1.65 ", " 1,65 "), ":1: expected numbers after the class, got '1,65'"),
+    ],
+)
+def test_read_labels_refuses_bad_numbers(tmp_path, line, message):
+    from xuframe.data import read_labels
+
+    path = tmp_path / "000000.txt"
+    path.write_text(line + "\n")
+    with pytest.raises(InputError, match=message):
+        read_labels(path)
+
+
+def test_read_velodyne_refuses_a_file_of_zero_bytes(tmp_path):
+    from xuframe.data import read_velodyne
+
+    path = tmp_path / "000000.bin"
+    path.write_bytes(bytes(64))
+    with pytest.raises(InputError, match="64 zero bytes and nothing else"):
+        read_velodyne(path)
+    path.write_bytes(b"")
+    assert len(read_velodyne(path)) == 0  # an empty scan is a scan without points
+
+
+_RIGID = "R0_rect: 1 0 0 0 1 0 0 0 1\nTr_velo_to_cam: 0 -1 0 0 0 0 -1 0 1 0 0 0\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("P2: 1 2 3 4 5 6 7 8 9 10 11 1.2.3\n" + _RIGID, "P2: expected numbers, got '1.2.3'"),
+        ("P2: 1 2 3 4 5 6 7 8 9 10 11 nan\n" + _RIGID, "P2: expected finite numbers"),
+        (
+            "P2: 1 2 3 4 5 6 7 8 9 10 11 12\n" + _RIGID.replace("1 0 0 0 1", "inf 0 0 0 1"),
+            "R0_rect",
+        ),
+        (
+            "P2: " + " ".join(["1"] * 12) + "\nR0_rect: " + " ".join(["1"] * 9) + "\n"
+            "Tr_velo_to_cam: " + " ".join(["1"] * 12) + "\n",
+            "singular",
+        ),
+    ],
+)
+def test_read_calib_refuses_malformed_numbers(tmp_path, text, message):
+    from xuframe.data import read_calib
+
+    path = tmp_path / "calib.txt"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_calib(path)
+
+
+_COCO = {
+    "images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4]}],
+    "categories": [{"id": 1, "name": "box"}],
+}
+
+
+def _ann(**change):
+    return {**_COCO, "annotations": [{**_COCO["annotations"][0], **change}]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (5, "holds a json number 5, expected an object"),
+        (None, "holds a json null null, expected an object"),
+        ({**_COCO, "images": None}, "'images' must be a list of objects, got NoneType null"),
+        ({**_COCO, "categories": {"a": 1}}, "'categories' must be a list"),
+        ({**_COCO, "annotations": 3}, "'annotations' must be a list"),
+        ({**_COCO, "images": [5]}, "image: expected a json object"),
+        ({**_COCO, "categories": ["box"]}, "category: expected a json object"),
+        ({**_COCO, "annotations": [None]}, "annotation: expected a json object"),
+        (_ann(bbox=["a", "b", "c", "d"]), "bbox must be 4 finite numbers"),
+        (_ann(bbox=None), "bbox must be 4 finite numbers, got null"),
+        (_ann(iscrowd="yes"), "iscrowd must be 0 or 1"),
+        ({**_COCO, "images": [{**_COCO["images"][0], "file_name": 5}]}, "file_name must be"),
+        ({**_COCO, "images": [{**_COCO["images"][0], "width": "8"}]}, "width must be a positive"),
+        ({**_COCO, "images": [{**_COCO["images"][0], "height": -8}]}, "height must be a positive"),
+        ({k: v for k, v in _COCO.items() if k != "images"}, "missing field 'images'"),
+    ],
+)
+def test_coco_detection_refuses_json_of_the_wrong_shape(tmp_path, data, message):
+    import json
+
+    from xuframe.data import CocoDetection
+
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        CocoDetection(path, tmp_path)

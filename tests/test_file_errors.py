@@ -58,7 +58,8 @@ def _idx_bytes(tmp: Path) -> bytes:
 
 def _calib_bytes(tmp: Path) -> bytes:
     row = " ".join(["1.0"] * 12)
-    return f"P2: {row}\nR0_rect: {' '.join(['1.0'] * 9)}\nTr_velo_to_cam: {row}\n".encode()
+    rigid = "1 0 0 0 0 1 0 0 0 0 1 0"  # a calibration's transform must be invertible
+    return f"P2: {row}\nR0_rect: 1 0 0 0 1 0 0 0 1\nTr_velo_to_cam: {rigid}\n".encode()
 
 
 def _png_bytes(tmp: Path) -> bytes:

@@ -23,6 +23,7 @@ import torch
 from xuframe.errors import CheckpointError, InputError
 
 __all__ = [
+    "as_path",
     "describe_start",
     "load_torch_file",
     "read_bytes",
@@ -35,11 +36,25 @@ _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+def as_path(path: Any, what: str) -> Path:
+    """``path`` (a ``str`` or ``os.PathLike``) as a :class:`Path`; an :class:`InputError`
+    naming ``what`` was expected for anything else (None, a number, bytes...)."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        shown = repr(path) if len(repr(path)) <= 60 else repr(path)[:57] + "..."
+        raise InputError(
+            f"expected a path (str or os.PathLike) to {what}, got {type(path).__name__} {shown}"
+        )
+    try:
+        return Path(path)
+    except TypeError as exc:  # an os.PathLike whose __fspath__ gives no str
+        raise InputError(f"expected a path to {what}, got {type(path).__name__}: {exc}") from exc
+
+
 def require_file(path: str | os.PathLike[str], what: str) -> Path:
     """``path`` as a :class:`Path` when it names an existing regular file; otherwise an
     :class:`InputError` saying that nothing, or a folder, is there (``what`` names what was
-    expected, e.g. ``"a KITTI calibration file"``)."""
-    source = Path(path)
+    expected, e.g. ``"a KITTI calibration file"``), or that ``path`` is not a path."""
+    source = as_path(path, what)
     if source.is_dir():
         raise InputError(f"{source} is a directory, expected {what} (a file)")
     if not source.exists():

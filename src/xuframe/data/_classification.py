@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xuframe._files import describe_start, read_bytes
+from xuframe._files import as_path, describe_start, read_bytes
 from xuframe.data._pickle import load_array_pickle
 from xuframe.errors import InputError
 
@@ -100,7 +100,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray[Any, Any]:
 
     Raises :class:`~xuframe.errors.InputError` naming the file when it is missing, a folder,
     not IDX (with its first bytes), or truncated."""
-    source = Path(path)
+    source = as_path(path, "an IDX file")
     data = read_bytes(source, "an IDX file")
     if source.suffix == ".gz":
         try:
@@ -246,7 +246,7 @@ def cifar(
         raise InputError(f"cifar: expected split 'train' or 'test', got {split!r}")
     if labels not in ("fine", "coarse"):
         raise InputError(f"cifar: expected labels 'fine' or 'coarse', got {labels!r}")
-    folder, hundred = _find_cifar(Path(root))
+    folder, hundred = _find_cifar(as_path(root, "a CIFAR folder"))
     if hundred:
         names, key, meta_file = [split], f"{labels}_labels", "meta"
         names_key = f"{labels}_label_names"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from xuframe._files import describe_start, read_text
+from xuframe._files import as_path, describe_start, read_text
 from xuframe.data._detection import (
     ImageId,
     as_id,
@@ -40,10 +40,55 @@ __all__ = ["CocoDetection", "write_coco"]
 Sample = dict[str, Any]
 
 
-def _require(record: dict[str, Any], keys: Sequence[str], where: str) -> None:
+def _require(record: Any, keys: Sequence[str], where: str) -> None:
+    if not isinstance(record, dict):
+        raise InputError(
+            f"{where}: expected a json object with {', '.join(keys)}, got {type(record).__name__} "
+            f"{_shown(record)}"
+        )
     for key in keys:
         if key not in record:
             raise InputError(f"{where}: missing field {key!r} (expected {', '.join(keys)})")
+
+
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def _shown(value: Any) -> str:
+    text = (
+        json.dumps(value)
+        if isinstance(value, (dict, list, str, int, float, type(None)))
+        else repr(value)
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _records(data: dict[str, Any], key: str, where: str) -> list[Any]:
+    """``data[key]``, which must be a json list."""
+    value = data[key]
+    if not isinstance(value, list):
+        raise InputError(
+            f"{where}: {key!r} must be a list of objects, got {type(value).__name__} {_shown(value)}"
+        )
+    return value
+
+
+def _check_image(img: dict[str, Any], where: str) -> None:
+    name = img["file_name"]
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: file_name must be a non-empty string, got {_shown(name)}")
+    for key in ("width", "height"):
+        size = img[key]
+        integral = isinstance(size, int) or (isinstance(size, float) and size.is_integer())
+        if isinstance(size, bool) or not integral or size < 1:
+            raise InputError(f"{where}: {key} must be a positive integer, got {_shown(size)}")
 
 
 def _unknown(kind: str, value: ImageId, known: set[ImageId]) -> str:
@@ -77,7 +122,8 @@ class CocoDetection:
         image_root: str | os.PathLike[str],
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
-        path = Path(annotation_file)
+        path = as_path(annotation_file, "a COCO annotation file (json)")
+        image_folder = as_path(image_root, "the COCO image folder")
         text = read_text(path, "a COCO annotation file (json)")
         try:
             data = json.loads(text)
@@ -87,27 +133,32 @@ class CocoDetection:
             ) from err
         if not isinstance(data, dict):
             raise InputError(
-                f"CocoDetection: {path} holds a json {type(data).__name__}, expected an object "
+                f"CocoDetection: {path} holds a json {_JSON_TYPES.get(type(data), 'value')} "
+                f"{_shown(data)}, expected an object "
                 "with images, annotations and categories"
             )
         _require(data, ("images", "annotations", "categories"), str(path))
-        for cat in data["categories"]:
+        categories = _records(data, "categories", str(path))
+        images = _records(data, "images", str(path))
+        annotations = _records(data, "annotations", str(path))
+        for cat in categories:
             _require(cat, ("id", "name"), f"{path}: category")
-        for img in data["images"]:
+        for img in images:
             _require(img, ("id", "file_name", "width", "height"), f"{path}: image")
-        self.root = Path(image_root)
+            _check_image(img, f"{path}: image {_shown(img['id'])}")
+        self.root = image_folder
         self.transforms = transforms
-        cat_ids = [as_id(c["id"], f"{path}: category id") for c in data["categories"]]
+        cat_ids = [as_id(c["id"], f"{path}: category id") for c in categories]
         check_unique_ids(cat_ids, f"{path}: category")
         order = sorted(range(len(cat_ids)), key=lambda k: id_order(cat_ids[k]))
         self.category_ids: list[ImageId] = [cat_ids[k] for k in order]
-        self.class_names = [str(data["categories"][k]["name"]) for k in order]
+        self.class_names = [str(categories[k]["name"]) for k in order]
         index = {cid: i for i, cid in enumerate(self.category_ids)}
-        self.images = list(data["images"])
+        self.images = list(images)
         self._ids = [as_id(img["id"], f"{path}: image id") for img in self.images]
         check_unique_ids(self._ids, f"{path}: image")
         self._annotations: dict[ImageId, list[dict[str, Any]]] = {i: [] for i in self._ids}
-        for ann in data["annotations"]:
+        for ann in annotations:
             _require(ann, ("image_id", "category_id", "bbox"), f"{path}: annotation")
             image_id = as_id(ann["image_id"], f"{path}: annotation image_id")
             if image_id not in self._annotations:
@@ -117,7 +168,12 @@ class CocoDetection:
                 raise InputError(f"{path}: {_unknown('category_id', category_id, set(index))}")
             bbox = ann["bbox"]
             if not _finite_box(bbox):
-                raise InputError(f"{path}: annotation bbox must be 4 finite numbers, got {bbox!r}")
+                raise InputError(
+                    f"{path}: annotation bbox must be 4 finite numbers, got {_shown(bbox)}"
+                )
+            crowd = ann.get("iscrowd", 0)
+            if not isinstance(crowd, (bool, int, float)) or crowd not in (0, 1):
+                raise InputError(f"{path}: annotation iscrowd must be 0 or 1, got {_shown(crowd)}")
             self._annotations[image_id].append({**ann, "label": index[category_id]})
 
     def __len__(self) -> int:
@@ -213,7 +269,7 @@ def write_coco(
     never leaves a half-written file. Raises :class:`InputError` for an image id that is neither
     an int nor a str, or that appears twice.
     """
-    root = Path(directory)
+    root = as_path(directory, "a folder to write the COCO dataset to")
     (root / "images").mkdir(parents=True, exist_ok=True)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []

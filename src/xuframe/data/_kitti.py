@@ -99,6 +99,14 @@ class Calibration:
         return Boxes3D(torch.tensor(rows, dtype=torch.float32))
 
 
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _wrap(angle: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
@@ -113,9 +121,17 @@ def read_calib(path: str | os.PathLike[str]) -> Calibration:
             continue
         key, _, rest = line.partition(":")
         try:
-            values[key.strip()] = np.array([float(v) for v in rest.split()], dtype=np.float64)
-        except ValueError as err:
-            raise InputError(f"read_calib: {path}:{n}: {key.strip()}: {err}") from err
+            row = np.array([float(v) for v in rest.split()], dtype=np.float64)
+        except ValueError:
+            bad = next(v for v in rest.split() if not _is_float(v))
+            raise InputError(
+                f"read_calib: {path}:{n}: {key.strip()}: expected numbers, got {bad!r}"
+            ) from None
+        if key.strip() in _CALIB_KEYS and not np.isfinite(row).all():
+            raise InputError(
+                f"read_calib: {path}:{n}: {key.strip()}: expected finite numbers, got NaN or inf"
+            )
+        values[key.strip()] = row
     mats = {}
     for key, shape in _CALIB_KEYS.items():
         if key not in values:
@@ -125,6 +141,12 @@ def read_calib(path: str | os.PathLike[str]) -> Calibration:
                 f"read_calib: {path}: {key} has {values[key].size} numbers, expected {shape[0] * shape[1]}"
             )
         mats[key] = values[key].reshape(shape)
+    rigid = mats["R0_rect"] @ mats["Tr_velo_to_cam"][:, :3]
+    if abs(float(np.linalg.det(rigid))) < 1e-9:
+        raise InputError(
+            f"read_calib: {path}: R0_rect @ Tr_velo_to_cam is singular (its rotation part has "
+            "determinant 0), expected a rigid transform"
+        )
     return Calibration(mats["P2"], mats["R0_rect"], mats["Tr_velo_to_cam"])
 
 
@@ -140,8 +162,10 @@ def write_calib(path: str | os.PathLike[str], calib: Calibration) -> None:
 
 
 def read_velodyne(path: str | os.PathLike[str]) -> PointCloud:
-    """A KITTI ``velodyne/*.bin`` (float32 ``x, y, z, reflectance`` per point). A file whose size
-    is not a multiple of 16 bytes is truncated: :class:`InputError`."""
+    """A KITTI ``velodyne/*.bin`` (float32 ``x, y, z, reflectance`` per point; an empty file is
+    a scan without points). :class:`InputError` naming the file when it is missing, a folder,
+    not a path, of a size that is not a multiple of 16 bytes (truncated), holds NaN or inf, or
+    holds only zero bytes (a damaged file: every point at the sensor)."""
     raw = read_bytes(path, "a KITTI velodyne scan")
     if len(raw) % 16:
         raise InputError(
@@ -150,6 +174,10 @@ def read_velodyne(path: str | os.PathLike[str]) -> PointCloud:
     pts = np.frombuffer(raw, dtype=np.float32).reshape(-1, 4)
     if not np.isfinite(pts).all():
         raise InputError(f"read_velodyne: {path} holds NaN or inf values")
+    if raw and not any(raw):
+        raise InputError(
+            f"read_velodyne: {path} holds {len(raw)} zero bytes and nothing else (a damaged scan)"
+        )
     return PointCloud(torch.from_numpy(pts[:, :3].copy()), torch.from_numpy(pts[:, 3:].copy()))
 
 
@@ -299,8 +327,10 @@ def _visible_objects(
 
 
 def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:
-    """A KITTI ``label_2/*.txt`` (15 fields per line, 16 with a score); :class:`InputError`
-    naming the file and line for a missing file, a folder, non-text bytes or a bad line."""
+    """A KITTI ``label_2/*.txt`` (15 fields per line, 16 with a score; an empty file is a frame
+    without objects); :class:`InputError` naming the file and line for a missing file, a
+    folder, non-text bytes or a bad line (a field that is not a number, NaN or inf, an
+    occlusion that is not an integer)."""
     out = []
     for n, line in enumerate(read_text(path, "a KITTI label file").splitlines(), 1):
         f = line.split()
@@ -308,10 +338,18 @@ def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:
             continue
         if len(f) not in (15, 16):
             raise InputError(f"read_labels: {path}:{n}: expected 15 or 16 fields, got {len(f)}")
-        try:
-            v = [float(x) for x in f[1:]]
-        except ValueError as err:
-            raise InputError(f"read_labels: {path}:{n}: {err}") from err
+        bad = next((x for x in f[1:] if not _is_float(x)), None)
+        if bad is not None:
+            raise InputError(
+                f"read_labels: {path}:{n}: expected numbers after the class, got {bad!r}"
+            )
+        v = [float(x) for x in f[1:]]
+        if not all(math.isfinite(x) for x in v):
+            raise InputError(f"read_labels: {path}:{n}: expected finite numbers, got NaN or inf")
+        if v[1] != int(v[1]):
+            raise InputError(
+                f"read_labels: {path}:{n}: expected an integer occlusion, got {f[2]!r}"
+            )
         out.append(
             KittiObject(
                 f[0],

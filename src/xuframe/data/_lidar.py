@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 import torch
 
+from xuframe._files import as_path
 from xuframe.data._kitti import (
     KITTI_IMAGE_SIZE,
     Calibration,
@@ -259,7 +260,7 @@ class LidarScenes:
         images). Labels: 2-D boxes projected with P2 and clipped to 1242 x 375, truncation =
         the share of the projected box outside the image, occlusion 0/1/2 from the occluded
         share (< 0.3, < 0.7, else); boxes behind the camera or with no point are ``DontCare``."""
-        root = Path(directory) / split
+        root = as_path(directory, "a folder to write the KITTI layout to") / split
         calib = kitti_calibration()
         for i in range(self.n_scenes):
             scene = self[i]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from xuframe._files import as_path
 from xuframe.data._kitti import read_calib, read_image, read_labels, read_velodyne
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
@@ -45,7 +45,7 @@ class KittiDataset:
         *,
         images: bool = False,
     ) -> None:
-        self.root = Path(root)
+        self.root = as_path(root, "a KITTI-layout folder")
         velodyne = self.root / "velodyne"
         if not velodyne.is_dir():
             raise InputError(

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from xuframe._files import load_torch_file, write_atomic
-from xuframe.errors import CheckpointError
+from xuframe._files import as_path, load_torch_file, write_atomic
+from xuframe.errors import CheckpointError, InputError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
 
@@ -43,7 +43,10 @@ def load_checkpoint(
     corrupt, not a torch file, holds anything but tensors and plain data (naming the global),
     or is not a xuframe checkpoint (naming the keys it holds).
     """
-    source = Path(path)
+    try:
+        source = as_path(path, "a xuframe checkpoint")
+    except InputError as exc:
+        raise CheckpointError(str(exc)) from None
     if not source.exists():
         raise CheckpointError(f"no checkpoint at {source}")
     payload = load_torch_file(source, "a xuframe checkpoint", map_location=map_location)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from xuframe._files import read_text
+from xuframe._files import as_path, read_text
 from xuframe.errors import InputError
 
 __all__ = ["MetricsLog", "read_metrics"]
@@ -62,7 +62,7 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     Raises :class:`~xuframe.errors.InputError` naming the file when it is missing, not text,
     or has a line that is not a json object (naming the line)."""
-    source = Path(path)
+    source = as_path(path, "a metrics log (json lines)")
     if source.is_dir():
         source = source / "metrics.jsonl"
     rows = []

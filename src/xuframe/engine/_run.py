@@ -47,7 +47,7 @@ import attrs
 from torch import nn
 
 from xuframe._config import build_config, check_config_value
-from xuframe._files import read_text
+from xuframe._files import as_path, read_text
 from xuframe.engine._checkpoint import load_checkpoint
 from xuframe.engine._config import TrainerConfig
 from xuframe.engine._trainer import Evaluator, FitResult, Trainer, mean_losses
@@ -95,7 +95,10 @@ class RunFile:
 
 def load_run(path: str | os.PathLike[str]) -> RunFile:
     """Read and check a run file; ConfigError names the file and the key's dotted path."""
-    source = Path(path)
+    try:
+        source = as_path(path, "a run file (TOML)")
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
     if not source.exists():
         raise ConfigError(f"no run file at {source}")
     try:
