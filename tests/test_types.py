@@ -166,3 +166,20 @@ def test_demo_result_wants_numbers():
     assert DemoResult({"AP": 0.5}).metrics == {"AP": 0.5}
     with pytest.raises(InputError, match="str -> number"):
         DemoResult({"AP": "high"})
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Boxes2D(torch.zeros(1, 4, dtype=torch.complex64)),
+        lambda: Boxes2D([[1j, 0, 1, 1]]),
+        lambda: Boxes3D(torch.zeros(1, 7, dtype=torch.complex64)),
+        lambda: Segments1D(torch.zeros(1, 2, dtype=torch.complex128)),
+        lambda: PointCloud(torch.zeros(2, 3, dtype=torch.complex64)),
+        lambda: PointCloud(torch.zeros(2, 3), torch.zeros(2, 1, dtype=torch.complex64)),
+    ],
+)
+def test_complex_values_are_refused_not_silently_cast(make):
+    """Casting complex to float drops the imaginary part (with only a torch warning)."""
+    with pytest.raises(InputError, match="real numbers"):
+        make()

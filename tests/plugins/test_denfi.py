@@ -246,6 +246,12 @@ def _cfg(**changes):
         ({"widths": (16, 32)}, "3 block widths"),
         ({"widths": (0, 16, 32)}, r"widths\[0\]"),
         ({"layers": -1}, "layers"),
+        ({"layers": 10**9}, "layers"),
+        ({"pillar_channels": 10**9}, "the weights"),
+        ({"point_features": 10**9}, "the weights"),
+        ({"up_channels": 10**9}, "the weights"),
+        ({"head_channels": 10**9}, "the weights"),
+        ({"num_bins": 10**9}, "the weights"),
         ({"score_threshold": 1.5}, "score_threshold"),
         ({"score_threshold": -0.1}, "score_threshold"),
     ],
@@ -329,6 +335,8 @@ def _first(change):
         ("inputs", lambda clouds: [c.numpy() for c in clouds], "list of PointCloud"),
         ("inputs", lambda clouds: clouds[0], "list of PointCloud"),
         ("inputs", _first(lambda c: PointCloud(c.xyz, torch.zeros(len(c), 2))), "1 feature channel"),
+        ("labels", _first(lambda lab: lab[0]), "1-D"),
+        ("labels", _first(lambda lab: None), "labels"),
     ],
 )  # fmt: skip
 def test_loss_refuses_bad_batches_before_running_the_model(key, change, match):

@@ -315,6 +315,7 @@ def test_codecs_and_losses_check_their_arguments(call, match):
 def test_empty_and_degenerate_boxes_give_finite_losses():
     model = xuframe.create("detector", "ttfnet-tiny")
     batch = model.example_batch(2)
+    del batch["crowd"]  # one flag per box: not needed by the losses
     batch["boxes"][0] = Boxes2D(torch.zeros(0, 4))
     batch["labels"][0] = torch.zeros(0, dtype=torch.int64)
     batch["boxes"][1] = Boxes2D(torch.tensor([[10.0, 10.0, 10.0, 30.0], [5.0, 5.0, 20.0, 20.0]]))
@@ -428,6 +429,11 @@ def _first(change):
         (_spoil("labels", lambda ls: ls[:1]), r"'labels'\]: expected 2 entries"),
         (_spoil("batch", lambda b: {k: v for k, v in b.items() if k != "labels"}), "'labels'"),
         (_spoil("batch", lambda b: list(b.values())), "mapping"),
+        (_spoil("crowd", _first(lambda c: c[None])), r"crowd'\]\[0\]"),
+        (_spoil("crowd", _first(lambda c: None)), r"crowd'\]\[0\]"),
+        (_spoil("crowd", lambda c: c[:1]), "crowd"),
+        (_spoil("image_ids", lambda ids: ids[None]), "image_ids"),
+        (_spoil("image_ids", lambda ids: ids[0]), "image_ids"),
     ],
 )
 def test_loss_refuses_bad_batches_before_running_the_model(spoil, match):
@@ -521,3 +527,17 @@ metrics = ["xuframe_plugins.ttfnet.training:coco_evaluator"]
     train_run(run, run_dir=tmp_path / "out")
     rows = [r for r in read_metrics(tmp_path / "out" / "metrics.jsonl") if "eval/AP50" in r]
     assert rows and 0.0 <= rows[-1]["eval/AP50"] <= 1.0
+
+
+@pytest.mark.parametrize("name", ["ttfnet-tiny", "ttfnet-r18"])
+@pytest.mark.parametrize("key", ["num_classes", "width", "head_conv", "wh_conv"])
+def test_weights_too_large_for_memory_are_refused_before_they_are_made(name, key):
+    with pytest.raises(xuframe.errors.ConfigError, match="the weights .* memory"):
+        xuframe.create("detector", name, **{key: 10**9})
+
+
+def test_images_whose_feature_maps_exceed_memory_are_refused(tiny, monkeypatch):
+    monkeypatch.setenv("XUFRAME_MAX_BYTES", str(64 * 64 * 4 * 4))  # width 16: 4 floats a pixel
+    assert len(tiny.predict(torch.zeros(1, 3, 64, 64))) == 1
+    with pytest.raises(InputError, match="2 images of 64 x 64 would need"):
+        tiny.predict(torch.zeros(2, 3, 64, 64))

@@ -53,6 +53,12 @@ def _class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]
         raise ConfigError(f"{attribute.name}: expected distinct names, got {twice} twice")
 
 
+def _layer_count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    # each layer is a 3x3 conv over a full BEV map: PointPillars uses 3 to 5; a bound keeps a
+    # typo (10**9) from building modules for minutes before the memory check could refuse it
+    check_int(value, attribute.name, min=0, max=64, error=ConfigError)
+
+
 def _three_widths(_: Any, attribute: attrs.Attribute[Any], value: tuple[int, ...]) -> None:
     if len(value) != 3:
         raise ConfigError(f"{attribute.name}: expected 3 block widths, got {list(value)}")
@@ -125,7 +131,7 @@ class PillarsBaseline(Detector):
             (32, 64, 128), doc="backbone block widths", validator=_three_widths
         )
         layers: int = config_field(
-            2, doc="extra 3x3 convs per backbone block", validator=non_negative
+            2, doc="extra 3x3 convs per backbone block (at most 64)", validator=_layer_count
         )
         up_channels: int = config_field(
             32, doc="channels of each upsampled block output", validator=positive
@@ -168,6 +174,13 @@ class PillarsBaseline(Detector):
         )
         if nx % 8 or ny % 8:
             raise ConfigError(f"the pillar grid ({nx} x {ny}) must be divisible by 8")
+        params = self._parameter_count()
+        check_memory(
+            4.0 * params,
+            f"{self.name}: the weights ({params:.3g} parameters for these channel counts, "
+            f"layers and num_bins)",
+            error=ConfigError,
+        )
         floats = self._floats_per_pillar()
         check_memory(
             4.0 * nx * ny * floats,
@@ -187,6 +200,20 @@ class PillarsBaseline(Detector):
     @property
     def num_classes(self) -> int:
         return len(self.config.classes)
+
+    def _parameter_count(self) -> int:
+        """The number of weights of this config (convolutions and linear layers; biases and
+        batch norms add under 1%), so that weights that cannot fit are refused before they are
+        made."""
+        cfg = self.config
+        outputs = len(cfg.classes) + 2 * cfg.num_bins + REG_FIXED
+        count = (8 + cfg.point_features) * cfg.pillar_channels
+        prev = cfg.pillar_channels
+        for width, factor in zip(cfg.widths, (1, 2, 4), strict=True):
+            count += 9 * prev * width + cfg.layers * 9 * width * width
+            count += width * cfg.up_channels * factor * factor
+            prev = width
+        return int(count + 27 * cfg.up_channels * cfg.head_channels + cfg.head_channels * outputs)
 
     def _floats_per_pillar(self) -> float:
         """Floats per pillar of one cloud's largest feature map: the pillar canvas, or a map at
@@ -393,6 +420,13 @@ class Denfi(PillarsBaseline):
         proposals = _decode_boundaries(reg1.detach(), self.grid, self.config.num_bins)
         y = torch.cat([shared, self.denfi(x, proposals, self.grid)], 1)
         return [(cls1, reg1), (self.final_cls(y), self.final_reg(y))]
+
+    def _parameter_count(self) -> int:
+        cfg = self.config
+        outputs = len(cfg.classes) + 2 * cfg.num_bins + REG_FIXED
+        dc, hc = cfg.denfi_channels, cfg.head_channels
+        own = 3 * cfg.up_channels * dc + 9 * dc + dc * hc + 2 * hc * outputs
+        return super()._parameter_count() + int(own)
 
     def _floats_per_pillar(self) -> float:
         cfg = self.config

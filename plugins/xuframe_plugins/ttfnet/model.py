@@ -16,7 +16,7 @@ from xuframe.data import ShapesDataset, collate_detection
 from xuframe.errors import ConfigError, InputError
 from xuframe.ops import heatmap_peaks
 from xuframe.types import Boxes2D, Detections
-from xuframe.validation import check_targets, check_tensor
+from xuframe.validation import check_memory, check_targets, check_tensor
 from xuframe_plugins.ttfnet.layers import ModulatedDeformConv2d, ResNet18
 from xuframe_plugins.ttfnet.targets import _decode_boxes, _focal_loss, _giou_loss, encode_targets
 
@@ -49,6 +49,21 @@ def _head(cin: int, mid: int, cout: int, layers: int) -> nn.Sequential:
         mods += [nn.Conv2d(cin if i == 0 else mid, mid, 3, 1, 1), nn.ReLU(inplace=True)]
     mods.append(nn.Conv2d(mid if layers else cin, cout, 1))
     return nn.Sequential(*mods)
+
+
+def _parameter_count(cfg: Any) -> int:
+    """The number of weights of a TTFNet of ``cfg`` (convolutions; biases and batch norms add
+    under 1%), so that a config whose weights cannot fit is refused before they are made."""
+    w, hc, wc = cfg.width, cfg.head_conv, cfg.wh_conv
+    channels, inputs = (w, 2 * w, 4 * w, 8 * w), (w, w, 2 * w, 4 * w)
+    backbone = 147 * w + sum(
+        9 * a * b + 27 * b * b + a * b for a, b in zip(inputs, channels, strict=True)
+    )
+    pairs = ((8 * w, 4 * w), (4 * w, 2 * w), (2 * w, w))
+    offsets = sum(243 * a for a, _ in pairs) if cfg.deform else 0
+    neck = sum(9 * a * b for a, b in pairs) + offsets + 9 * 27 * w * w
+    heads = 9 * w * hc + 9 * hc * hc + hc * cfg.num_classes + 9 * w * wc + 4 * wc
+    return int(backbone + neck + heads)
 
 
 class TTFNet(Detector):
@@ -96,6 +111,13 @@ class TTFNet(Detector):
         cfg = self.config
         if cfg.input_size % 32:
             raise ConfigError(f"input_size must be a multiple of 32, got {cfg.input_size}")
+        params = _parameter_count(cfg)
+        check_memory(
+            4.0 * params,
+            f"{self.name}: the weights ({params:.3g} parameters for width {cfg.width}, "
+            f"head_conv {cfg.head_conv}, wh_conv {cfg.wh_conv}, num_classes {cfg.num_classes})",
+            error=ConfigError,
+        )
         self.backbone = ResNet18(cfg.width)
         c2, c3, c4, c5 = self.backbone.channels
         planes = (4 * cfg.width, 2 * cfg.width, cfg.width)
@@ -143,6 +165,12 @@ class TTFNet(Detector):
         if h < 32 or w < 32 or h % 32 or w % 32:
             raise InputError(f"{what}: expected H and W positive multiples of 32, got {(h, w)}")
         check_tensor(images, what, finite=True)  # floating (normalised) and finite
+        cfg = self.config
+        per_pixel = max(cfg.width / 4, cfg.head_conv / 16, 18 * cfg.width / 16 if cfg.deform else 0)
+        check_memory(
+            4.0 * images.shape[0] * h * w * per_pixel,
+            f"{what}: the largest feature map of {images.shape[0]} images of {h} x {w}",
+        )
         param = next(self.parameters())
         return images.to(device=param.device, dtype=param.dtype)
 
@@ -166,6 +194,27 @@ class TTFNet(Detector):
             n=images.shape[0],
             n_classes=self.config.num_classes,
         )
+        b = images.shape[0]
+        # not used by the losses, but an evaluation of the same batch reads them
+        crowd = batch.get("crowd")
+        if crowd is not None:
+            if not isinstance(crowd, (list, tuple)) or len(crowd) != b:
+                raise InputError(f"{what}: batch['crowd']: expected a list of {b} flag tensors")
+            for i, flags in enumerate(crowd):
+                if not isinstance(flags, torch.Tensor) or flags.shape != (len(boxes[i]),):
+                    raise InputError(
+                        f"{what}: batch['crowd'][{i}]: expected a tensor of {len(boxes[i])} "
+                        f"flags (one per box), got {getattr(flags, 'shape', type(flags).__name__)}"
+                    )
+        ids = batch.get("image_ids")
+        if ids is not None and (
+            (isinstance(ids, torch.Tensor) and ids.shape != (b,))
+            or (
+                not isinstance(ids, torch.Tensor)
+                and (not isinstance(ids, (list, tuple)) or len(ids) != b)
+            )
+        ):
+            raise InputError(f"{what}: batch['image_ids']: expected {b} ids (one per image)")
         return images, boxes, labels
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

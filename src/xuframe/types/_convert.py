@@ -31,6 +31,8 @@ def as_tensor(value: Any, *, dtype: torch.dtype, what: str) -> torch.Tensor:
             ) from exc
     if dtype.is_floating_point and tensor.dtype == torch.bool:
         raise InputError(f"{what}: expected numbers, got a bool tensor")
+    if tensor.is_complex():
+        raise InputError(f"{what}: expected real numbers, got dtype {tensor.dtype}")
     to_integer = not dtype.is_floating_point and dtype != torch.bool and tensor.is_floating_point()
     if to_integer and tensor.numel() and not torch.equal(tensor, tensor.round()):
         raise InputError(f"{what}: expected integers, got non-integer values")
