@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from typing import ClassVar
@@ -10,7 +11,8 @@ import pytest
 from components import IntervalVerifier
 
 import xuframe
-from xuframe.cli import main
+from xuframe._config import describe_config
+from xuframe.cli import _plain_text, main
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -110,6 +112,10 @@ def test_a_failing_demo_is_reported_and_sets_the_exit_code(monkeypatch):
     assert code == 1
     assert "verifier/exploding" in text and "RuntimeError: kaput" in text
     assert "solver/kmeans" in text  # the others still ran
+    closing = text.splitlines()[-1]
+    assert re.fullmatch(r"1 of 2 demos passed in \d+\.\d s; failed: verifier/exploding", closing), (
+        closing
+    )
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["list", "--help"]])
@@ -118,3 +124,135 @@ def test_console_script_runs(argv):
         [sys.executable, "-m", "xuframe", *argv], capture_output=True, text=True, check=True
     )
     assert "xuframe" in result.stdout or "usage" in result.stdout
+
+
+def _fits(text: str, columns: int, prose: list[str]) -> None:
+    """No line of ``text`` is wider than ``columns``, and every word of ``prose`` is printed
+    whole on one line (a word folded across two lines shows as two pieces)."""
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= columns, max(lines, key=len)
+    printed = {word for line in lines for word in line.split()}
+    for sentence in prose:
+        split = [word for word in sentence.split() if word not in printed]
+        assert not split, (sentence, split)
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 160])
+def test_list_and_plugins_fit_the_terminal_without_splitting_a_word(columns, monkeypatch):
+    """Was: at 60 columns rich folded 'pillars-baselin|e', 'uncertainty-awar|e' and
+    'xuframe_plugins.|stylekd.stylegan|2.' over two lines."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    listed = json.loads(run("list", "--json")[1])
+    code, text = run("list")
+    assert code == 0
+    _fits(text, columns, [f"{c['kind']} {c['name']} {c['plugin']} {c['summary']}" for c in listed])
+    plugins = json.loads(run("plugins", "--json")[1])
+    code, text = run("plugins")
+    assert code == 0
+    _fits(text, columns, [p["error"] or ", ".join(p["components"]) for p in plugins])
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 160])
+@pytest.mark.parametrize(
+    ("kind", "name"), [("detector", "denfi"), ("distiller", "kd"), ("verifier", "crown")]
+)
+def test_info_fits_the_terminal_without_splitting_a_word(kind, name, columns, monkeypatch):
+    """Was: the docstring came out as written (lines of 90-110 columns at any width) and the
+    config table folded 'pillar_channe|ls', 'score_thresho|ld'."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, text = run("info", f"{kind}/{name}")
+    assert code == 0
+    cls = xuframe.get_component_class(kind, name)
+    fields = describe_config(cls.Config)
+    prose = [_plain_text(cls.__doc__ or "")]
+    prose += [f"{f.name} {f.type} {'' if f.required else repr(f.default)} {f.doc}" for f in fields]
+    _fits(text, columns, prose)
+
+
+class Documented(IntervalVerifier):
+    """A verifier with a docstring of every shape: this first paragraph is long enough that
+    a sixty-column terminal has to wrap it over several lines, which it does on spaces.
+
+    Steps:
+
+    - the first item of a list, long enough to wrap under its own text rather than under
+      the dash that starts it;
+    - the second item.
+
+    Example::
+
+        bounds = verifier.bounds(model, x, eps=0.1)   # a code line wider than sixty columns stays as it is
+
+    >>> 1 + 1
+    2
+    """
+
+    name: ClassVar[str] = "documented"
+
+
+def test_info_wraps_the_docstring_to_the_terminal_and_keeps_code_as_it_is(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    xuframe.registry.add(Documented)
+    try:
+        code, text = run("info", "verifier/documented")
+    finally:
+        xuframe.registry.remove("verifier", "documented")
+    assert code == 0
+    lines = text.splitlines()
+    code_line = [line for line in lines if "bounds = verifier.bounds" in line]
+    assert code_line == [
+        "    bounds = verifier.bounds(model, x, eps=0.1)   # a code line wider than sixty "
+        "columns stays as it is"
+    ]
+    assert all(len(line) <= 60 for line in lines if line not in code_line)
+    start = lines.index("Steps:")
+    paragraph = lines[2:start]
+    assert paragraph[0].startswith("A verifier with a docstring") and len(paragraph) >= 3
+    assert paragraph[-1] == ""  # the blank line between paragraphs stays
+    item = lines[start + 2 : lines.index("- the second item.")]
+    assert item[0].startswith("- the first item") and len(item) >= 2
+    assert all(line.startswith("  ") and not line.startswith("   ") for line in item[1:])
+    assert ">>> 1 + 1" in lines and lines[lines.index(">>> 1 + 1") + 1] == "2"
+
+
+class Wordy(IntervalVerifier):
+    """A verifier whose demo summary holds a word wider than the summary column."""
+
+    name: ClassVar[str] = "wordy"
+
+    @classmethod
+    def demo(cls, seed: int = 0) -> xuframe.DemoResult:
+        return xuframe.DemoResult(
+            {"margin": 0.5},
+            summary="results written to /a/rather/long/path/that/no/column/can/hold.json "
+            "after a summary of some length, in words of ordinary size",
+        )
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 160])
+def test_demo_rows_fit_the_terminal_without_splitting_a_word(columns, monkeypatch, tmp_path):
+    """Was: the rows were laid out for 100 columns or more (71 at COLUMNS=60) and a picture's
+    path was folded over two lines."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.chdir(tmp_path)  # a short path: one wider than the terminal has to fold
+    xuframe.registry.add(Wordy)
+    try:
+        code, text = run("demo", "kmeans", "wordy", "--out", "pictures")
+    finally:
+        xuframe.registry.remove("verifier", "wordy")
+    assert code == 0
+    prose = [
+        "solver/kmeans ARI=1 4 blobs in 5-D, 600 points: ARI 1.000 against the true clusters",
+        "[wrote pictures/solver-kmeans.png]",
+        "verifier/wordy margin=0.5 " + Wordy.demo().summary,
+    ]
+    _fits(text, columns, prose)
+    assert re.fullmatch(r"2 of 2 demos passed in \d+\.\d s", text.splitlines()[-1])
+
+
+def test_the_closing_line_counts_one_demo_and_goes_to_stderr_with_json(capsys):
+    code, text = run("demo", "kmeans")
+    assert code == 0 and re.fullmatch(r"1 of 1 demo passed in \d+\.\d s", text.splitlines()[-1])
+    code, text = run("demo", "kmeans", "--json")
+    assert code == 0 and json.loads(text)[0]["component"] == "solver/kmeans"  # JSON only
+    assert "1 of 1 demo passed in" in capsys.readouterr().err

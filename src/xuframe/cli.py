@@ -6,19 +6,21 @@ import argparse
 import contextlib
 import inspect
 import io
+import itertools
 import json
 import os
 import re
 import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 import xuframe
 from xuframe._config import describe_config
@@ -43,34 +45,124 @@ def _console(out: TextIO) -> Console:
     )
 
 
-def _new_table(headers: Sequence[str], *, show_header: bool = True) -> Table:
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        show_header=show_header,
-        show_edge=False,
-        pad_edge=False,
-        header_style="",
-        expand=False,
-    )
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    return table
+_GAP = 3  # blanks between two cells side by side
+_INDENT = 4  # the indent of the cells printed below their row
+_PROSE = 30  # the narrowest the last column (summaries, docs, errors) is kept beside the others
+_NARROW = 12  # the same for the other columns
 
 
-def _print(console: Console, table: Table, out: TextIO) -> None:
-    """Render ``table`` and write it without the padding rich leaves at the ends of lines."""
-    with console.capture() as captured:
-        console.print(table)
-    for line in captured.get().splitlines():
-        print(line.rstrip(), file=out, flush=True)
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
+
+
+def _longest_line(text: str) -> int:
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
+class _Layout:
+    """Where each column of a table goes so that the table fits the terminal and no word is split.
+
+    Columns go side by side from the left while each can be as wide as its longest word
+    (``words``) and a readable minimum (``_PROSE`` for the last column, the prose one;
+    ``_NARROW`` for the others; never more than its longest line, ``lines``). The columns that
+    do not fit go below each row, indented and wrapped to the terminal's width. Spare width goes
+    to the columns that need least first, so short cells stay on one line and the prose column
+    takes the rest. Cells wrap on spaces; a word wider than the terminal is the only one folded.
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        headers: Sequence[str],
+        words: Sequence[int],
+        lines: Sequence[int],
+        *,
+        right: Sequence[int] = (),
+    ) -> None:
+        self.console, self.headers, self.right = console, tuple(headers), set(right)
+        width = console.width
+        last = len(headers) - 1
+        floors = [
+            max(w, min(n, _PROSE if i == last else _NARROW))
+            for i, (w, n) in enumerate(zip(words, lines, strict=True))
+        ]
+        shown = len(headers)
+        while shown > 1 and sum(floors[:shown]) + _GAP * (shown - 1) > width:
+            shown -= 1
+        widths = [min(f, width) for f in floors[:shown]]
+        spare = width - sum(widths) - _GAP * (shown - 1)
+        for done, i in enumerate(sorted(range(shown), key=lambda i: lines[i] - widths[i])):
+            extra = max(0, min(lines[i] - widths[i], spare // (shown - done)))
+            widths[i] += extra
+            spare -= extra
+        self.widths = widths
+
+    def _wrap(self, text: str, width: int) -> list[str]:
+        wrapped = Text(text).wrap(self.console, max(1, width), overflow="fold")
+        return [str(line).rstrip() for line in wrapped]
+
+    def lines(self, cells: Sequence[str], below: Sequence[str] = ()) -> list[str]:
+        """The printed lines of one row: its cells side by side, then the cells that go below
+        (those of the columns that did not fit, and any whose longest word is wider than its
+        column), each indented. The lines ``below`` (a path the row wrote) go under the last
+        cell where it is beside the others and they fit its column, else below, indented."""
+        shown = len(self.widths)
+        moved = [i for i in range(1, shown) if _longest_word(cells[i]) > self.widths[i]]
+        wrapped = [
+            [] if i in moved else self._wrap(cell, width)
+            for i, (cell, width) in enumerate(zip(cells, self.widths, strict=False))
+        ]
+        last = shown - 1
+        if shown == len(self.headers) and last not in moved:  # the prose column is beside
+            beside = [t for t in below if _longest_word(t) <= self.widths[last]]
+            for text in beside:
+                wrapped[last] += self._wrap(text, self.widths[last])
+            below = [t for t in below if t not in beside]
+        out = []
+        for parts in itertools.zip_longest(*wrapped, fillvalue=""):
+            padded = [
+                " " * (w - cell_len(p)) + p if i in self.right else p + " " * (w - cell_len(p))
+                for i, (p, w) in enumerate(zip(parts, self.widths, strict=True))
+            ]
+            out.append((" " * _GAP).join(padded).rstrip())
+        for text in [cells[i] for i in moved] + [*cells[shown:], *below]:
+            if text.strip():
+                out += [
+                    " " * _INDENT + line for line in self._wrap(text, self.console.width - _INDENT)
+                ]
+        return out
+
+    def header(self) -> list[str]:
+        """The header lines: the column names where their columns go, then a rule."""
+        shown = len(self.widths)
+        out = self.lines(self.headers)
+        ruled = (
+            self.console.width
+            if shown < len(self.headers)
+            else sum(self.widths) + _GAP * (shown - 1)
+        )
+        return [*out, "─" * ruled]
+
+
+def _emit(lines: Sequence[str], out: TextIO) -> None:
+    for line in lines:
+        print(line, file=out, flush=True)
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str], out: TextIO) -> None:
-    """Print ``rows`` as a table that fits the terminal, wrapping long cells."""
-    table = _new_table(headers)
-    for row in rows:
-        table.add_row(*(str(c) for c in row))
-    _print(_console(out), table, out)
+    """Print ``rows`` as a table that fits the terminal without splitting a word (see
+    :class:`_Layout`)."""
+    cells = [[str(c) for c in row] for row in rows]
+    columns = list(zip(headers, *cells, strict=True)) if cells else [(h,) for h in headers]
+    layout = _Layout(
+        _console(out),
+        headers,
+        [max(_longest_word(c) for c in column) for column in columns],
+        [max(_longest_line(c) for c in column) for column in columns],
+    )
+    _emit(layout.header(), out)
+    for row in cells:
+        _emit(layout.lines(row), out)
 
 
 _ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")  # :class:`X`, :py:func:`~a.b`
@@ -90,6 +182,71 @@ def _plain_text(doc: str) -> str:
     """``doc`` without reStructuredText markup: roles (``:func:`x` `` becomes ``x``), double
     back-quotes and emphasis stars go; the words stay."""
     return _EMPHASIS.sub(r"\1", _LITERAL.sub(r"\1", _ROLE.sub(_role_text, doc)))
+
+
+_BULLET = re.compile(r"(?:[-*+•]|\d{1,3}[.)]|\(\w\)) +(?=\S)")  # "- ", "2. ", "(a) "
+_UNDERLINE = re.compile(r"([-=~^\"'`#*+])\1{2,}\s*")  # a section title's underline
+
+
+def _wrap_doc(doc: str, width: int) -> str:
+    """``doc`` wrapped to ``width`` columns paragraph by paragraph, as a reader expects.
+
+    Blank lines stay; so do, as they are, indented lines (code, literal blocks, definitions),
+    doctest blocks (from ``>>>`` to the next blank line), section titles with their underlines.
+    A list item ("- ", "* ", "1. ", "(a) ") starts a paragraph of its own and wraps under its
+    text; a line indented to that text continues the item. Words wider than ``width`` are
+    broken, so that no line is wider.
+    """
+    out: list[str] = []
+    words: list[str] = []
+    marker = ""
+
+    def flush() -> None:
+        nonlocal marker
+        if words:
+            out.extend(
+                textwrap.wrap(
+                    " ".join(words),
+                    max(width, len(marker) + 8),
+                    initial_indent=marker,
+                    subsequent_indent=" " * len(marker),
+                    break_on_hyphens=False,
+                )
+            )
+        words.clear()
+        marker = ""
+
+    lines = doc.splitlines()
+    doctest = False
+    for i, line in enumerate(lines):
+        after = lines[i + 1] if i + 1 < len(lines) else ""
+        stripped = line.strip()
+        doctest = bool(stripped) and (doctest or line.startswith(">>>"))
+        bullet = _BULLET.match(line)
+        if (
+            marker
+            and stripped
+            and line[: len(marker)].isspace()
+            and not line[len(marker)].isspace()
+        ):
+            words.extend(line.split())  # the continuation of a list item
+        elif (
+            doctest
+            or not stripped
+            or line[0].isspace()
+            or _UNDERLINE.fullmatch(line)
+            or (after.strip() and _UNDERLINE.fullmatch(after))
+        ):
+            flush()
+            out.append(line.rstrip())
+        elif bullet:
+            flush()
+            marker = bullet.group(0)
+            words.extend(line[bullet.end() :].split())
+        else:
+            words.extend(line.split())
+    flush()
+    return "\n".join(out)
 
 
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)[.!?](?=\s+[A-Z(]|\s*$)")
@@ -182,13 +339,14 @@ def _resolve(name: str, kind: str | None) -> type[Component]:
 
 def _cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     cls = _resolve(args.name, args.kind)
-    print(
-        f"{cls.kind} {cls.name!r}: {cls.__module__}.{cls.__qualname__} (plugin {_plugin_of(cls)})",
-        file=out,
+    width = _width()
+    title = (
+        f"{cls.kind} {cls.name!r}: {cls.__module__}.{cls.__qualname__} (plugin {_plugin_of(cls)})"
     )
+    print(_wrap_doc(title, width), file=out)
     doc = inspect.getdoc(cls)
     if doc:
-        print("\n" + _plain_text(doc), file=out)
+        print("\n" + _wrap_doc(_plain_text(doc), width), file=out)
     fields = describe_config(cls.Config)
     print("\nconfig:", file=out)
     if not fields:
@@ -246,36 +404,30 @@ def _headline(result: DemoResult) -> str:
 class _DemoRows:
     """The demo table, printed a row at a time as each demo finishes.
 
-    Every row is its own headerless table with the same fixed column widths, so the rows line
-    up and the table fits the terminal; long cells wrap inside their column.
+    The column widths are fixed up front (from the labels; a headline figure takes at most 26
+    columns), so the rows line up; a summary goes below its row when the terminal is too narrow
+    for it beside the others, or when one of its words is wider than its column.
     """
 
     HEADERS = ("component", "seconds", "results", "summary")
 
     def __init__(self, labels: Sequence[str], out: TextIO, *, full_metrics: bool) -> None:
         self.out = out
-        self.console = _console(out)
-        width = self.console.width
-        label = max([len(x) for x in labels] + [len(self.HEADERS[0])])
+        console = _console(out)
+        label = max(cell_len(x) for x in [*labels, self.HEADERS[0]])
         seconds = len(self.HEADERS[1])
-        results = max(24, width // 3) if full_metrics else 26
-        gaps = 3 * 2 + 2  # one space either side of each inner border, and slack
-        summary = max(16, width - label - seconds - results - gaps)
-        self.widths = (label, seconds, results, summary)
-        _print(self.console, self._table(show_header=True), out)
+        results = max(24, console.width // 3) if full_metrics else 26
+        self.layout = _Layout(
+            console,
+            self.HEADERS,
+            [label, seconds, results, 0],
+            [label, seconds, results, console.width],
+            right=[1],
+        )
+        _emit(self.layout.header(), out)
 
-    def _table(self, *, show_header: bool) -> Table:
-        table = _new_table(self.HEADERS, show_header=show_header)
-        for column, w in zip(table.columns, self.widths, strict=True):
-            column.width = w
-            column.min_width = w
-        table.columns[1].justify = "right"
-        return table
-
-    def add(self, *cells: str) -> None:
-        table = self._table(show_header=False)
-        table.add_row(*cells)
-        _print(self.console, table, self.out)
+    def add(self, *cells: str, below: Sequence[str] = ()) -> None:
+        _emit(self.layout.lines(cells, below), self.out)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -288,7 +440,10 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     full = len(targets) == 1  # one demo: every metric; several: one headline figure each
     rows = None if args.json else _DemoRows(labels, out, full_metrics=full)
     status = Console(file=sys.stderr, stderr=True, highlight=False, markup=False)
-    payload, failed = [], 0
+    payload: list[dict[str, Any]] = []
+    failed: list[str] = []
+    without: list[str] = []  # components whose class has no demo
+    began = time.perf_counter()
     for i, (cls, label) in enumerate(zip(targets, labels, strict=True), 1):
         progress = f"[{i}/{len(targets)}] running the {label} demo"
         if not status.is_terminal:
@@ -298,7 +453,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             with status.status(progress) if status.is_terminal else _nothing():
                 result = cls.demo(seed=args.seed, **inputs[label])
         except Exception as exc:
-            failed += 1
+            failed.append(label)
             seconds = time.perf_counter() - start
             error = f"{type(exc).__name__}: {exc}"
             payload.append({"component": label, "seconds": seconds, "error": error})
@@ -307,6 +462,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             continue
         seconds = time.perf_counter() - start
         if result is None:
+            without.append(label)
             payload.append({"component": label, "seconds": None, "metrics": None})
             if rows:
                 rows.add(label, "-", "no demo", "")
@@ -324,13 +480,31 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         )
         if rows:
             shown = _format_metrics(dict(result.metrics)) if full else _headline(result)
-            summary = f"{result.summary} [wrote {picture}]" if picture else result.summary
-            rows.add(label, f"{seconds:.1f}", shown, summary)
+            wrote = [f"[wrote {picture}]"] if picture else []
+            rows.add(label, f"{seconds:.1f}", shown, result.summary, below=wrote)
+    closing = _demo_closing(len(targets), failed, without, time.perf_counter() - began)
     if args.json:
         print(json.dumps(payload, indent=2), file=out)
-    elif failed:
-        print(f"{failed} of {len(targets)} demos failed", file=out)
+        print(closing, file=sys.stderr)
+    else:
+        print(closing, file=out)
     return 1 if failed else 0
+
+
+def _demo_closing(ran: int, failed: Sequence[str], without: Sequence[str], seconds: float) -> str:
+    """The line that ends ``xuframe demo``: "N of M demos passed in T s", the failed ones named
+    and the components without a demo counted apart (they neither pass nor fail)."""
+    total = ran - len(without)
+    line = (
+        f"{total - len(failed)} of {total} demo{'' if total == 1 else 's'} passed "
+        f"in {seconds:.1f} s"
+    )
+    if failed:
+        line += f"; failed: {', '.join(failed)}"
+    if without:
+        line += f" ({len(without)} component{'' if len(without) == 1 else 's'} without a demo: "
+        line += f"{', '.join(without)})"
+    return line
 
 
 def _demo_inputs(cls: type[Component], args: argparse.Namespace) -> dict[str, Any]:
@@ -348,13 +522,18 @@ def _demo_inputs(cls: type[Component], args: argparse.Namespace) -> dict[str, An
 
 
 def _write_picture(result: DemoResult, folder: str, cls: type[Component]) -> Path | None:
-    """Write the demo's picture as ``folder/KIND-NAME.png`` (atomically); None when it has none."""
+    """Write the demo's picture as ``folder/KIND-NAME.png`` (atomically), titled with the
+    component and captioned with the demo's summary, so that the file explains itself; None
+    when the demo has no picture."""
     if result.picture is None:
         return None
     from PIL import Image
 
+    from xuframe.pictures import annotate
+
+    picture = annotate(result.picture, title=f"{cls.kind}/{cls.name}", caption=result.summary)
     buffer = io.BytesIO()
-    Image.fromarray(result.picture).save(buffer, format="PNG")
+    Image.fromarray(picture).save(buffer, format="PNG")
     return write_atomic(Path(folder) / f"{cls.kind}-{cls.name}.png", buffer.getvalue())
 
 

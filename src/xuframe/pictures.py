@@ -7,16 +7,16 @@ Each function returns an RGB image as a ``(H, W, 3)`` uint8 numpy array, the for
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from xuframe.errors import InputError
 
-__all__ = ["PALETTE", "bar_picture", "image_grid", "scatter_picture"]
+__all__ = ["PALETTE", "annotate", "bar_picture", "image_grid", "scatter_picture"]
 
 #: Ten distinguishable colours (matplotlib's tab10), indexed by label modulo 10.
 PALETTE = (
@@ -116,3 +116,122 @@ def bar_picture(
         draw.rectangle((label_px, y, label_px + length, y + bar), fill=PALETTE[i % len(PALETTE)])
         draw.text((label_px + length + 4, y + bar // 2 - 5), f"{value:.3g}", fill=(0, 0, 0))
     return np.asarray(image, dtype=np.uint8)
+
+
+_Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+_TITLE, _TEXT = 16, 12  # font sizes in pixels
+
+
+def _font(size: int) -> _Font:
+    """Pillow's own scalable font at ``size`` pixels; its fixed bitmap font without FreeType."""
+    try:
+        return ImageFont.load_default(size)
+    except (ImportError, OSError):
+        return ImageFont.load_default()
+
+
+def _fold(text: str, font: _Font, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width`` pixels, broken at spaces; a word wider than
+    a line is broken where it must be."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split():
+            trial = f"{line} {word}" if line else word
+            if font.getlength(trial) <= width:
+                line = trial
+                continue
+            if line:
+                lines.append(line)
+            while len(word) > 1 and font.getlength(word) > width:
+                cut = len(word) - 1
+                while cut > 1 and font.getlength(word[:cut]) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
+
+
+def _colour(value: Any) -> tuple[int, int, int]:
+    try:
+        rgb = tuple(int(c) for c in value)
+    except (TypeError, ValueError):
+        rgb = ()
+    if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+        raise InputError(f"annotate: expected a legend colour (R, G, B) in 0..255, got {value!r}")
+    return rgb[0], rgb[1], rgb[2]
+
+
+def annotate(
+    picture: np.ndarray[Any, Any],
+    *,
+    title: str = "",
+    caption: str = "",
+    legend: Mapping[str, Sequence[int]] | None = None,
+    min_width: int = 480,
+) -> np.ndarray[Any, Any]:
+    """``picture`` (an RGB uint8 array ``(H, W, 3)``) with ``title`` and ``caption`` above it
+    and ``legend`` below it, on white, as a new RGB uint8 array.
+
+    The caption wraps to the width: the picture's, or ``min_width`` pixels when that is wider
+    (the picture is then centred). ``legend`` maps a name to its colour ``(R, G, B)``, drawn as
+    a swatch before the name, the entries in order, wrapping to more rows when needed. With
+    nothing to add the picture comes back as it is. Raises :class:`InputError` for a picture of
+    another dtype or shape, or a colour that is not three values in 0..255.
+    """
+    if (
+        not isinstance(picture, np.ndarray)
+        or picture.dtype != np.uint8
+        or picture.ndim != 3
+        or picture.shape[2] != 3
+        or 0 in picture.shape
+    ):
+        got = (
+            f"{picture.dtype} array of shape {picture.shape}"
+            if isinstance(picture, np.ndarray)
+            else type(picture).__name__
+        )
+        raise InputError(f"annotate: expected a picture, a uint8 array (H, W, 3), got {got}")
+    entries = [(str(name), _colour(rgb)) for name, rgb in (legend or {}).items()]
+    if not (title or caption or entries):
+        return picture
+    height, width = picture.shape[:2]
+    full = max(width, int(min_width))
+    pad, gap = 8, 4
+    big, small = _font(_TITLE), _font(_TEXT)
+    text_lines: list[tuple[str, _Font, int]] = []
+    if title:
+        text_lines += [(line, big, _TITLE + gap) for line in _fold(title, big, full - 2 * pad)]
+    if caption:
+        text_lines += [(line, small, _TEXT + gap) for line in _fold(caption, small, full - 2 * pad)]
+    top = pad + sum(h for _, _, h in text_lines) if text_lines else 0
+    # the legend's rows: each entry is a swatch, a space and its name
+    swatch = _TEXT
+    rows: list[list[tuple[str, tuple[int, int, int], float]]] = [[]]
+    used = 0.0
+    for name, rgb in entries:
+        span = swatch + gap + small.getlength(name)
+        if rows[-1] and used + 3 * gap + span > full - 2 * pad:
+            rows.append([])
+            used = 0.0
+        used += (3 * gap if rows[-1] else 0) + span
+        rows[-1].append((name, rgb, span))
+    bottom = (pad + len(rows) * (swatch + gap) + pad - gap) if entries else 0
+    canvas = Image.new("RGB", (full, top + height + bottom), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = pad
+    for line, font, line_height in text_lines:
+        draw.text((pad, y), line, fill=(0, 0, 0), font=font)
+        y += line_height
+    canvas.paste(Image.fromarray(picture), ((full - width) // 2, top))
+    y = top + height + pad
+    for row in rows if entries else []:
+        x = float(pad)
+        for name, rgb, span in row:
+            draw.rectangle((x, y, x + swatch - 1, y + swatch - 1), fill=rgb, outline=(0, 0, 0))
+            draw.text((x + swatch + gap, y - 1), name, fill=(0, 0, 0), font=small)
+            x += span + 3 * gap
+        y += swatch + gap
+    return np.asarray(canvas, dtype=np.uint8)

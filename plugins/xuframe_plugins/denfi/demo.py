@@ -19,10 +19,15 @@ from xuframe import DemoResult
 from xuframe.data import KittiDataset, LidarScenes
 from xuframe.errors import InputError
 from xuframe.ops import bev_corners, bev_iou
+from xuframe.pictures import PALETTE, annotate
 from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe_plugins.denfi.pretrained import HELD_OUT_SCENES, HELD_OUT_SEED, evaluate
 
 __all__ = ["DEMO_SCENES_HELD_OUT", "bev_picture", "demo", "real_frames"]
+
+# bev_picture's colours: ground truth green, detections by label from the palette without green
+_TRUTH = (0, 160, 0)
+_DETECTED = (PALETTE[3], PALETTE[0], PALETTE[1], PALETTE[4], PALETTE[9], PALETTE[6])
 
 #: How many held-out scenes the demo measures: the manifest's 32 (AP on fewer scenes swings
 #: widely: moderate Car BEV 0.46 on the first 16, 0.84 on 32, 0.79 on 60).
@@ -43,7 +48,11 @@ def demo(cls: Any, seed: int = 0, kitti: str | None = None) -> DemoResult:
     with torch.no_grad():
         found = model.predict([scene.points])[0]
     picture = bev_picture(
-        scene.points, scene.boxes, found[found.scores >= 0.3], model.config.point_range
+        scene.points,
+        scene.boxes,
+        found[found.scores >= 0.3],
+        model.config.point_range,
+        classes=model.config.classes,
     )
     seconds = time.perf_counter() - start
     car, car_3d, car_loose = (
@@ -70,9 +79,12 @@ def bev_picture(
     detections: Detections,
     point_range: Sequence[float],
     pixels_per_metre: float = 8.0,
+    classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
 ) -> np.ndarray[Any, Any]:
     """A bird's-eye view as an RGB uint8 array: points (grey), ground-truth boxes (green) and
-    detections (red) inside ``point_range`` (x forward to the right, y to the left up)."""
+    detections (one colour per class, their labels indexing ``classes``) inside ``point_range``
+    (x forward to the right, y to the left up; the sensor at x = 0), with a 10 m scale bar and
+    a legend of the colours below."""
     x0, y0, _, x1, y1, _ = (float(v) for v in point_range)
     scale = pixels_per_metre
     width, height = round((x1 - x0) * scale), round((y1 - y0) * scale)
@@ -88,12 +100,21 @@ def bev_picture(
         draw.point(pixel(float(x), float(y)), fill=(150, 150, 150))
     geometry = detections.geometry
     assert isinstance(geometry, Boxes3D)
-    for boxes, colour in ((truth.tensor, (0, 160, 0)), (geometry.tensor, (220, 0, 0))):
+    colours = [_DETECTED[int(k) % len(_DETECTED)] for k in detections.labels.tolist()]
+    for boxes, colour in ((truth.tensor, [_TRUTH] * len(truth.tensor)), (geometry.tensor, colours)):
         if len(boxes):
-            for corners in bev_corners(boxes[:, [0, 1, 3, 4, 6]].double()).tolist():
-                ring = [pixel(x, y) for x, y in corners]
-                draw.line([*ring, ring[0]], fill=colour, width=2)
-    return np.asarray(image, dtype=np.uint8)
+            corners = bev_corners(boxes[:, [0, 1, 3, 4, 6]].double()).tolist()
+            for box, rgb in zip(corners, colour, strict=True):
+                ring = [pixel(x, y) for x, y in box]
+                draw.line([*ring, ring[0]], fill=rgb, width=2)
+    bar = 10 * scale  # the scale bar: 10 m, bottom left
+    draw.line((6, height - 8, 6 + bar, height - 8), fill=(0, 0, 0), width=2)
+    draw.text((6, height - 22), "10 m", fill=(0, 0, 0))
+    legend = {"ground truth": _TRUTH, "points": (150, 150, 150)}
+    legend.update(
+        {f"detected {name}": _DETECTED[k % len(_DETECTED)] for k, name in enumerate(classes)}
+    )
+    return annotate(np.asarray(image, dtype=np.uint8), legend=legend, min_width=0)
 
 
 def real_frames(model: Any, folder: str, start: float | None = None) -> DemoResult:
@@ -143,5 +164,7 @@ def real_frames(model: Any, folder: str, start: float | None = None) -> DemoResu
             f"{folder}: found {listing} (BEV IoU >= 0.5 for cars, 0.25 otherwise; score >= 0.3)"
         ),
         headline=f"{counted[0]}/found" if counted else "seconds",
-        picture=bev_picture(best[1], best[2], best[3], model.config.point_range),
+        picture=bev_picture(
+            best[1], best[2], best[3], model.config.point_range, classes=model.config.classes
+        ),
     )
