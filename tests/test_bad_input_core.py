@@ -9,6 +9,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -441,3 +442,162 @@ def test_coco_detection_refuses_json_of_the_wrong_shape(tmp_path, data, message)
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         CocoDetection(path, tmp_path)
+
+
+# -- 6. metrics ------------------------------------------------------------------------------
+def _kitti_frames():
+    from xuframe.data import KittiObject
+
+    car = KittiObject(
+        "Car",
+        0.0,
+        0,
+        -1.58,
+        (587.0, 173.3, 614.1, 200.1),
+        (1.65, 1.67, 3.64),
+        (-0.65, 1.71, 46.7),
+        -1.59,
+    )
+    return KittiObject, car
+
+
+@pytest.mark.parametrize("overlap", [-1.0, 0.0, 2.0, NAN, INF, "x", object()])
+def test_kitti_ap_refuses_an_overlap_outside_0_1(overlap):
+    from xuframe.metrics import kitti_ap
+
+    _, car = _kitti_frames()
+    det = [[attrs.evolve(car, score=0.9)]]
+    with pytest.raises(InputError, match="min_overlap: expected a (finite )?number"):
+        kitti_ap([[car]], det, min_overlap=overlap)
+
+
+def test_kitti_ap_refuses_nan_objects_and_frames_of_the_wrong_type():
+    from xuframe.metrics import kitti_ap
+
+    _, car = _kitti_frames()
+    good = [[attrs.evolve(car, score=0.9)]]
+    assert kitti_ap([[car]], good, min_overlap=1.0) >= 0.0
+    with pytest.raises(InputError, match=r"detections\[0\]\[0\] \(Car\): .* in score"):
+        kitti_ap([[car]], [[attrs.evolve(car, score=NAN)]])
+    with pytest.raises(InputError, match=r"detections\[0\]\[0\] \(Car\): .* in bbox"):
+        kitti_ap([[car]], [[attrs.evolve(car, score=0.5, bbox=(NAN, 0.0, 1.0, 1.0))]])
+    with pytest.raises(InputError, match=r"ground_truth\[0\]\[0\] \(Car\): .* in dimensions"):
+        kitti_ap([[attrs.evolve(car, dimensions=(NAN, 1.0, 1.0))]], good)
+    with pytest.raises(InputError, match=r"ground_truth: expected a sequence of frames"):
+        kitti_ap(None, good)
+    with pytest.raises(InputError, match=r"detections\[0\]: expected a sequence of KittiObject"):
+        kitti_ap([[car]], [car])
+    with pytest.raises(InputError, match=r"detections\[0\]\[0\]: expected a KittiObject"):
+        kitti_ap([[car]], [["car"]])
+
+
+def _coco_case():
+    from xuframe import Boxes2D, Detections
+
+    boxes = Boxes2D(torch.tensor([[0.0, 0.0, 4.0, 4.0]]))
+    det = Detections(boxes, torch.tensor([0.9]), torch.tensor([0]))
+    target = {"boxes": boxes, "labels": torch.tensor([0])}
+    return det, target
+
+
+@pytest.mark.parametrize("value", [None, 42, object(), "ab"])
+def test_coco_map_refuses_sequences_of_the_wrong_type(value):
+    from xuframe.metrics import coco_map
+
+    det, target = _coco_case()
+    with pytest.raises(InputError, match="predictions: expected a sequence"):
+        coco_map(value, [target], 1)
+    with pytest.raises(InputError, match="targets: expected a sequence"):
+        coco_map([det], value, 1)
+
+
+def test_coco_map_n_classes_numpy_huge_and_bad():
+    from xuframe.metrics import coco_map
+
+    det, target = _coco_case()
+    base = coco_map([det], [target], 1)
+    assert coco_map([det], [target], np.int64(1)) == base
+    assert coco_map([det], [target], 10**9) == base  # only the classes present are evaluated
+    for bad in (0, 2.5, NAN, "x", None):
+        with pytest.raises(InputError, match="n_classes: expected an int"):
+            coco_map([det], [target], bad)
+
+
+def test_coco_map_refuses_detections_changed_after_they_were_built():
+    from xuframe.metrics import coco_map
+
+    det, target = _coco_case()
+    object.__setattr__(det.geometry, "tensor", torch.zeros(1, 4, dtype=torch.complex64))
+    with pytest.raises(InputError, match="boxes: expected a real-valued tensor"):
+        coco_map([det], [target], 1)
+    det, target = _coco_case()
+    object.__setattr__(det, "scores", torch.tensor([NAN]))
+    with pytest.raises(InputError, match="scores: expected finite values"):
+        coco_map([det], [target], 1)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.psnr("x", np.zeros(3)), "psnr: prediction: expected an array of real"),
+        (lambda m: m.psnr(np.array([NAN]), np.zeros(1)), "psnr: prediction: expected finite"),
+        (lambda m: m.psnr(np.array([INF]), np.zeros(1)), "psnr: prediction: expected finite"),
+        (lambda m: m.psnr(np.zeros(2, bool), np.zeros(2)), "expected an array of real"),
+        (lambda m: m.psnr(np.zeros(2, complex), np.zeros(2)), "expected an array of real"),
+        (lambda m: m.psnr(np.zeros(0), np.zeros(0)), "expected a non-empty array"),
+        (lambda m: m.psnr(np.zeros(2), np.ones(2), data_range=None), "data_range: expected a"),
+        (lambda m: m.psnr(np.zeros(2), np.ones(2), data_range=NAN), "data_range: expected a"),
+        (lambda m: m.frechet_distance({}, np.zeros((3, 2))), "frechet_distance: a: expected"),
+        (
+            lambda m: m.frechet_distance(np.full((3, 2), NAN), np.zeros((3, 2))),
+            "frechet_distance: a: expected finite",
+        ),
+        (
+            lambda m: m.frechet_distance(np.zeros((3, 2)), np.full((3, 2), 1e200)),
+            "frechet_distance: b: expected values of magnitude",
+        ),
+        (lambda m: m.boundary_ap([0, 1], ["a", "b"]), "scores: expected an array of real"),
+        (lambda m: m.boundary_ap([0, 1], [0.5, NAN]), "scores: expected finite"),
+        (
+            lambda m: m.boundary_recall_at([0, 1, 0], [0, 1, 0], [1.0, NAN, 3.0]),
+            "shot_end_times: expected finite",
+        ),
+        (
+            lambda m: m.boundary_recall_at([0, 1, 0], [0, 1, 0], [1, 2, 3], seconds=NAN),
+            "seconds: expected a number",
+        ),
+        (
+            lambda m: m.boundary_recall_at([0, 1, 0], [0, 1, 0], [1, 2, 3], seconds=None),
+            "seconds: expected a number",
+        ),
+        (lambda m: m.boundaries_from_scenes(None, 3), "scenes: expected an array of real"),
+        (lambda m: m.boundaries_from_scenes("x", 3), "scenes: expected .* pairs of ints"),
+        (lambda m: m.boundaries_from_scenes([(0, 2)], 2.5), "n_shots: expected an int"),
+        (lambda m: m.boundaries_from_scenes([(0, 2)], -1), "n_shots: expected an int >= 1"),
+        (lambda m: m.boundaries_from_scenes([(0, 2)], 10**15), "would need"),
+        (lambda m: m.scene_miou(None, [(0, 1)]), "true_scenes: expected"),
+        (lambda m: m.scene_miou([(0, NAN)], [(0, 1)]), "true_scenes: expected integers"),
+        (lambda m: m.scene_miou([(0, 1)], [(None, 1)]), "pred_scenes: expected an array"),
+        (lambda m: m.scene_miou([(0, 1)], [(3, 1)]), "pred_scenes: expected first <= last"),
+        (lambda m: m.scene_metrics(None), "scene_metrics: expected a sequence of movies"),
+        (
+            lambda m: m.scene_metrics([{"labels": [0, 1], "scores": [0.1, NAN]}]),
+            "scores: expected finite",
+        ),
+    ],
+)
+def test_metrics_refuse_bad_input(call, message):
+    import xuframe.metrics as m
+
+    with pytest.raises(InputError, match=message):
+        call(m)
+
+
+def test_psnr_of_huge_values_and_ranges_is_finite_and_right():
+    from xuframe.metrics import psnr
+
+    assert psnr(np.zeros(4), np.full(4, 0.1)) == pytest.approx(20.0)
+    assert psnr(np.zeros(4), np.full(4, 1e150), data_range=1e200) == pytest.approx(1000.0)
+    assert psnr(np.array([True, False]).astype(float), np.zeros(2)) == pytest.approx(
+        10 * math.log10(2)
+    )

@@ -28,6 +28,7 @@ from xuframe.data._coco import annotation_records
 from xuframe.data._detection import ImageId, as_id, check_unique_ids, id_order, sample_image_id
 from xuframe.errors import InputError, MissingExtraError
 from xuframe.types import Boxes2D, Detections
+from xuframe.validation import check_int, check_memory, check_tensor
 
 __all__ = ["COCO_METRICS", "coco_ground_truth", "coco_map", "coco_results", "write_coco_results"]
 
@@ -47,8 +48,14 @@ COCO_METRICS = (
 )
 
 
+def _check_sequence(value: Any, what: str, of: str) -> None:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise InputError(f"{what}: expected a sequence of {of}, got {type(value).__name__}")
+
+
 def _target_ids(targets: Sequence[Mapping[str, Any]], where: str) -> list[ImageId]:
     """The targets' image ids (their position where a target has none), checked unique."""
+    _check_sequence(targets, f"{where}: targets", "detection samples (dicts)")
     for i, t in enumerate(targets):
         if not isinstance(t, Mapping):
             raise InputError(f"{where}: target {i} is a {type(t).__name__}, expected a dict")
@@ -58,20 +65,44 @@ def _target_ids(targets: Sequence[Mapping[str, Any]], where: str) -> list[ImageI
 
 
 def _ground_truth(
-    targets: Sequence[Mapping[str, Any]], ids: Sequence[ImageId], n_classes: int, where: str
+    targets: Sequence[Mapping[str, Any]],
+    ids: Sequence[ImageId],
+    n_classes: int,
+    where: str,
+    used: set[int] | None = None,
 ) -> dict[str, Any]:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-        raise InputError(f"{where}: n_classes must be a positive int, got {n_classes!r}")
+    """The COCO ground-truth dict; its categories are every class, or only the labels in
+    ``used`` and the targets when ``used`` is given (classes without ground truth or
+    detections do not change COCO's metrics)."""
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for i, (t, image_id) in enumerate(zip(targets, ids, strict=True)):
         if not isinstance(t.get("boxes"), Boxes2D) or "labels" not in t:
             raise InputError(f"{where}: target {i} needs 'boxes' (Boxes2D) and 'labels'")
         _check_labels(t["labels"], len(t["boxes"]), n_classes, f"{where}: target {i}")
+        _check_detection_tensors(t["boxes"], None, t["labels"], f"{where}: target {i}")
+        if used is not None:
+            used.update(int(v) for v in t["labels"].tolist())
         images.append({"id": image_id, "width": 0, "height": 0, "file_name": ""})
         annotations += annotation_records(dict(t), image_id, first_id=len(annotations) + 1)
-    categories = [{"id": k + 1, "name": str(k)} for k in range(n_classes)]
+    classes = range(n_classes) if used is None else sorted(used)
+    categories = [{"id": k + 1, "name": str(k)} for k in classes]
     return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def _check_detection_tensors(
+    boxes: Boxes2D, scores: torch.Tensor | None, labels: object, where: str
+) -> None:
+    """The tensors inside a Boxes2D / Detections are real, finite, and labels integers (the
+    value types check this when built; this catches one changed afterwards)."""
+    check_tensor(boxes.tensor, f"{where}: boxes", ndim=2)
+    if scores is not None:
+        check_tensor(scores, f"{where}: scores", ndim=1)
+    check_tensor(labels, f"{where}: labels", ndim=1, floating=False)
+
+
+def _check_n_classes(n_classes: Any, where: str) -> int:
+    return check_int(n_classes, f"{where}: n_classes", min=1)
 
 
 def _check_labels(labels: object, n: int, n_classes: int, where: str) -> None:
@@ -92,6 +123,8 @@ def coco_ground_truth(targets: Sequence[dict[str, Any]], n_classes: int) -> dict
     position. Raises :class:`InputError` for a target without ``boxes`` (Boxes2D) and
     ``labels``, a label outside ``0 .. n_classes - 1``, or an image id that is neither an int
     nor a str or appears twice."""
+    n_classes = _check_n_classes(n_classes, "coco_ground_truth")
+    check_memory(n_classes * 100.0, f"coco_ground_truth: a category list of n_classes={n_classes}")
     ids = _target_ids(targets, "coco_ground_truth")
     return _ground_truth(targets, ids, n_classes, "coco_ground_truth")
 
@@ -103,6 +136,8 @@ def coco_results(
     detections; category ids are ``label + 1`` and image ids (ints or strings) are kept.
     Raises :class:`InputError` when the lengths differ, a prediction is not a
     :class:`Detections` of :class:`Boxes2D`, or an image id is neither an int nor a str."""
+    _check_sequence(predictions, "coco_results: predictions", "Detections")
+    _check_sequence(image_ids, "coco_results: image_ids", "image ids")
     if len(predictions) != len(image_ids):
         raise InputError(
             f"coco_results: {len(predictions)} predictions for {len(image_ids)} image ids"
@@ -165,16 +200,23 @@ def coco_map(
         )
     except ImportError as err:  # pragma: no cover - a dependency of xuframe
         raise MissingExtraError("faster_coco_eval") from err
+    _check_sequence(predictions, "coco_map: predictions", "Detections")
+    _check_sequence(targets, "coco_map: targets", "detection samples (dicts)")
+    n_classes = _check_n_classes(n_classes, "coco_map")
     if len(predictions) != len(targets):
         raise InputError(f"coco_map: {len(predictions)} predictions for {len(targets)} targets")
     ids = _target_ids(targets, "coco_map")
     # faster-coco-eval turns image ids into ints: evaluate under stand-ins 1 .. N numbered in
     # pycocotools' image order (its sorted ids), which also decides its ties between images.
     stand_in = {v: k + 1 for k, v in enumerate(sorted(ids, key=id_order))}
-    gt = _ground_truth(targets, [stand_in[v] for v in ids], n_classes, "coco_map")
+    used: set[int] = set()
     for k, det in enumerate(predictions):
-        if isinstance(det, Detections):
-            _check_labels(det.labels, len(det.labels), n_classes, f"coco_map: prediction {k}")
+        if isinstance(det, Detections) and isinstance(det.geometry, Boxes2D):
+            where = f"coco_map: prediction {k}"
+            _check_detection_tensors(det.geometry, det.scores, det.labels, where)
+            _check_labels(det.labels, len(det.labels), n_classes, where)
+            used.update(int(v) for v in det.labels.tolist())
+    gt = _ground_truth(targets, [stand_in[v] for v in ids], n_classes, "coco_map", used)
     results = coco_results(predictions, [stand_in[v] for v in ids])
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO(gt)

@@ -39,6 +39,7 @@ import torch
 from xuframe.data._kitti import KittiObject
 from xuframe.errors import InputError
 from xuframe.ops import bev_iou, box_iou, boxes3d_iou
+from xuframe.validation import check_float
 
 __all__ = ["KITTI_MIN_OVERLAP", "kitti_ap"]
 
@@ -51,6 +52,50 @@ _MIN_HEIGHT = (40.0, 25.0, 25.0)
 _MAX_OCCLUSION = (0, 1, 2)
 _MAX_TRUNCATION = (0.15, 0.3, 0.5)
 _DIFFICULTY = {"easy": 0, "moderate": 1, "hard": 2}
+
+
+def _check_frames(frames: Any, what: str) -> None:
+    """``frames``: a sequence (one per image) of sequences of :class:`KittiObject` whose
+    numbers are finite (a missing score is None; AOS checks alpha's -10 on its own)."""
+    if isinstance(frames, (str, bytes)) or not isinstance(frames, Sequence):
+        raise InputError(
+            f"kitti_ap: {what}: expected a sequence of frames (one sequence of KittiObject per "
+            f"image), got {type(frames).__name__}"
+        )
+    for f, frame in enumerate(frames):
+        if isinstance(frame, (str, bytes)) or not isinstance(frame, Sequence):
+            raise InputError(
+                f"kitti_ap: {what}[{f}]: expected a sequence of KittiObject, got "
+                f"{type(frame).__name__}"
+            )
+        for k, o in enumerate(frame):
+            if not isinstance(o, KittiObject):
+                raise InputError(
+                    f"kitti_ap: {what}[{f}][{k}]: expected a KittiObject, got {type(o).__name__}"
+                )
+            if not isinstance(o.type, str):
+                raise InputError(
+                    f"kitti_ap: {what}[{f}][{k}]: expected a class name (str), got "
+                    f"{type(o.type).__name__}"
+                )
+            numbers: dict[str, list[Any]] = {
+                "truncated": [o.truncated],
+                "occluded": [o.occluded],
+                "alpha": [o.alpha],
+                "bbox": list(o.bbox),
+                "dimensions": list(o.dimensions),
+                "location": list(o.location),
+                "rotation_y": [o.rotation_y],
+                "score": [] if o.score is None else [o.score],
+            }
+            for field, values in numbers.items():
+                for v in values:
+                    real = isinstance(v, (int, float, np.integer, np.floating))
+                    if isinstance(v, bool) or not real or not math.isfinite(v):
+                        raise InputError(
+                            f"kitti_ap: {what}[{f}][{k}] ({o.type}): expected finite numbers in "
+                            f"{field}, got {getattr(o, field)!r}"
+                        )
 
 
 def _overlaps(
@@ -224,15 +269,23 @@ def kitti_ap(
     72 settings), except that the port
     recognises DontCare only when spelt exactly ``DontCare``.
 
-    Raises :class:`~xuframe.errors.InputError` for different numbers of frames, a ``cls``
-    that is not a string, an unknown ``metric``, ``difficulty``, ``interpolation`` or
-    ``devkit``, or (AOS) a missing orientation.
+    Raises :class:`~xuframe.errors.InputError` for frames that are not sequences of
+    :class:`KittiObject`, an object with a NaN or infinite number (box, dimensions, location,
+    rotation, truncation, alpha or score), different numbers of frames, a ``cls`` that is not a
+    string, a ``min_overlap`` outside ``(0, 1]``, an unknown ``metric``, ``difficulty``,
+    ``interpolation`` or ``devkit``, or (AOS) a missing orientation.
 
     Source: the KITTI object devkit (``evaluate_object.cpp``; Geiger, Lenz and Urtasun, CVPR
     2012) and its python port (``kitti_object_eval_python``, Yan, SECOND)."""
+    _check_frames(ground_truth, "ground_truth")
+    _check_frames(detections, "detections")
     if len(ground_truth) != len(detections):
         raise InputError(
             f"kitti_ap: {len(ground_truth)} ground-truth frames, {len(detections)} detection frames"
+        )
+    if min_overlap is not None:
+        min_overlap = check_float(
+            min_overlap, "kitti_ap: min_overlap", min=0.0, max=1.0, min_open=True
         )
     if not isinstance(cls, str):
         raise InputError(f"kitti_ap: cls must be a class name (str), got {type(cls).__name__}")

@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from xuframe.errors import InputError
+from xuframe.validation import check_array, check_float, check_int, check_memory
 
 __all__ = [
     "boundaries_from_scenes",
@@ -38,7 +40,9 @@ Scenes = Sequence[tuple[int, int]]
 
 
 def _labels(labels: Any, name: str = "labels") -> np.ndarray[Any, np.dtype[np.int64]]:
-    arr = np.asarray(labels)
+    if getattr(labels, "dtype", None) in (np.bool_, torch.bool):  # a mask: its 0s and 1s
+        labels = labels.astype(np.int64) if isinstance(labels, np.ndarray) else labels.long()
+    arr = check_array(labels, name, dtype=np.int64)
     if arr.ndim != 1 or len(arr) == 0:
         raise InputError(f"expected {name} as a non-empty 1-D sequence, got shape {arr.shape}")
     if not np.isin(arr, (0, 1)).all():
@@ -55,11 +59,31 @@ def scenes_from_boundaries(labels: Any) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
+def _scenes(scenes: Any, what: str) -> list[tuple[int, int]]:
+    """``scenes`` as ``(first, last)`` int pairs with ``first <= last``."""
+    if isinstance(scenes, (str, bytes)):
+        raise InputError(f"{what}: expected (first, last) pairs of ints, got a str")
+    arr = check_array(scenes, what, dtype=np.int64)
+    if arr.size == 0 and arr.ndim == 1:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError(f"{what}: expected (first, last) pairs of ints, got shape {arr.shape}")
+    if (arr[:, 1] < arr[:, 0]).any():
+        k = int(np.flatnonzero(arr[:, 1] < arr[:, 0])[0])
+        raise InputError(f"{what}: expected first <= last, scene {k} is {arr[k].tolist()}")
+    return [(int(a), int(b)) for a, b in arr]
+
+
 def boundaries_from_scenes(scenes: Scenes, n_shots: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """Per-shot boundary labels for scenes that tile ``0 .. n_shots - 1`` in order."""
+    """Per-shot boundary labels for scenes that tile ``0 .. n_shots - 1`` in order.
+    Raises :class:`~xuframe.errors.InputError` for scenes that are not ``(first, last)`` int
+    pairs tiling the shots, or an ``n_shots`` that is not an int >= 1 (or too large to hold)."""
+    n_shots = check_int(n_shots, "boundaries_from_scenes: n_shots", min=1)
+    pairs = _scenes(scenes, "boundaries_from_scenes: scenes")
+    check_memory(8.0 * n_shots, f"boundaries_from_scenes: labels for n_shots={n_shots}")
     labels = np.zeros(n_shots, dtype=np.int64)
     expected = 0
-    for first, last in scenes:
+    for first, last in pairs:
         if first != expected or last < first or last >= n_shots:
             raise InputError(
                 f"expected scenes that tile 0..{n_shots - 1} in order, got {list(scenes)}"
@@ -76,11 +100,9 @@ def boundary_ap(labels: Any, scores: Any) -> float:
     scikit-learn's ``average_precision_score``: ``sum_n (R_n - R_{n-1}) P_n`` over the
     distinct score thresholds, high to low. NaN when there is no true boundary."""
     y = _labels(labels)
-    s = np.asarray(scores, dtype=np.float64)
+    s = check_array(scores, "boundary_ap: scores")
     if s.shape != y.shape:
         raise InputError(f"expected one score per label ({y.shape}), got shape {s.shape}")
-    if not np.isfinite(s).all():
-        raise InputError("boundary scores must be finite")
     positives = int(y.sum())
     if positives == 0:
         return float("nan")
@@ -107,10 +129,14 @@ def _iou_matrix(a: Scenes, b: Scenes) -> np.ndarray[Any, np.dtype[np.float64]]:
 def scene_miou(true_scenes: Scenes, pred_scenes: Scenes) -> float:
     """Symmetric best-match IoU of two scene lists (inclusive intervals, in shots or frames):
     the mean over true scenes of their best IoU with a predicted one, averaged with the same
-    from the predicted side."""
-    if len(true_scenes) == 0 or len(pred_scenes) == 0:
+    from the predicted side. Raises :class:`~xuframe.errors.InputError` for scenes that are not
+    ``(first, last)`` int pairs with ``first <= last``, or none on a side."""
+    true = _scenes(true_scenes, "scene_miou: true_scenes")
+    pred = _scenes(pred_scenes, "scene_miou: pred_scenes")
+    if len(true) == 0 or len(pred) == 0:
         raise InputError("scene_miou: expected at least one scene on each side")
-    iou = _iou_matrix(true_scenes, pred_scenes)
+    check_memory(8.0 * 4 * len(true) * len(pred), "scene_miou: the scene IoU matrix")
+    iou = _iou_matrix(true, pred)
     return float((iou.max(1).mean() + iou.max(0).mean()) / 2)
 
 
@@ -131,7 +157,9 @@ def boundary_recall_at(
     away whose shot ends less than ``seconds`` from theirs (MovieScenes' Recall@3s uses
     ``seconds=3``, ``max_shots=5``, and shot end times in seconds); NaN when there is none."""
     y, p = _labels(labels), _labels(predicted, "predicted")
-    t = np.asarray(shot_end_times, dtype=np.float64)
+    t = check_array(shot_end_times, "boundary_recall_at: shot_end_times")
+    seconds = check_float(seconds, "boundary_recall_at: seconds", min=0.0, finite=False)
+    max_shots = check_int(max_shots, "boundary_recall_at: max_shots", min=0)
     if y.shape != p.shape or t.shape != y.shape:
         raise InputError(
             f"expected labels, predictions and shot times of one shape, got {y.shape}, "
@@ -157,13 +185,29 @@ def scene_metrics(
     ``AP`` pools every movie's shots; ``mAP`` averages the per-movie APs; ``mIoU``,
     ``Recall`` and ``Recall@{seconds}s`` (when times are given) average per movie.
     """
+    if isinstance(movies, (str, bytes, dict)) or not isinstance(movies, Sequence):
+        raise InputError(
+            f"scene_metrics: expected a sequence of movies (dicts), got {type(movies).__name__}"
+        )
     if len(movies) == 0:
         raise InputError("scene_metrics: expected at least one movie")
+    threshold = check_float(threshold, "scene_metrics: threshold")
+    seconds = check_float(seconds, "scene_metrics: seconds", min=0.0, finite=False)
+    for k, movie in enumerate(movies):
+        if not isinstance(movie, dict) or "labels" not in movie or "scores" not in movie:
+            raise InputError(
+                f"scene_metrics: movie {k}: expected a dict with 'labels' and 'scores', got "
+                f"{type(movie).__name__}"
+            )
     aps, mious, recalls, recalls_at = [], [], [], []
     all_labels, all_scores = [], []
     for movie in movies:
         labels = _labels(movie["labels"])
-        scores = np.asarray(movie["scores"], dtype=np.float64)
+        scores = check_array(movie["scores"], "scene_metrics: scores")
+        if scores.shape != labels.shape:
+            raise InputError(
+                f"scene_metrics: expected one score per label ({labels.shape}), got {scores.shape}"
+            )
         predicted = movie.get("predicted")
         pred = (scores > threshold).astype(np.int64) if predicted is None else _labels(predicted)
         all_labels.append(labels[:-1])
