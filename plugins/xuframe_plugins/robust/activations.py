@@ -34,6 +34,8 @@ midpoint for an upper line, a higher one for a lower line).
 
 from __future__ import annotations
 
+import math
+import typing
 from collections.abc import Callable
 from typing import Literal
 
@@ -42,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xuframe.errors import InputError
+from xuframe.validation import check_choice, check_float, check_int, check_memory, check_tensor
 
 __all__ = [
     "ParamRamp",
@@ -64,6 +67,10 @@ class ParamRamp(nn.Module):
     ``a = negative_slope`` and ``r`` a parameter of shape ``shape`` (one per neuron; clamped to
     at least ``min_r``). With a flat right part, neurons saturated above ``r`` are stable, which
     is what makes ParamRamp networks easier to verify.
+
+    ``shape`` is a positive int or a tuple of them (numpy integers too); ``negative_slope`` a
+    number in ``[0, 1)``, ``r_init`` a finite number > 0, ``min_r`` a finite number >= 0.
+    Anything else, or heights too large for memory, raises InputError.
     """
 
     def __init__(
@@ -74,25 +81,47 @@ class ParamRamp(nn.Module):
         min_r: float = 1e-3,
     ) -> None:
         super().__init__()
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if negative_slope < 0 or negative_slope >= 1:
-            raise InputError(f"ParamRamp: expected 0 <= negative_slope < 1, got {negative_slope}")
-        if r_init <= 0:
-            raise InputError(f"ParamRamp: expected r_init > 0, got {r_init}")
-        self.negative_slope = float(negative_slope)
-        self.min_r = float(min_r)
-        self.r = nn.Parameter(torch.full(shape, float(r_init)))
+        if isinstance(shape, (tuple, list, torch.Size)):
+            dims = tuple(check_int(n, f"ParamRamp shape[{i}]", min=1) for i, n in enumerate(shape))
+        else:
+            dims = (check_int(shape, "ParamRamp shape", min=1),)
+        check_memory(4.0 * math.prod(dims), f"ParamRamp heights of shape {dims}")
+        self.negative_slope = check_float(negative_slope, "ParamRamp negative_slope", min=0.0)
+        if self.negative_slope >= 1:
+            raise InputError(
+                f"ParamRamp negative_slope: expected a number >= 0 and < 1, got {negative_slope}"
+            )
+        self.min_r = check_float(min_r, "ParamRamp min_r", min=0.0)
+        r_init = check_float(r_init, "ParamRamp r_init", min=0.0, min_open=True)
+        self.r = nn.Parameter(torch.full(dims, r_init))
 
     def height(self) -> torch.Tensor:
         """The per-neuron ``r`` actually used (clamped to ``min_r``)."""
         return self.r.clamp(min=self.min_r)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r = self.height()
-        return torch.where(z < 0, self.negative_slope * z, torch.minimum(z, r.expand_as(z)))
+        """``sigma(z)`` for ``z`` shaped ``(N, *shape)`` (or any shape the heights broadcast to).
+
+        Raises InputError for a ``z`` that is not a floating tensor of such a shape.
+        """
+        check_tensor(z, "ParamRamp input", finite=False)
+        heights = tuple(self.r.shape)
+        if len(heights) > z.dim() or any(
+            h not in (1, n) for h, n in zip(heights[::-1], tuple(z.shape)[::-1], strict=False)
+        ):
+            raise InputError(
+                f"ParamRamp input: expected a shape ending in {heights} (its heights' shape), "
+                f"got {tuple(z.shape)}"
+            )
+        return _ramp(self, z)
 
     def extra_repr(self) -> str:
         return f"shape={tuple(self.r.shape)}, negative_slope={self.negative_slope}"
+
+
+def _ramp(module: ParamRamp, z: torch.Tensor) -> torch.Tensor:
+    r = module.height()
+    return torch.where(z < 0, module.negative_slope * z, torch.minimum(z, r.expand_as(z)))
 
 
 _CALL_PATH = ("__call__", "_call_impl", "_wrapped_call_impl")
@@ -166,7 +195,7 @@ def activation_function(module: nn.Module) -> Callable[[torch.Tensor], torch.Ten
     """
     _check_activation(module)
     if isinstance(module, ParamRamp):
-        return lambda z: ParamRamp.forward(module, z)
+        return lambda z: _ramp(module, z)
     if isinstance(module, nn.LeakyReLU):
         slope = module.negative_slope
         return lambda z: F.leaky_relu(z, slope)
@@ -205,17 +234,52 @@ def bounding_lines(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(k_L, b_L, k_U, b_U)``, each shaped like ``l``: valid bounding lines of sigma on ``[l, u]``.
 
-    ``sigma`` is a ReLU, a LeakyReLU (slope in [0, 1]) or a ParamRamp, evaluated out of place;
-    anything else (a subclass overriding ``forward`` included) raises InputError.
+    ``sigma`` is a ReLU, a LeakyReLU (slope in [0, 1]) or a ParamRamp (whose heights broadcast
+    to ``l``'s shape and have its dtype), evaluated out of place; ``l`` and ``u`` are finite
+    floating tensors of one shape, dtype and device with ``l <= u`` element-wise; ``strategy``
+    is ``constant``, ``tight`` or ``adaptive``.
+
+    Raises:
+        InputError: for any other activation (a subclass overriding ``forward`` included),
+            and for ``l``, ``u`` or ``strategy`` that break these rules.
     """
+    _check_activation(sigma)
+    check_choice(strategy, "strategy", typing.get_args(Strategy))
+    l = check_tensor(l, "l")
+    u = check_tensor(u, "u", shape=tuple(l.shape), dtype=l.dtype)
+    if u.device != l.device:
+        raise InputError(f"u: expected a tensor on {l.device} (as l), got one on {u.device}")
+    if not bool((l <= u).all()):
+        raise InputError("l, u: expected l <= u element-wise, got l > u somewhere")
+    if isinstance(sigma, ParamRamp):
+        heights = sigma.r
+        if heights.dtype != l.dtype or heights.device != l.device:
+            raise InputError(
+                f"l: expected dtype {heights.dtype} on {heights.device} (the ParamRamp's heights), "
+                f"got {l.dtype} on {l.device}"
+            )
+        shape, own = tuple(l.shape), tuple(heights.shape)
+        fits = len(own) <= len(shape) and all(
+            h in (1, n) for h, n in zip(own[::-1], shape[::-1], strict=False)
+        )
+        if not fits:
+            raise InputError(
+                f"l: expected a shape that the ParamRamp's heights {tuple(heights.shape)} "
+                f"broadcast to, got {tuple(l.shape)}"
+            )
+    return _bounding_lines(sigma, l, u, strategy)
+
+
+def _bounding_lines(
+    sigma: nn.Module, l: torch.Tensor, u: torch.Tensor, strategy: Strategy
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`bounding_lines` on arguments the bounds have already made valid."""
     breakpoints = activation_breakpoints(sigma)
     f = activation_function(sigma)
     s_l, s_u = f(l), f(u)
     if strategy == "constant":
         zero = torch.zeros_like(l)
         return zero, s_l, zero, s_u
-    if strategy not in ("tight", "adaptive"):
-        raise InputError(f"expected strategy constant, tight or adaptive, got {strategy!r}")
     min_from_l, max_from_l, min_to_u, max_to_u = _secants(f, l, u, s_l, s_u, breakpoints)
     k_l, b_l = min_from_l, s_l - min_from_l * l  # L1
     k_u, b_u = min_to_u, s_u - min_to_u * u  # U1

@@ -26,27 +26,65 @@ margin is bounded as one linear function.
 from __future__ import annotations
 
 import math
+import typing
 from typing import Literal
 
 import torch
 
+from xuframe.errors import InputError, XuframeError
+from xuframe.validation import check_choice, check_float, check_tensor
 from xuframe_plugins.robust.activations import (
     Strategy,
+    _bounding_lines,
     activation_breakpoints,
-    bounding_lines,
     through_lines,
 )
-from xuframe_plugins.robust.network import Activation, Affine, Network
+from xuframe_plugins.robust.network import Activation, Affine, Network, all_finite
 from xuframe_plugins.robust.patches import patch_backward, patches_apply
 
-__all__ = ["InputSet", "Method", "compute_bounds", "ibp_and_crown_ibp"]
+__all__ = ["InputSet", "Method", "check_clip", "compute_bounds", "ibp_and_crown_ibp"]
 
 Method = Literal["ibp", "lbp", "crown-ibp", "crown-lbp", "crown"]
 Lines = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def check_clip(
+    clip: object, *, what: str = "clip", error: type[XuframeError] = InputError
+) -> tuple[float | None, float | None]:
+    """``clip`` as ``(clip_min, clip_max)``: a pair of finite numbers or None with
+    ``clip_min < clip_max`` when both are given; otherwise ``error`` naming ``what``."""
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise error(
+            f"{what}: expected a pair (clip_min, clip_max) of numbers or None, got {clip!r}"
+        )
+    low, high = (
+        None if end is None else check_float(end, f"{what}[{i}] ({name})", error=error)
+        for i, (end, name) in enumerate(zip(clip, ("clip_min", "clip_max"), strict=True))
+    )
+    if low is not None and high is not None and not low < high:
+        raise error(
+            f"{what}: expected clip_min < clip_max (a data range), got clip_min={low:g}, "
+            f"clip_max={high:g}"
+        )
+    return low, high
+
+
 class InputSet:
-    """The perturbation set: an l_inf box (optionally clipped to a data range) or an l_2 ball."""
+    """The perturbation set: an l_inf box (optionally clipped to a data range) or an l_2 ball.
+
+    ``x`` is a floating batch ``(B, ...)``; ``eps`` a finite radius >= 0 in the units of ``x``;
+    ``norm`` ``math.inf`` or ``2``; ``clip`` the data range ``(clip_min, clip_max)`` (either may
+    be None; l_inf only) that the box is intersected with. With both ends given, an ``eps``
+    larger than the distance from ``x`` to the far end of the range is lowered to it: the
+    clipped box is then the whole range either way, so any finite ``eps`` gives finite bounds.
+
+    Raises:
+        InputError: for ``x`` that is not a finite non-empty floating tensor with a batch
+            dimension, ``eps`` that is not a finite number >= 0, another ``norm``, a ``clip``
+            that is not two numbers (or None) with ``clip_min < clip_max``, an ``x`` farther than
+            ``eps`` outside the clip range (the clipped set would be empty), or an ``eps``
+            beyond the largest number of ``x``'s dtype (once capped by the clip range).
+    """
 
     def __init__(
         self,
@@ -55,6 +93,38 @@ class InputSet:
         norm: float,
         clip: tuple[float | None, float | None] = (None, None),
     ) -> None:
+        x = check_tensor(x, "x", non_empty=True, finite=False)
+        if not all_finite(x):
+            raise InputError("x: expected finite values, got NaN or inf")
+        if x.dim() < 2:
+            raise InputError(f"x: expected a batch (B, ...), got shape {tuple(x.shape)}")
+        eps = requested = check_float(eps, "eps", min=0.0)
+        norm = check_float(norm, "norm", finite=False)
+        if norm not in (math.inf, 2.0):
+            raise InputError(f"norm: expected inf or 2, got {norm:g}")
+        low, high = check_clip(clip)
+        if norm == math.inf and (low is not None or high is not None):
+            smallest, largest = float(x.min()), float(x.max())
+            if low is not None and smallest + eps < low:
+                raise InputError(
+                    f"x: expected values within eps={eps:g} of the clip range, got {smallest:g} "
+                    f"below clip_min={low:g} (the clipped box would be empty)"
+                )
+            if high is not None and largest - eps > high:
+                raise InputError(
+                    f"x: expected values within eps={eps:g} of the clip range, got {largest:g} "
+                    f"above clip_max={high:g} (the clipped box would be empty)"
+                )
+            if low is not None and high is not None:  # beyond this the box is the whole range
+                eps = min(eps, max(largest - low, high - smallest))
+        if eps > torch.finfo(x.dtype).max:
+            raise InputError(
+                f"eps: expected a radius that fits {x.dtype} (at most "
+                f"{torch.finfo(x.dtype).max:.3g}), got {eps:.3g}; a smaller eps, both clip_min "
+                "and clip_max (l_inf), or float64 would do"
+            )
+        #: the eps asked for; ``eps`` is the radius used (lower where the clip range caps it)
+        self.requested_eps = requested
         self.x, self.eps, self.norm = x, eps, norm
         # uniform: one radius for every coordinate, so the spread is a dual norm (one fused pass)
         self.uniform = True
@@ -62,14 +132,15 @@ class InputSet:
         if norm == math.inf:
             lo, hi = x - eps, x + eps
             clipped = torch.zeros_like(x, dtype=torch.bool)
-            if clip[0] is not None:
-                clipped |= lo < clip[0]
-                lo = lo.clamp(min=clip[0])
-            if clip[1] is not None:
-                clipped |= hi > clip[1]
-                hi = hi.clamp(max=clip[1])
+            if low is not None:
+                clipped |= lo < low
+                lo = lo.clamp(min=low)
+            if high is not None:
+                clipped |= hi > high
+                hi = hi.clamp(max=high)
             if bool(clipped.any()):
                 self.uniform = False
+                lo = torch.minimum(lo, hi)  # rounding at the range's end must not empty the box
                 self.center, self.radius = (lo + hi) / 2, (hi - lo) / 2
         # else the l_2 ball; its bounding box (radius eps) is used where a box is needed
 
@@ -262,7 +333,7 @@ def _lbp(
                 lo = torch.maximum(_concretize_forward(lam_lo, a_lo, inputs, upper=False), step_lo)
                 hi = torch.minimum(_concretize_forward(lam_hi, a_hi, inputs, upper=True), step_hi)
             pre[i] = (lo, hi)
-            lines[i] = k_l, c_l, k_u, c_u = bounding_lines(op.module, lo, hi, strategy)
+            lines[i] = k_l, c_l, k_u, c_u = _bounding_lines(op.module, lo, hi, strategy)
             lam_lo, lam_hi = lam_lo * k_l.unsqueeze(1), lam_hi * k_u.unsqueeze(1)
             a_lo, a_hi = a_lo * k_l + c_l, a_hi * k_u + c_u
     return pre, lines, (lam_lo, a_lo, lam_hi, a_hi)
@@ -377,7 +448,7 @@ def _crown_last(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """CROWN's backward pass for the last layer, given every activation's pre-activation bounds."""
     lines = {
-        i: bounding_lines(net.ops[i].module, l, u, strategy)  # type: ignore[union-attr]
+        i: _bounding_lines(net.ops[i].module, l, u, strategy)  # type: ignore[union-attr]
         for i, (l, u) in pre.items()
     }
     return _backward(net, len(net.ops), spec, lines, inputs)
@@ -386,7 +457,11 @@ def _crown_last(
 def ibp_and_crown_ibp(
     net: Network, inputs: InputSet, spec: torch.Tensor, strategy: Strategy
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """IBP and CROWN-IBP bounds from one interval pass (what CROWN-IBP training needs every step)."""
+    """IBP and CROWN-IBP bounds from one interval pass (what CROWN-IBP training needs every step).
+
+    Arguments and errors as :func:`compute_bounds`.
+    """
+    _check_arguments(net, inputs, spec, "ibp", strategy)
     if not net.activations:
         exact = compute_bounds(net, inputs, spec, "ibp", strategy)
         return exact, exact
@@ -394,10 +469,46 @@ def ibp_and_crown_ibp(
     return _interval_output(net, lo, hi, spec), _crown_last(net, inputs, spec, pre, strategy)
 
 
+def _check_arguments(
+    net: object, inputs: object, spec: object, method: object, strategy: object
+) -> None:
+    if not isinstance(net, Network):
+        raise InputError(f"net: expected a Network, got {type(net).__name__}")
+    if not isinstance(inputs, InputSet):
+        raise InputError(f"inputs: expected an InputSet, got {type(inputs).__name__}")
+    if tuple(inputs.x.shape[1:]) != net.in_shape:
+        raise InputError(
+            f"inputs: expected x of per-sample shape {net.in_shape} (the network's input), "
+            f"got {tuple(inputs.x.shape[1:])}"
+        )
+    check_choice(method, "method", typing.get_args(Method))
+    check_choice(strategy, "strategy", typing.get_args(Strategy))
+    spec = check_tensor(spec, "spec", dtype=inputs.x.dtype, non_empty=False)
+    if spec.device != inputs.x.device:
+        raise InputError(f"spec: expected a tensor on {inputs.x.device}, got one on {spec.device}")
+    batch = inputs.x.shape[0]
+    if (
+        spec.dim() != 2 + len(net.out_shape)
+        or tuple(spec.shape[2:]) != net.out_shape
+        or (spec.shape[0] not in (1, batch))
+    ):
+        raise InputError(
+            f"spec: expected shape ({batch} or 1, S, {', '.join(map(str, net.out_shape))}), "
+            f"got {tuple(spec.shape)}"
+        )
+
+
 def compute_bounds(
     net: Network, inputs: InputSet, spec: torch.Tensor, method: Method, strategy: Strategy
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lower and upper bounds ``(B, S)`` on ``spec @ net(x')`` over the input set."""
+    """Lower and upper bounds ``(B, S)`` on ``spec @ net(x')`` over the input set.
+
+    ``net`` is a :class:`~xuframe_plugins.robust.network.Network`, ``inputs`` an
+    :class:`InputSet` whose ``x`` fits it, ``spec`` a tensor ``(B or 1, S, *net.out_shape)`` of
+    ``x``'s dtype and device, ``method`` one of :data:`Method` and ``strategy`` one of
+    ``constant``, ``tight``, ``adaptive``. Raises InputError for anything else.
+    """
+    _check_arguments(net, inputs, spec, method, strategy)
     if not net.activations:
         a, bias, _ = _tail_spec(net, spec)
         return inputs.concretize(a, bias, upper=False), inputs.concretize(a, bias, upper=True)
@@ -438,5 +549,5 @@ def compute_bounds(
             else:
                 l, u = _crown_layer(net, i, pre, lines, inputs)
             pre[i] = (l, u)
-            lines[i] = bounding_lines(op.module, l, u, strategy)
+            lines[i] = _bounding_lines(op.module, l, u, strategy)
     return _backward(net, len(net.ops), spec, lines, inputs)

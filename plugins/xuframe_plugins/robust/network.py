@@ -35,7 +35,7 @@ from xuframe_plugins.robust.activations import (
     not_own_code,
 )
 
-__all__ = ["Activation", "Affine", "Network", "check_network_input", "layer_chain"]
+__all__ = ["Activation", "Affine", "Network", "all_finite", "check_network_input", "layer_chain"]
 
 
 class Affine(abc.ABC):
@@ -302,12 +302,15 @@ def layer_chain(
     trained is checked).
 
     Raises:
-        InputError: naming the first module that is not a supported layer or a plain chain, by
-            its qualified path in ``model`` and its class (e.g. ``"layers.2 (ResidualBlock)"``),
+        InputError: for a ``model`` that is not an ``nn.Module``; naming the first module that
+            is not a supported layer or a plain chain, by its qualified path in ``model`` and
+            its class (e.g. ``"layers.2 (ResidualBlock)"``),
             and why: a Sequential subclass whose ``forward`` is its own (a residual block), a
             subclass of a supported layer that overrides ``forward``, a ModuleList (it has no
             forward), any other module, a hook, or a supported layer in an unsupported mode.
     """
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     if _torch_module._global_forward_pre_hooks or _torch_module._global_forward_hooks:
         raise InputError(
             "a global module forward hook is registered (torch.nn.modules.module."
@@ -343,6 +346,13 @@ def layer_chain(
 
     walk(model, "")
     return chain
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Is every entry of the floating tensor ``t`` finite? (A finite sum proves it in one cheap
+    pass, as NaN and inf propagate; only a sum that overflows needs the element-wise test.)"""
+    with torch.no_grad():
+        return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 class _Mismatch(Exception):
@@ -406,9 +416,9 @@ def _out_shape(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
             )
         return (module.out_channels, *size)
     assert isinstance(module, nn.AvgPool2d)  # layer_chain admits nothing else
-    k = _pair(module.kernel_size)  # type: ignore[arg-type]
-    s = _pair(module.stride) if module.stride is not None else k  # type: ignore[arg-type]
-    p = _pair(module.padding)  # type: ignore[arg-type]
+    k = _pair(module.kernel_size)
+    s = _pair(module.stride) if module.stride is not None else k
+    p = _pair(module.padding)
     if any(2 * p[i] > k[i] for i in range(2)):
         raise _Mismatch(f"a padding {p} of at most half its kernel {k} (a setting of the layer)")
     if len(shape) != 3:
@@ -543,25 +553,30 @@ def check_network_input(
         index, why = failure
         path, module = chain[index]
         where, layer_in = _where(path, module), shapes[-1]
+        spatial = any(isinstance(m, (nn.Conv2d, nn.AvgPool2d)) for _, m in chain[: index + 1])
+        if spatial and len(shape) == 3:
+            fits = _fitting_size(chain, shape[0], (shape[1], shape[2]))
+            if fits is not None:
+                raise InputError(
+                    f"{what}: expected inputs of shape {_shape_text((shape[0], *fits))} (or "
+                    f"another size that reaches {where} as it takes), got shape {got}: "
+                    f"{where} does not take inputs of shape {layer_in}, it takes {why.expected}"
+                )
         if all(isinstance(m, (*_SHAPE_FREE, ParamRamp)) for _, m in chain[:index]):
             want = expected or f"inputs that {where} takes: {why.expected}"
             flat = isinstance(module, nn.Linear) and math.prod(layer_in) == module.in_features
             advice = f"; put nn.Flatten() before {where}" if flat else ""
+            if not isinstance(module, nn.Linear):
+                advice = f"; per sample, {where} takes {why.expected}"
             raise InputError(f"{what}: expected {want}, got shape {got}{advice}")
-        fits = _fitting_size(chain, shape[0], (shape[1], shape[2])) if len(shape) == 3 else None
-        if fits is not None:
-            raise InputError(
-                f"{what}: expected inputs of shape {_shape_text((shape[0], *fits))} (or another "
-                f"size that the layers before {where} map to what it takes), got shape {got}: "
-                f"{where} does not take inputs of shape {layer_in}, it takes {why.expected}"
-            )
         raise InputError(
             f"the model: {where} does not take inputs of shape {layer_in} (what {what} of shape "
             f"{got} becomes before it), it takes {why.expected}"
         )
-    check_tensor(x, what)
+    if not all_finite(x):
+        raise InputError(f"{what}: expected finite values, got NaN or inf")
     for name, t in params:
-        if not bool(torch.isfinite(t).all()):
+        if not all_finite(t):
             raise InputError(f"the model: expected finite parameters, got NaN or inf in {name}")
     return shapes
 

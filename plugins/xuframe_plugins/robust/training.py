@@ -17,6 +17,7 @@ b over the ramp (the paper's "ParamRamp(0.01~0)").
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -26,11 +27,40 @@ from torch import nn
 
 from xuframe import Verifier
 from xuframe.errors import InputError
+from xuframe.validation import check_choice, check_float, check_int, check_labels
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
-from xuframe_plugins.robust.bounds import InputSet, compute_bounds, ibp_and_crown_ibp
-from xuframe_plugins.robust.network import Network, layer_chain
+from xuframe_plugins.robust.bounds import InputSet, check_clip, compute_bounds, ibp_and_crown_ibp
+from xuframe_plugins.robust.network import Network, check_network_input, layer_chain
 
 __all__ = ["VerifiedTraining", "verified_errors"]
+
+
+def _unit_pair(value: Any, what: str, *, below_one: bool = False) -> tuple[float, float]:
+    """``value`` as a pair of numbers in [0, 1] ([0, 1) with ``below_one``)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise InputError(f"{what}: expected a pair (start, end) of numbers, got {value!r}")
+    pair = tuple(check_float(v, f"{what}[{i}]", min=0.0, max=1.0) for i, v in enumerate(value))
+    if below_one and max(pair) >= 1:
+        raise InputError(f"{what}: expected numbers >= 0 and < 1, got {pair}")
+    return pair[0], pair[1]
+
+
+def _batch(batch: Any) -> tuple[Any, Any]:
+    if not isinstance(batch, Mapping) or "x" not in batch or "y" not in batch:
+        shown = sorted(map(str, batch)) if isinstance(batch, Mapping) else type(batch).__name__
+        raise InputError(f"batch: expected a mapping with keys 'x' and 'y', got {shown}")
+    return batch["x"], batch["y"]
+
+
+def _labels(y: Any, x: torch.Tensor, out: Network | tuple[int, ...]) -> torch.Tensor:
+    """``y`` checked as the labels of ``x`` for a classifier with outputs ``out`` ``(K,)``."""
+    shape = out.out_shape if isinstance(out, Network) else out
+    if len(shape) != 1:
+        raise InputError(
+            f"the model: expected outputs of shape (N, K) (class scores), got per-sample "
+            f"outputs of shape {shape}"
+        )
+    return check_labels(y, "y", n=x.shape[0], n_classes=shape[0]).to(x.device)
 
 
 def _ramp(step: int, start: int, length: int) -> float:
@@ -48,6 +78,12 @@ class VerifiedTraining(nn.Module):
     :func:`~xuframe_plugins.robust.network.layer_chain`): anything else raises InputError naming
     the module, here and before each robust loss. Dropout counts as the identity in the bounds
     (they bound the network as evaluated in eval mode); BatchNorm is refused in training mode.
+
+    ``eps`` is a finite radius >= 0 in the units of the inputs; ``ramp_start`` and
+    ``ramp_steps`` ints >= 0 (optimiser steps); ``kappa`` and ``beta`` pairs ``(start, end)``
+    in [0, 1]; ``clip`` the data range ``(clip_min, clip_max)`` (numbers or None,
+    ``clip_min < clip_max``), which every batch's ``x`` must lie in; ``negative_slope`` None or
+    a pair in [0, 1). Anything else raises InputError here, before training starts.
     """
 
     def __init__(
@@ -65,16 +101,18 @@ class VerifiedTraining(nn.Module):
         negative_slope: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
-        if method not in ("ibp", "crown-ibp"):
-            raise InputError(
-                f"verified training: expected method 'ibp' or 'crown-ibp', got {method!r}"
-            )
-        if not (eps >= 0 and math.isfinite(eps)):
-            raise InputError(f"verified training: expected eps >= 0, got {eps}")
         if not isinstance(model, nn.Module):
-            raise InputError(
-                f"verified training: expected model to be a torch.nn.Module, got {type(model).__name__}"
-            )
+            raise InputError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        eps = check_float(eps, "eps", min=0.0)
+        method = check_choice(method, "method", ("ibp", "crown-ibp"))
+        ramp_start = check_int(ramp_start, "ramp_start", min=0)
+        ramp_steps = check_int(ramp_steps, "ramp_steps", min=0)
+        kappa = _unit_pair(kappa, "kappa")
+        beta = _unit_pair(beta, "beta")
+        strategy = check_choice(strategy, "strategy", typing.get_args(Strategy))
+        clip = check_clip(clip)
+        if negative_slope is not None:
+            negative_slope = _unit_pair(negative_slope, "negative_slope", below_one=True)
         layer_chain(model, eval_dropout=True, check_modes=False)
         self.model = model
         self.eps, self.method, self.strategy, self.clip = eps, method, strategy, clip
@@ -84,8 +122,10 @@ class VerifiedTraining(nn.Module):
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
 
     def schedule(self, step: int | None = None) -> dict[str, float]:
-        """eps, kappa, beta (and the annealed negative slope) at ``step`` (default: the current step)."""
-        t = _ramp(int(self.step) if step is None else step, self.ramp_start, self.ramp_steps)
+        """eps, kappa, beta (and the annealed negative slope) at ``step`` (an int >= 0; default:
+        the current step). Raises InputError for another ``step``."""
+        step = int(self.step) if step is None else check_int(step, "step", min=0)
+        t = _ramp(step, self.ramp_start, self.ramp_steps)
         beta = (
             self.beta[0] + t * (self.beta[1] - self.beta[0]) if self.method == "crown-ibp" else 0.0
         )
@@ -106,9 +146,17 @@ class VerifiedTraining(nn.Module):
     def margin_lower_bounds(
         self, x: torch.Tensor, y: torch.Tensor, eps: float, beta: float
     ) -> torch.Tensor:
-        """``(B, K-1)`` lower bounds of ``f(x')_y - f(x')_j`` over the eps-ball, mixed by beta."""
+        """``(B, K-1)`` lower bounds of ``f(x')_y - f(x')_j`` over the eps-ball, mixed by beta.
+
+        ``x`` is a batch the model takes (checked as the verifiers check it), ``y`` its ``B``
+        integer labels in ``[0, K)``, ``eps`` a finite radius >= 0 and ``beta`` in ``[0, 1]``
+        (the CROWN-IBP share). Raises InputError, before any work, for anything else.
+        """
+        eps = check_float(eps, "eps", min=0.0)
+        beta = check_float(beta, "beta", min=0.0, max=1.0)
         net = Network(self.model, x, eval_dropout=True)
-        spec = Verifier.margin_spec(y, math.prod(net.out_shape)).to(x)
+        y = _labels(y, x, net)
+        spec = Verifier.margin_spec(y.cpu(), math.prod(net.out_shape)).to(x)
         inputs = InputSet(x, eps, math.inf, self.clip)
         if beta <= 0:
             lower, _ = compute_bounds(net, inputs, spec, "ibp", self.strategy)
@@ -119,11 +167,28 @@ class VerifiedTraining(nn.Module):
         return beta * crown + (1 - beta) * ibp
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        x, y = batch["x"], batch["y"]
+        """The clean (and, once eps and kappa allow, the robust) cross-entropy of ``batch``.
+
+        ``batch`` is a mapping with ``"x"``, a batch the model takes (as the verifiers check
+        it), and ``"y"``, its integer labels. Everything is checked before the model runs;
+        raises InputError for anything else.
+        """
+        x, y = _batch(batch)
         s = self.schedule()
         robust = s["eps"] > 0 and s["kappa"] < 1
-        if robust:  # refuse a model the bounds cannot read before the clean pass
-            layer_chain(self.model, eval_dropout=True)
+        # refuse a model the bounds cannot read, and a batch it cannot take, before the clean pass
+        chain = layer_chain(self.model, eval_dropout=True, check_modes=robust)
+        shapes = check_network_input(chain, x)
+        y = _labels(y, x, shapes[-1])
+        low, high = self.clip
+        if (low is not None and float(x.min()) < low) or (
+            high is not None and float(x.max()) > high
+        ):
+            raise InputError(
+                f"x: expected values in the data range clip=({low}, {high}), got values in "
+                f"[{float(x.min()):g}, {float(x.max()):g}]; pass the range of your data as clip "
+                "(None for no bound)"
+            )
         if "negative_slope" in s:  # the paper's ParamRamp(0.01~0): anneal the left slope with eps
             for module in self.model.modules():
                 if isinstance(module, (ParamRamp, nn.LeakyReLU)):
@@ -147,14 +212,26 @@ def verified_errors(
 ) -> dict[str, float]:
     """Clean error and verified error (share of inputs not certified at eps) over ``batches``.
 
-    Each batch is verified before the model runs on it, so a verifier that refuses the model
-    (the robust ones: InputError naming the module) does so before any work.
+    ``batches``: an iterable of mappings ``{"x": inputs, "y": integer labels}``; ``eps``: a
+    finite radius >= 0; ``verifier``: a :class:`~xuframe.Verifier`. Each batch is verified
+    before the model runs on it, so a verifier that refuses the model or the batch (the robust
+    ones: InputError naming the module, or what the model expects) does so before any work.
+    Raises InputError for such arguments and for no data.
     """
+    if not isinstance(verifier, Verifier):
+        raise InputError(f"verifier: expected a Verifier, got {type(verifier).__name__}")
+    if isinstance(batches, Mapping) or not isinstance(batches, Iterable):
+        raise InputError(
+            f"batches: expected an iterable of {{'x': ..., 'y': ...}} batches, got "
+            f"{type(batches).__name__}"
+        )
+    eps = check_float(eps, "eps", min=0.0)
     wrong = unverified = total = 0
     with torch.no_grad():
         for batch in batches:
-            x, y = batch["x"], batch["y"]
+            x, y = _batch(batch)
             unverified += int((~verifier.verify(model, x, y, eps).verified).sum())
+            y = check_labels(y, "y", n=len(x)).to(x.device)
             wrong += int((model(x).argmax(1) != y).sum())
             total += len(y)
     if total == 0:

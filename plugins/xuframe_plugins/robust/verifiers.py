@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import typing
 from typing import Any, ClassVar
 
 import attrs
@@ -13,10 +14,18 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from xuframe import Bounds, DemoResult, VerificationResult, Verifier, config_field
-from xuframe.errors import InputError
+from xuframe.errors import ConfigError, InputError
+from xuframe.validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_memory,
+    check_tensor,
+)
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
-from xuframe_plugins.robust.bounds import InputSet, Method, compute_bounds
-from xuframe_plugins.robust.network import Network, layer_chain
+from xuframe_plugins.robust.bounds import InputSet, Method, check_clip, compute_bounds
+from xuframe_plugins.robust.network import Network
 
 __all__ = [
     "CROWN",
@@ -33,7 +42,11 @@ __all__ = [
 def demo_network(
     seed: int = 0, activation: str = "relu"
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """A seeded MLP 64-128-128-10 (ReLU or ParamRamp) and 8 seeded inputs in [0, 1] with labels."""
+    """A seeded MLP 64-128-128-10 (``activation`` ``"relu"`` or ``"paramramp"``) and 8 seeded
+    inputs in [0, 1] with labels. Raises InputError for a ``seed`` that is not an int in
+    ``[0, 2**64)`` or another activation."""
+    seed = check_int(seed, "seed", min=0, max=2**64 - 1)
+    check_choice(activation, "activation", ("relu", "paramramp"))
     gen = torch.Generator().manual_seed(seed)
     act = (
         (lambda n: ParamRamp(n, 0.01, 1.0)) if activation == "paramramp" else (lambda n: nn.ReLU())
@@ -54,17 +67,35 @@ def demo_network(
     return net.eval(), x, labels
 
 
+def _check_strategy(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    check_choice(value, attribute.name, typing.get_args(Strategy), error=ConfigError)
+
+
+def _check_clip_end(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        check_float(value, attribute.name, error=ConfigError)
+
+
 @attrs.frozen
 class BoundConfig:
     strategy: Strategy = config_field(  # noqa: RUF009
-        "adaptive", doc="bounding lines: constant (IBP's), tight (Figure 1b) or adaptive (CROWN's)"
+        "adaptive",
+        doc="bounding lines: constant (IBP's), tight (Figure 1b) or adaptive (CROWN's)",
+        validator=_check_strategy,
     )
     clip_min: float | None = config_field(
-        None, doc="l_inf only: clip the input box from below (e.g. 0 for images)"
+        None,
+        doc="l_inf only: clip the input box from below (e.g. 0 for images)",
+        validator=_check_clip_end,
     )
     clip_max: float | None = config_field(
-        None, doc="l_inf only: clip the input box from above (e.g. 1)"
+        None,
+        doc="l_inf only: clip the input box from above (e.g. 1); above clip_min",
+        validator=_check_clip_end,
     )
+
+    def __attrs_post_init__(self) -> None:
+        check_clip((self.clip_min, self.clip_max), what="clip_min, clip_max", error=ConfigError)
 
 
 class BoundVerifier(Verifier):
@@ -73,11 +104,56 @@ class BoundVerifier(Verifier):
     ``bounds`` and ``verify`` take an ``nn.Sequential`` (possibly nested) of supported layers,
     each running its class's own ``forward``; any other module raises InputError naming it by
     its path in the model, before anything runs (see :func:`~xuframe_plugins.robust.network.layer_chain`).
+    Everything else is checked before anything runs too (see :meth:`bounds`).
     """
 
     method: ClassVar[Method]
     norms: ClassVar[tuple[float, ...]] = (math.inf, 2.0)
     Config = BoundConfig
+
+    def _checked(
+        self, model: Any, x: Any, eps: Any, norm: Any
+    ) -> tuple[Network, InputSet, float, float]:
+        """The network, the input set, eps and norm, every argument checked; nothing runs."""
+        eps = check_float(eps, "eps", min=0.0)
+        norm = check_float(norm, "norm", finite=False)
+        if norm not in self.norms:
+            listed = ", ".join(f"{n:g}" for n in self.norms)
+            raise InputError(f"norm: expected one of {listed}, got {norm:g}")
+        net = Network(model, x)
+        clip = (self.config.clip_min, self.config.clip_max)
+        return net, InputSet(x, eps, norm, clip), eps, norm
+
+    def bounds(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        eps: float,
+        *,
+        norm: float = math.inf,
+        spec: torch.Tensor | None = None,
+    ) -> Bounds:
+        """Bounds on ``model``'s outputs (or on ``spec @ outputs``) over the ball ``B_p(x, eps)``.
+
+        ``model``: an ``nn.Sequential`` of supported layers (see the class). ``x``: a finite
+        floating batch ``(B, ...)`` of the model's dtype and device whose per-sample shape the
+        model takes. ``eps``: a finite radius >= 0 in the units of ``x`` (a Python or numpy
+        number or a one-element tensor). ``norm``: ``math.inf`` or ``2``. ``spec``: ``(B, S, K)``
+        for K outputs, or None for the outputs themselves. The bounds are ``(B, S)`` (``(B, K)``
+        without a spec). With ``clip_min`` and ``clip_max`` both set (l_inf), any finite eps
+        works: past the range's span the clipped box is the whole range. These checks are a
+        superset of :meth:`xuframe.Verifier.bounds`'s.
+
+        Raises:
+            InputError: before anything runs, for a model the bounds cannot read, an ``x`` that
+                does not fit it (naming the input the model expects), an ``eps``, ``norm`` or
+                ``spec`` outside these rules, an ``x`` farther than eps outside the clip range;
+                and, after the pass, when the bounds overflow ``x``'s dtype (a ball too large
+                for this network in that precision) instead of returning inf or NaN.
+        """
+        net, inputs = self._checked(model, x, eps, norm)
+        checked = None if spec is None else self._check_spec(spec, x, net)
+        return self._compute(net, inputs, checked)
 
     def verify(
         self,
@@ -90,30 +166,70 @@ class BoundVerifier(Verifier):
     ) -> VerificationResult:
         """Certify each input of ``x`` against changing the prediction away from ``labels``.
 
-        The model's structure is checked before the forward pass that counts its outputs.
-        Raises InputError as :meth:`bounds` does.
+        ``labels``: ``B`` integer class labels (a tensor, array or sequence), each in
+        ``[0, K)`` for a model with ``K`` outputs per sample (of shape ``(N, K)``). Everything,
+        model, ``x``, ``labels``, ``eps`` and ``norm``, is checked before anything runs (the
+        model never runs: the number of classes comes from its layers' settings); raises
+        InputError as :meth:`bounds` does and for such labels.
         """
-        if isinstance(model, nn.Module):
-            layer_chain(model)
-        return super().verify(model, x, labels, eps, norm=norm)
+        net, inputs = self._checked(model, x, eps, norm)
+        if len(net.out_shape) != 1:
+            raise InputError(
+                f"the model: expected outputs of shape (N, K) (class scores) to verify labels, "
+                f"got per-sample outputs of shape {net.out_shape}; end it with nn.Flatten()"
+            )
+        classes = net.out_shape[0]
+        checked = check_labels(labels, "labels", n=x.shape[0], n_classes=classes)
+        spec = self.margin_spec(checked.cpu(), classes).to(x.device, x.dtype)
+        margins = self._compute(net, inputs, spec)
+        return VerificationResult(margins, inputs.requested_eps, inputs.norm, self.name)
 
-    def _bounds(
-        self, model: nn.Module, x: torch.Tensor, eps: float, norm: float, spec: torch.Tensor | None
-    ) -> Bounds:
+    def _checked(self, model: Any, x: Any, eps: Any, norm: Any) -> tuple[Network, InputSet]:
+        """The network and the input set, every argument checked; nothing runs."""
+        eps = check_float(eps, "eps", min=0.0)
+        norm = check_float(norm, "norm", finite=False)
+        if norm not in self.norms:
+            listed = ", ".join(f"{n:g}" for n in self.norms)
+            raise InputError(f"norm: expected one of {listed}, got {norm:g}")
         net = Network(model, x)
+        return net, InputSet(x, eps, norm, (self.config.clip_min, self.config.clip_max))
+
+    def _check_spec(self, value: Any, x: torch.Tensor, net: Network) -> torch.Tensor:
+        outputs = math.prod(net.out_shape)
+        spec = check_tensor(value, "spec", dtype=x.dtype)
+        if spec.dim() != 3 or spec.shape[0] != x.shape[0] or spec.shape[2] != outputs:
+            raise InputError(
+                f"spec: expected shape (B={x.shape[0]}, S, K={outputs}) (K: the network's "
+                f"outputs), got {tuple(spec.shape)}; spec has "
+                f"{spec.shape[-1] if spec.dim() else 0} columns, the network {outputs} outputs"
+            )
+        if spec.device != x.device:
+            raise InputError(
+                f"spec: expected a tensor on {x.device} (as x), got one on {spec.device}"
+            )
+        return spec
+
+    def _compute(self, net: Network, inputs: InputSet, spec: torch.Tensor | None) -> Bounds:
+        x = inputs.x
         outputs = math.prod(net.out_shape)
         if spec is None:
             spec = torch.eye(outputs, dtype=x.dtype, device=x.device).expand(
                 x.shape[0], outputs, outputs
             )
-        elif spec.shape[2] != outputs:
-            raise InputError(
-                f"{self.name}: spec has {spec.shape[2]} columns, the network {outputs} outputs"
-            )
-        spec = spec.reshape(spec.shape[0], spec.shape[1], *net.out_shape).to(x)
-        inputs = InputSet(x, eps, norm, (self.config.clip_min, self.config.clip_max))
+        spec = spec.reshape(spec.shape[0], spec.shape[1], *net.out_shape)
         lower, upper = compute_bounds(net, inputs, spec, self.method, self.config.strategy)
+        if not bool(torch.isfinite(lower).all() and torch.isfinite(upper).all()):
+            raise InputError(
+                f"eps: expected a ball whose bounds fit {x.dtype} for this network, got bounds "
+                f"that overflow at eps={inputs.requested_eps:g}; a smaller eps, both clip_min "
+                "and clip_max (l_inf), or float64 would do"
+            )
         return Bounds(lower, upper)
+
+    def _bounds(
+        self, model: nn.Module, x: torch.Tensor, eps: float, norm: float, spec: torch.Tensor | None
+    ) -> Bounds:
+        return self.bounds(model, x, eps, norm=norm, spec=spec)
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
@@ -176,9 +292,21 @@ def margin_picture(margins: Bounds, width: int = 480, row: int = 4) -> np.ndarra
     """Each input's certified margin intervals ``[lower, upper]`` (``(N, K)`` bounds on the
     true class's logit minus each other class's) as horizontal bars, one block of ``K`` bars
     per input, green where the lower bound is positive (certified), red elsewhere; the grey
-    line is margin 0. An RGB uint8 array."""
+    line is margin 0. ``width`` (pixels, >= 32) and ``row`` (pixels per bar, >= 2) are ints.
+    An RGB uint8 array ``(H, width, 3)``.
+
+    Raises InputError for ``margins`` that are not non-empty finite ``Bounds`` of shape
+    ``(N, K)``, other ``width`` or ``row``, or a picture too large for memory.
+    """
+    if not isinstance(margins, Bounds):
+        raise InputError(f"margins: expected Bounds, got {type(margins).__name__}")
+    check_tensor(margins.lower, "margins.lower", ndim=2, non_empty=True)
+    check_tensor(margins.upper, "margins.upper", ndim=2, non_empty=True)
+    width = check_int(width, "width", min=32)
+    row = check_int(row, "row", min=2)
     lower, upper = margins.lower.detach().cpu(), margins.upper.detach().cpu()
     n, k = lower.shape
+    check_memory(3.0 * width * (16 + n * (k * row + 6)), f"a margin picture of {n} x {k} bars")
     lo, hi = min(float(lower.min()), 0.0), max(float(upper.max()), 0.0)
     span = max(hi - lo, 1e-12)
     pad, gap = 8, 6
