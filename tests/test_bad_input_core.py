@@ -601,3 +601,87 @@ def test_psnr_of_huge_values_and_ranges_is_finite_and_right():
     assert psnr(np.array([True, False]).astype(float), np.zeros(2)) == pytest.approx(
         10 * math.log10(2)
     )
+
+
+# -- 8. the interfaces' public wrappers -------------------------------------------------------
+def _verifier():
+    from components import IntervalVerifier
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    return IntervalVerifier(), net, torch.rand(2, 4)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": lambda t: t}, "expected model to be a torch.nn.Module, got function"),
+        ({"model": "net"}, "expected model to be a torch.nn.Module, got str"),
+        ({"x": [[0.0] * 4] * 2}, "x: expected a torch.Tensor, got list"),
+        ({"x": torch.zeros(2, 4, dtype=torch.int64)}, "x: expected a floating-point tensor"),
+        ({"x": torch.zeros(4)}, "x: expected a batch"),
+        ({"x": torch.zeros(2, 4, dtype=torch.float64)}, "expected the model's dtype torch.float32"),
+        ({"x": torch.zeros(2, 9)}, r"x of shape \(2, 9\) does not fit the model"),
+        ({"x": torch.zeros(1, 2, 4)}, r"expected the model to map a batch to \(B, K\) outputs"),
+        ({"x": torch.full((2, 4), NAN)}, "x: expected finite values"),
+        ({"labels": torch.tensor([0.0, 1.0])}, "labels: expected integer labels"),
+        ({"labels": torch.tensor([0, 1, 2])}, "labels: expected 2 labels"),
+        ({"labels": torch.tensor([0, 3])}, r"labels: expected labels in \[0, 2\]"),
+        ({"labels": "ab"}, "labels: expected"),
+        ({"eps": NAN}, "eps: expected a number, got NaN"),
+        ({"eps": -1.0}, "eps: expected a number >= 0"),
+        ({"eps": "x"}, "eps: expected a number"),
+        ({"eps": 1e300}, "eps: expected a number >= 0 and <= 3.40282e"),
+        ({"eps": 3e38}, "the bounds (overflow|came out invalid) at eps=3e"),
+    ],
+)
+def test_verify_checks_its_arguments_before_bounding(change, message):
+    verifier, net, x = _verifier()
+    args = {"model": net, "x": x, "labels": torch.tensor([0, 1]), "eps": 0.1, **change}
+    with pytest.raises(InputError, match=message):
+        verifier.verify(args["model"], args["x"], args["labels"], args["eps"])
+
+
+def test_verify_accepts_labels_as_a_list_or_numpy_and_bounds_checks_spec():
+    verifier, net, x = _verifier()
+    a = verifier.verify(net, x, [0, 1], 0.01)
+    b = verifier.verify(net, x, np.array([0, 1]), np.float32(0.01))
+    assert torch.equal(a.margins.lower, b.margins.lower)
+    with pytest.raises(InputError, match=r"spec: expected shape \(2, N, 3\)"):
+        verifier.bounds(net, x, 0.1, spec=torch.zeros(2, 1, 5))
+    with pytest.raises(InputError, match="spec: expected a real-valued tensor"):
+        verifier.bounds(net, x, 0.1, spec=torch.zeros(2, 1, 3, dtype=torch.complex64))
+
+
+def test_generator_sample_takes_numpy_ints_is_chunked_and_refuses_huge_n(monkeypatch):
+    from components import LinearGenerator
+
+    gen = LinearGenerator()
+    assert torch.equal(gen.sample(np.int64(3), seed=np.int64(5)), gen.sample(3, seed=5))
+    for bad, message in [
+        ("x", "seed: expected an int"),
+        (2.5, "seed: expected an int"),
+        (-1, ">= 0"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            gen.sample(2, seed=bad)
+    monkeypatch.setattr(LinearGenerator, "sample_chunk", 4)
+    chunked = gen.sample(10, seed=1)
+    assert chunked.shape == (10, 1, 4, 4)
+    assert torch.equal(chunked[:4], gen.sample(4, seed=1))  # the first piece is the small draw
+    assert torch.equal(chunked, gen.sample(10, seed=1))
+    monkeypatch.setenv("XUFRAME_MAX_BYTES", str(1 << 20))
+    with pytest.raises(InputError, match=r"sample: 1000000000 images would need 59\.6 GiB"):
+        gen.sample(10**9, seed=0)
+
+
+def test_query_teacher_checks_its_arguments():
+    from components import SoftTargetDistiller
+
+    teacher, student, _ = SoftTargetDistiller.example()
+    distiller = SoftTargetDistiller(teacher, student)
+    with pytest.raises(InputError, match="teacher input x: expected a torch.Tensor, got list"):
+        distiller.query_teacher([[0.0] * 6])
+    with pytest.raises(InputError, match="method: expected a teacher method name"):
+        distiller.query_teacher(torch.zeros(2, 6), method=None)
+    assert distiller.teacher_queries == 0

@@ -24,14 +24,15 @@ def test_verifier_validates_before_bounding():
     ver, net = IntervalVerifier(), nn.Sequential(nn.Linear(2, 2))
     x = torch.zeros(1, 2)
     for kwargs, message in [
-        ({"eps": float("inf")}, "eps >= 0"),
-        ({"eps": True}, "eps >= 0"),
-        ({"eps": 0.1, "norm": 2.0}, "norm in"),
+        ({"eps": float("inf")}, "eps: expected a finite number"),
+        ({"eps": True}, "eps: expected a number"),
+        ({"eps": -0.1}, "eps: expected a number >= 0"),
+        ({"eps": 0.1, "norm": 2.0}, "norm: expected one of"),
         ({"eps": 0.1, "spec": torch.zeros(2, 1, 2)}, r"spec of shape \(B=1"),
     ]:
         with pytest.raises(InputError, match=message):
             ver.bounds(net, x, **kwargs)
-    with pytest.raises(InputError, match="batch dimension"):
+    with pytest.raises(InputError, match="expected a batch"):
         ver.bounds(net, torch.zeros(2), 0.1)
     with pytest.raises(InputError, match="non-empty"):
         ver.bounds(net, torch.zeros(0, 2), 0.1)
@@ -56,7 +57,7 @@ def test_generator_sample_validates_and_is_seeded():
     assert torch.equal(gen.sample(3, seed=5), gen.sample(3, seed=5))
     assert not torch.equal(gen.sample(3, seed=5), gen.sample(3, seed=6))
     assert gen.sample(2).shape == (2, 1, 4, 4)
-    with pytest.raises(InputError, match="n >= 1"):
+    with pytest.raises(InputError, match="n: expected an int >= 1"):
         gen.sample(0)
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from xuframe.errors import InputError
 from xuframe.interfaces._component import Component
 from xuframe.types import Bounds, Detections, Geometry, VerificationResult
+from xuframe.validation import check_float, check_int, check_labels, check_memory, check_tensor
 
 __all__ = ["Detector", "Distiller", "Generator", "Solver", "Verifier"]
 
@@ -48,9 +49,17 @@ class Generator(Component, nn.Module):
         return self.synthesis(self.mapping(z))
 
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """``n`` images from latent codes drawn with ``seed`` (same seed, same images), without grad."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InputError(f"{self._owner()}.sample: expected n >= 1 (int), got {n!r}")
+        """``n`` images from latent codes drawn with ``seed`` (same seed, same images), without grad.
+
+        ``n`` and ``seed`` are ints (numpy integers too; ``seed`` in ``[0, 2**63)``). The
+        images are made in pieces of :attr:`sample_chunk`, so only the result must fit in
+        memory; a result that cannot (``n`` times the size of one image, checked after the
+        first piece) raises :class:`~xuframe.errors.InputError` before it is allocated.
+        """
+        owner = self._owner()
+        n = check_int(n, f"{owner}.sample: n", min=1)
+        if seed is not None:
+            seed = check_int(seed, f"{owner}.sample: seed", min=0, max=2**63 - 1)
         param = next(self.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         gen = torch.Generator()
@@ -58,10 +67,26 @@ class Generator(Component, nn.Module):
             gen.seed()
         else:
             gen.manual_seed(seed)
-        z = torch.randn(n, self.latent_dim, generator=gen).to(device)
-        with torch.no_grad():
-            images: torch.Tensor = self(z)
-        return images
+        chunk = self.sample_chunk
+        out: torch.Tensor | None = None
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            z = torch.randn(m, self.latent_dim, generator=gen).to(device)
+            with torch.no_grad():
+                images: torch.Tensor = self(z)
+            if m == n:
+                return images
+            if out is None:
+                per_image = images.element_size() * images[0].numel()
+                check_memory(float(per_image) * n, f"{owner}.sample: {n} images")
+                out = images.new_empty((n, *images.shape[1:]))
+            out[start : start + m] = images
+        assert out is not None
+        return out
+
+    #: How many images :meth:`sample` makes at a time (the same seed gives the same images
+    #: whatever ``n``, for ``n`` up to this).
+    sample_chunk: ClassVar[int] = 1024
 
 
 class Detector(Component, nn.Module):
@@ -158,6 +183,16 @@ class Distiller(Component, nn.Module):
         :class:`~xuframe.errors.InputError`. ``kwargs`` go to that method (a generator's
         ``synthesis`` takes the noise maps to share with the student).
         """
+        if not isinstance(method, str):
+            raise InputError(
+                f"{self._owner()}: method: expected a teacher method name (str), got "
+                f"{type(method).__name__}"
+            )
+        check_tensor(x, f"{self._owner()}: teacher input x", floating=False)
+        if x.dim() == 0:
+            raise InputError(
+                f"{self._owner()}: teacher input x: expected a batch, got a 0-d tensor"
+            )
         # forward through __call__, so the teacher's hooks run
         fn = self.teacher if method == "forward" else getattr(self.teacher, method, None)
         if not callable(fn):
@@ -204,40 +239,78 @@ class Verifier(Component):
     ) -> Bounds:
         """Bounds on ``model``'s outputs (or on ``spec @ outputs``) over the ball ``B_p(x, eps)``.
 
-        ``x`` is a batch ``(B, ...)``; ``spec``, if given, is ``(B, S, K)`` for K outputs and the
-        bounds are ``(B, S)``, otherwise ``(B, K)``.
+        ``x`` is a batch ``(B, ...)`` of the model's dtype and device that the model maps to
+        ``(B, K)`` outputs; ``spec``, if given, is a real ``(B, S, K)`` tensor and the bounds are
+        ``(B, S)``, otherwise ``(B, K)``. Raises :class:`~xuframe.errors.InputError`, before
+        bounding, for arguments that do not fit (the model is tried on ``x[:1]`` to learn
+        ``K``), and after, when the bounds overflow (an ``eps`` too large for the dtype).
         """
+        owner = self._owner()
+        eps, norm, k = self._check_arguments(model, x, eps, norm)
+        if spec is not None:
+            if not isinstance(spec, torch.Tensor) or spec.dim() != 3 or spec.shape[0] != x.shape[0]:
+                raise InputError(
+                    f"{owner}: expected spec of shape (B={x.shape[0]}, S, K={k}), got "
+                    f"{tuple(spec.shape) if isinstance(spec, torch.Tensor) else type(spec).__name__}"
+                )
+            check_tensor(spec, f"{owner}: spec", shape=(x.shape[0], None, k))
+        try:
+            bounds = self._bounds(model, x, eps, norm, spec)
+        except InputError as exc:
+            if not str(exc).startswith("Bounds:"):
+                raise
+            raise InputError(
+                f"{owner}: the bounds came out invalid at eps={eps:g} ({exc}); expected an eps "
+                f"small enough for {x.dtype} arithmetic through this model"
+            ) from exc
+        if not (
+            bool(torch.isfinite(bounds.lower).all()) and bool(torch.isfinite(bounds.upper).all())
+        ):
+            raise InputError(
+                f"{owner}: the bounds overflow to inf or NaN at eps={eps:g}; expected an eps "
+                f"small enough for {x.dtype} arithmetic through this model"
+            )
+        return bounds
+
+    def _check_arguments(self, model: Any, x: Any, eps: Any, norm: Any) -> tuple[float, float, int]:
+        """Check ``model``, ``x``, ``eps`` and ``norm`` (before any bounding); ``(eps, norm)`` as
+        floats and the model's number of outputs ``K`` (from one forward pass on ``x[:1]``)."""
         owner = self._owner()
         if not isinstance(model, nn.Module):
             raise InputError(
                 f"{owner}: expected model to be a torch.nn.Module, got {type(model).__name__}"
             )
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2:
+        check_tensor(x, f"{owner}: x", non_empty=True)
+        if x.dim() < 2:
             raise InputError(
-                f"{owner}: expected x to be a floating tensor with a batch dimension, got "
-                f"{type(x).__name__}{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}"
+                f"{owner}: x: expected a batch (B, ...) of at least 2 dimensions, got shape "
+                f"{tuple(x.shape)}"
             )
-        if x.shape[0] == 0:
-            raise InputError(f"{owner}: expected a non-empty batch, got shape {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()):
-            raise InputError(f"{owner}: expected finite x, got NaN or inf")
-        if (
-            isinstance(eps, bool)
-            or not isinstance(eps, (int, float))
-            or not math.isfinite(eps)
-            or eps < 0
-        ):
-            raise InputError(f"{owner}: expected eps >= 0 (finite number), got {eps!r}")
-        if norm not in self.norms:
-            raise InputError(f"{owner}: expected norm in {self.norms}, got {norm!r}")
-        if spec is not None and (
-            not isinstance(spec, torch.Tensor) or spec.dim() != 3 or spec.shape[0] != x.shape[0]
-        ):
+        param = next(model.parameters(), None)
+        if param is not None and param.is_floating_point() and x.dtype != param.dtype:
+            raise InputError(f"{owner}: x: expected the model's dtype {param.dtype}, got {x.dtype}")
+        if param is not None and x.device != param.device:
             raise InputError(
-                f"{owner}: expected spec of shape (B={x.shape[0]}, S, K), got "
-                f"{tuple(spec.shape) if isinstance(spec, torch.Tensor) else type(spec).__name__}"
+                f"{owner}: x: expected the model's device {param.device}, got {x.device}"
             )
-        return self._bounds(model, x, float(eps), float(norm), spec)
+        eps_value = check_float(eps, f"{owner}: eps", min=0.0, max=torch.finfo(x.dtype).max)
+        if isinstance(norm, bool) or norm not in self.norms:
+            raise InputError(f"{owner}: norm: expected one of {self.norms}, got {norm!r}")
+        try:
+            with torch.no_grad():
+                out = model(x[:1])
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                f"{owner}: x of shape {tuple(x.shape)} does not fit the model: {reason}"
+            ) from exc
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise InputError(
+                f"{owner}: x of shape {tuple(x.shape)}: expected the model to map a batch to "
+                f"(B, K) outputs, its first row gave {got}"
+            )
+        return eps_value, float(norm), int(out.shape[1])
 
     @abc.abstractmethod
     def _bounds(
@@ -254,12 +327,18 @@ class Verifier(Component):
         *,
         norm: float = math.inf,
     ) -> VerificationResult:
-        """Certify each input of ``x`` against changing the prediction away from ``labels``."""
-        with torch.no_grad():
-            num_classes = int(model(x[:1]).shape[-1])
-        spec = self.margin_spec(labels, num_classes).to(x.device, x.dtype)
-        if spec.shape[0] != x.shape[0]:
-            raise InputError(f"{self._owner()}: expected {x.shape[0]} labels, got {spec.shape[0]}")
+        """Certify each input of ``x`` against changing the prediction away from ``labels``.
+
+        ``labels`` are ``B`` integer class indices (a tensor, array or list). Raises
+        :class:`~xuframe.errors.InputError` before any bound is computed for a ``model`` that
+        is not a module, an ``x`` that is not a non-empty finite float batch of the model's
+        dtype and device, or that the model cannot take (its first row is tried), ``labels``
+        of the wrong type, count or range, and a bad ``eps`` or ``norm``."""
+        owner = self._owner()
+        labels = check_labels(labels, f"{owner}: labels", n=None)
+        _, _, num_classes = self._check_arguments(model, x, eps, norm)
+        labels = check_labels(labels, f"{owner}: labels", n=int(x.shape[0]), n_classes=num_classes)
+        spec = self.margin_spec(labels.cpu(), num_classes).to(x.device, x.dtype)
         return VerificationResult(
             self.bounds(model, x, eps, norm=norm, spec=spec), eps, norm, self.name
         )
