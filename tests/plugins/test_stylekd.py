@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xuframe.engine import load_checkpoint
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import ConfigError, InputError, XuframeError
 from xuframe.metrics import frechet_distance
 from xuframe_plugins.stylekd import (
     EqualConv2d,
@@ -26,6 +28,8 @@ from xuframe_plugins.stylekd import (
     latent_directions,
     load_rosinality,
     make_student,
+    mixed_codes,
+    r1_penalty,
     to_rosinality,
 )
 from xuframe_plugins.stylekd.training import discrepancy
@@ -345,3 +349,226 @@ def test_distillation_with_the_path_length_penalty_trains_the_student():
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert all(torch.isfinite(p).all() for p in after)
     assert dist.student_steps == 2 and all(p.grad is None for p in teacher.parameters())
+
+
+# -- bad input (issue 20) ----------------------------------------------------------------------
+def test_sample_refuses_a_result_that_cannot_fit_at_once_before_drawing_anything():
+    g = StyleGAN2(TINY).eval()
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"n=1000000000 images of 3 x 16 x 16.*would need"):
+        g.sample(10**9)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_sample_is_computed_in_pieces_with_the_same_images(monkeypatch):
+    from xuframe_plugins.stylekd import generator as module
+
+    torch.manual_seed(0)
+    g = StyleGAN2({**TINY, "truncation": 0.7}).eval()
+    whole = g.sample(7, seed=3)
+    sizes = []
+    forward = g.synthesis_network.forward
+
+    def counting(ws, **kwargs):
+        sizes.append(len(ws))
+        return forward(ws, **kwargs)
+
+    monkeypatch.setattr(g.synthesis_network, "forward", counting)
+    monkeypatch.setattr(module, "_PIECE_BYTES", 1)  # one sample per piece
+    pieces = g.sample(np.int64(7), seed=np.int64(3))
+    assert sizes == [1] * 7  # peak memory: one sample's work at a time
+    assert pieces.shape == (7, 3, 16, 16)
+    assert torch.allclose(pieces, whole, atol=1e-5)  # grouped convolutions per piece: round-off
+
+
+@pytest.mark.parametrize(
+    ("n", "seed", "message"),
+    [
+        (0, None, "n"),
+        (-3, None, "n"),
+        (2.0, None, "n"),
+        ("2", None, "n"),
+        (True, None, "n"),
+        (2, -1, "seed"),
+        (2, 2**64, "seed"),
+        (2, 1.5, "seed"),
+    ],
+)
+def test_sample_refuses_counts_and_seeds_that_are_not_ints(n, seed, message):
+    with pytest.raises(InputError, match=message):
+        StyleGAN2(TINY).sample(n, seed=seed)
+
+
+def test_truncation_centres_on_the_mean_w_computed_on_first_use():
+    """A new generator's w_avg is computed when truncation first needs it (it used to stay
+    at zeros, so truncated samples were pulled towards w = 0 without a word)."""
+    torch.manual_seed(0)
+    g = StyleGAN2({**TINY, "truncation": 0.5}).eval()
+    reference = StyleGAN2(g.config).eval()
+    reference.load_state_dict(g.state_dict())
+    reference.update_w_avg()
+    assert not g.w_avg.any()
+    assert torch.allclose(g.sample(4, seed=1), reference.sample(4, seed=1))
+    assert torch.allclose(g.w_avg, reference.w_avg) and g.w_avg.any()
+    fresh = StyleGAN2(TINY)
+    z = torch.randn(3, 16)
+    assert torch.allclose(fresh.mapping(z, truncation=0.0), fresh.update_w_avg().expand(3, -1))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"width": float("nan")}, "width"),
+        ({"width": float("inf")}, "width"),
+        ({"truncation": float("nan")}, "truncation"),
+        ({"lr_mlp": -1.0}, "lr_mlp"),
+        ({"resolution": 24}, "power of two"),
+        ({"resolution": 4}, "power of two"),
+        ({"resolution": 2**20}, "would need"),
+        ({"latent_dim": 10**6}, "would need"),
+        ({"channels": (4, 0, 4)}, "channels"),
+        ({"channels": (4, 4)}, "channels"),
+    ],
+)
+def test_generator_configs_that_cannot_work_are_refused_before_allocating(config, message):
+    with pytest.raises(ConfigError, match=message):
+        StyleGAN2({**TINY, **config})
+
+
+def test_numpy_ints_configure_a_generator():
+    g = StyleGAN2({**TINY, "resolution": np.int64(16), "latent_dim": np.int32(16)})
+    assert g.config.resolution == 16 and g.latent_dim == 16
+
+
+def _bad_generator_calls():
+    g = StyleGAN2(TINY).eval()
+    w = torch.randn(2, 16)
+    noise = g.synthesis_network.noises()
+    nan_w = w.clone()
+    nan_w[0, 0] = float("nan")
+    return [
+        (lambda: g.mapping([[0.0] * 16]), "torch.Tensor"),
+        (lambda: g.mapping(torch.randn(2, 16).double()), "float32"),
+        (lambda: g.mapping(torch.full((2, 16), float("nan"))), "finite"),
+        (lambda: g.mapping(torch.randn(0, 16)), "non-empty"),
+        (lambda: g.mapping(torch.randn(2, 16), truncation=float("nan")), "truncation"),
+        (lambda: g.update_w_avg(0), "n"),
+        (lambda: g.update_w_avg(10**13), "would need"),
+        (lambda: g.synthesis(nan_w), "finite"),
+        (lambda: g.synthesis(torch.randn(2, 5, 16)), "shape"),
+        (lambda: g.synthesis(w, noise=noise[:2]), "noise"),
+        (lambda: g.synthesis(w, noise=[torch.randn(2, 1, 3, 3)] * len(noise)), r"noise\[0\]"),
+        (lambda: g.synthesis(w, noise=[torch.randn(3, *x.shape[1:]) for x in noise]), "2 or 1"),
+        (lambda: g.synthesis(w, noise="fresh"), "noise"),
+        (lambda: g.mix(w[:1], w[1:], 0, g.n_latent), "index"),
+        (lambda: g.mix(w[:1], w, 2, g.n_latent), "w2"),
+        (lambda: g.discriminator()(torch.rand(2, 3, 8, 8)), "shape"),
+        (lambda: g.discriminator()(torch.full((2, 3, 16, 16), float("nan"))), "finite"),
+        (lambda: from_rosinality(None), "state dict"),
+        (lambda: to_rosinality("g"), "StyleGAN2"),
+        (lambda: load_rosinality(123), "path"),
+        (lambda: make_student("g", 0.5), "StyleGAN2"),
+        (lambda: make_student(g, float("nan")), "ratio"),
+        (lambda: make_student(g, 2), "ratio"),
+        (lambda: make_student(g, 0.5, seed=-1), "seed"),
+        (lambda: latent_directions(g, 0), "blocks"),
+        (lambda: latent_directions(g, 1, 17), "per_block"),
+        (lambda: direction_similarity_loss([torch.rand(4, 3)], [torch.rand(4, 3)], 0), "batch"),
+        (lambda: direction_similarity_loss([torch.rand(4, 3)], [torch.rand(6, 3)], 2), "2 batch"),
+        (lambda: direction_similarity_loss([torch.rand(4, 3)], [], 2), "non-empty list"),
+        (lambda: mixed_codes(g, 0, 0.5), "n"),
+        (lambda: mixed_codes(g, 2, 1.5), "mixing"),
+        (lambda: r1_penalty(g.discriminator(), torch.rand(0, 3, 16, 16)), "non-empty"),
+        (lambda: EqualLinear(0, 4), "in_dim"),
+        (lambda: EqualLinear(4, 4, lr_mul=float("nan")), "lr_mul"),
+        (lambda: EqualConv2d(4, 4, 0), "kernel"),
+        (lambda: ModulatedConv2d(4, 4, 3, 2.5), "style_dim"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_bad_generator_calls())))
+def test_generator_functions_refuse_bad_input(index):
+    call, message = _bad_generator_calls()[index]
+    with pytest.raises(XuframeError, match=message):
+        call()
+
+
+def test_checkpoints_with_nan_weights_or_bad_arguments_are_refused(tmp_path):
+    g = StyleGAN2(TINY)
+    state = to_rosinality(g)
+    state["style.1.weight"] = torch.full_like(state["style.1.weight"], float("nan"))
+    torch.save({"g_ema": state}, tmp_path / "nan.pt")
+    with pytest.raises(InputError, match="style.1.weight.*finite"):
+        load_rosinality(tmp_path / "nan.pt")
+    torch.save({"g_ema": to_rosinality(g)}, tmp_path / "ok.pt")
+    with pytest.raises(InputError, match="key"):
+        load_rosinality(tmp_path / "ok.pt", key=0)
+    (tmp_path / "zeros.pt").write_bytes(bytes(64))
+    with pytest.raises(InputError, match="zeros.pt"):
+        load_rosinality(tmp_path / "zeros.pt")
+    with pytest.raises(InputError, match="directory"):
+        load_rosinality(tmp_path)
+
+
+def _tiny_distiller(**config):
+    teacher, student, batch = StyleKD.example(seed=0)
+    return StyleKD(teacher, student, config), batch
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        ({"real": torch.rand(0, 3, 16, 16)}, "non-empty"),
+        ({"real": torch.full((2, 3, 16, 16), float("nan"))}, "finite"),
+        ({"real": torch.rand(2, 3, 16, 16).double()}, "float32"),
+        ({"real": torch.rand(2, 3, 8, 8)}, "shape"),
+        ({"images": torch.rand(2, 3, 16, 16)}, "'real'"),
+        ([torch.rand(2, 3, 16, 16)], "mapping"),
+    ],
+)
+def test_stylekd_refuses_bad_batches_before_the_teacher_runs(batch, message):
+    dist, _ = _tiny_distiller()
+    with pytest.raises(InputError, match=message):
+        dist.loss(batch)
+    with pytest.raises(InputError, match=message):
+        dist.discriminator_loss(batch)
+    assert dist.teacher_queries == 0
+
+
+def test_stylekd_refuses_parts_that_cannot_work():
+    teacher, student, _ = StyleKD.example(seed=0)
+    with pytest.raises(ConfigError, match="directions_per_block"):
+        StyleKD(teacher, student, {"directions_per_block": 17})
+    with pytest.raises(InputError, match="feature_net"):
+        StyleKD(teacher, student, feature_net="inception")
+    with pytest.raises(InputError, match="discriminator"):
+        StyleKD(teacher, student, discriminator=lambda x: x)
+    with pytest.raises(ConfigError, match="offset_scale"):
+        StyleKD(teacher, student, {"offset_scale": float("inf")})
+
+
+def test_training_helpers_refuse_bad_arguments_before_any_step():
+    from xuframe_plugins.stylekd.training import distill, train_gan
+
+    torch.manual_seed(0)
+    teacher, student, _ = StyleKD.example(seed=0)
+    images = torch.rand(8, 3, 16, 16) * 2 - 1
+    nan = images.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    before = [p.clone() for p in teacher.parameters()]
+    for call, message in [
+        (lambda: train_gan(teacher, nan, 1, batch_size=4), "finite"),
+        (lambda: train_gan(teacher, images, 1, batch_size=16), "at least batch_size=16"),
+        (lambda: train_gan(teacher, images, -1, batch_size=4), "steps"),
+        (lambda: train_gan(teacher, images, 1, batch_size=4, lr=float("nan")), "lr"),
+        (lambda: train_gan(teacher, images, 1, batch_size=4, mixing=2.0), "mixing"),
+        (lambda: train_gan("g", images, 1), "StyleGAN2"),
+        (lambda: distill("kd", images, 1), "StyleKD"),
+        (lambda: distill(StyleKD(teacher, student), images.double(), 1, batch_size=4), "float32"),
+        (lambda: discrepancy(teacher, student, n=1), "n"),
+        (lambda: discrepancy(teacher, StyleGAN2({**TINY, "latent_dim": 8}), n=4), "latent"),
+        (lambda: discrepancy(teacher, student, n=10**12), "would need"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            call()
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters(), strict=True))

@@ -32,6 +32,7 @@ from torch import nn
 
 from xuframe import DemoResult, Distiller, config_field, fraction, non_negative, positive
 from xuframe.errors import ConfigError, InputError
+from xuframe.validation import check_float, check_int, check_tensor
 from xuframe_plugins.kd.losses import softmax_kl
 from xuframe_plugins.stylekd.generator import StyleGAN2
 
@@ -45,14 +46,28 @@ __all__ = [
 ]
 
 
+def _check_generator(model: Any, what: str) -> StyleGAN2:
+    if not isinstance(model, StyleGAN2):
+        raise InputError(f"{what}: expected a StyleGAN2, got {type(model).__name__}")
+    return model
+
+
 def make_student(
     teacher: StyleGAN2, ratio: float, *, inherit_mapping: bool = True, seed: int | None = None
 ) -> StyleGAN2:
     """A student with the teacher's resolution and latent size and ``ratio`` of its channels
     per resolution (rounded), its mapping network copied from the teacher's when
-    ``inherit_mapping``; the synthesis network is drawn at random (``seed``)."""
-    if not 0 < ratio <= 1:
-        raise ConfigError(f"make_student: expected 0 < ratio <= 1, got {ratio}")
+    ``inherit_mapping``; the synthesis network is drawn at random (``seed``).
+
+    :class:`~xuframe.errors.InputError` for a ``teacher`` that is not a :class:`StyleGAN2` or a
+    ``seed`` that is not an int >= 0; :class:`~xuframe.errors.ConfigError` for a ``ratio``
+    outside ``(0, 1]`` or one that leaves a resolution without channels."""
+    _check_generator(teacher, "make_student: teacher")
+    ratio = check_float(
+        ratio, "make_student: ratio", min=0, min_open=True, max=1, error=ConfigError
+    )
+    if seed is not None:
+        seed = check_int(seed, "make_student: seed", min=0, max=2**64 - 1)
     channels = tuple(round(c * ratio) for c in teacher.channels.values())
     if min(channels) < 1:
         raise ConfigError(
@@ -83,12 +98,15 @@ def latent_directions(generator: StyleGAN2, blocks: int, per_block: int = 5) -> 
     """Semantic directions in ``w`` space: for each of the first ``blocks`` resolution
     blocks, the ``per_block`` leading eigenvectors (largest eigenvalue first, sorted
     explicitly) of ``A A^T``, where ``A`` holds the block's two modulation weight matrices'
-    rows as unit columns. Returns ``(blocks * per_block, latent_dim)``."""
+    rows as unit columns. Returns ``(blocks * per_block, latent_dim)``; ints
+    ``1 <= blocks <=`` the generator's blocks and ``1 <= per_block <= latent_dim``, else
+    :class:`~xuframe.errors.InputError`."""
+    _check_generator(generator, "latent_directions: generator")
     convs = generator.synthesis_network.convs
-    if not 1 <= blocks <= len(convs) // 2:
-        raise InputError(
-            f"latent_directions: expected 1 <= blocks <= {len(convs) // 2}, got {blocks}"
-        )
+    blocks = check_int(blocks, "latent_directions: blocks", min=1, max=len(convs) // 2)
+    per_block = check_int(
+        per_block, "latent_directions: per_block", min=1, max=generator.latent_dim
+    )
     out = []
     for b in range(blocks):
         a = torch.cat(
@@ -108,7 +126,30 @@ def direction_similarity_loss(
     ``T`` (``S``) holds the cosine similarities between the teacher's (student's) features of
     sample ``i`` and those of every shifted sample ``j``. Feature tensors are
     ``(2 batch, ...)``: the originals, then the shifted. The KL is
-    :func:`xuframe_plugins.kd.softmax_kl`, shared with the classifier distillers."""
+    :func:`xuframe_plugins.kd.softmax_kl`, shared with the classifier distillers.
+
+    ``student`` and ``teacher`` are equally long, non-empty lists of finite float tensors
+    whose first dimension is ``2 batch`` (``batch`` an int >= 1);
+    :class:`~xuframe.errors.InputError` otherwise."""
+    batch = check_int(batch, "direction_similarity_loss: batch", min=1)
+    for who, feats in (("student", student), ("teacher", teacher)):
+        if not isinstance(feats, (list, tuple)) or not feats:
+            raise InputError(
+                f"direction_similarity_loss: {who}: expected a non-empty list of feature "
+                f"tensors, got {type(feats).__name__}"
+            )
+        for i, f in enumerate(feats):
+            check_tensor(f, f"direction_similarity_loss: {who}[{i}]")
+            if f.dim() < 2 or f.shape[0] != 2 * batch:
+                raise InputError(
+                    f"direction_similarity_loss: {who}[{i}]: expected features (2 batch = "
+                    f"{2 * batch}, ...), got shape {tuple(f.shape)}"
+                )
+    if len(student) != len(teacher):
+        raise InputError(
+            f"direction_similarity_loss: expected as many student as teacher blocks, got "
+            f"{len(student)} and {len(teacher)}"
+        )
     total = student[0].new_zeros(())
     for fs, ft in zip(student, teacher, strict=True):
         s = F.cosine_similarity(fs[:batch, None], fs[None, batch:], dim=2)
@@ -126,7 +167,17 @@ def mixed_codes(
     index: int | None = None,
 ) -> torch.Tensor:
     """Per-layer codes ``(n, n_latent, D)`` for fresh (or given) ``z``: with probability
-    ``mixing`` two codes, the second from a random layer ``index`` on (style mixing)."""
+    ``mixing`` two codes, the second from a random layer ``index`` on (style mixing).
+
+    ``n`` is an int >= 1, ``mixing`` a number in [0, 1], ``z`` one or two ``(n, D)`` codes,
+    ``index`` an int in ``[1, n_latent)``; :class:`~xuframe.errors.InputError` otherwise."""
+    _check_generator(generator, "mixed_codes: generator")
+    n = check_int(n, "mixed_codes: n", min=1)
+    mixing = check_float(mixing, "mixed_codes: mixing", min=0, max=1)
+    if z is not None and (not isinstance(z, (list, tuple)) or len(z) not in (1, 2)):
+        raise InputError(
+            f"mixed_codes: z: expected a list of one or two code tensors, got {type(z).__name__}"
+        )
     k = generator.n_latent
     device = generator.w_avg.device
     if z is None:
@@ -142,7 +193,14 @@ def mixed_codes(
 
 
 def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """R1: the mean squared norm of the discriminator's gradient at the real images."""
+    """R1: the mean squared norm of the discriminator's gradient at the real images
+    (a finite, non-empty float batch; :class:`~xuframe.errors.InputError` otherwise)."""
+    if not isinstance(discriminator, nn.Module):
+        raise InputError(
+            f"r1_penalty: expected the discriminator to be a torch.nn.Module, got "
+            f"{type(discriminator).__name__}"
+        )
+    real = check_tensor(real, "r1_penalty: real", non_empty=True)
     real = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
@@ -242,6 +300,21 @@ class StyleKD(Distiller):
         )
         if cfg.perceptual_weight > 0 and feature_net is None:
             raise ConfigError("stylekd: perceptual_weight > 0 needs a feature_net")
+        if feature_net is not None and not callable(feature_net):
+            raise InputError(
+                "stylekd: feature_net: expected a callable (images -> features), got "
+                f"{type(feature_net).__name__}"
+            )
+        if discriminator is not None and not isinstance(discriminator, nn.Module):
+            raise InputError(
+                "stylekd: discriminator: expected a torch.nn.Module, got "
+                f"{type(discriminator).__name__}"
+            )
+        if cfg.directions_per_block > teacher.latent_dim:
+            raise ConfigError(
+                f"stylekd: directions_per_block must be <= latent_dim ({teacher.latent_dim}): "
+                f"a block has no more eigenvectors, got {cfg.directions_per_block}"
+            )
         self.discriminator = discriminator if discriminator is not None else teacher.discriminator()
         self.feature_net = feature_net
         self.register_buffer(
@@ -272,16 +345,31 @@ class StyleKD(Distiller):
         return (d * torch.randn(n, 1, device=device) * self.config.offset_scale)[:, None]
 
     # -- Distiller --------------------------------------------------------------------------
+    def _real(self, batch: Mapping[str, Any], owner: str) -> torch.Tensor:
+        """``batch["real"]``: a finite, non-empty ``(N, 3, R, R)`` tensor of the student's
+        dtype; :class:`~xuframe.errors.InputError` otherwise."""
+        student = self.student
+        assert isinstance(student, StyleGAN2)
+        r = student.config.resolution
+        if not isinstance(batch, Mapping) or "real" not in batch:
+            got = "no key 'real'" if isinstance(batch, Mapping) else type(batch).__name__
+            raise InputError(
+                f"{owner}: expected a batch mapping {{'real': images (N, 3, {r}, {r})}}, got {got}"
+            )
+        return check_tensor(
+            batch["real"],
+            f"{owner}: batch['real']",
+            shape=(None, 3, r, r),
+            non_empty=True,
+            dtype=next(student.parameters()).dtype,
+        )
+
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        real = batch.get("real") if isinstance(batch, Mapping) else None
+        """The student's losses on ``batch`` (``{"real": (N, 3, R, R)}``, finite, ``N >= 1``,
+        the student's dtype; :class:`~xuframe.errors.InputError` otherwise)."""
+        real = self._real(batch, "stylekd.loss")
         student, teacher = self.student, self.teacher
         assert isinstance(student, StyleGAN2) and isinstance(teacher, StyleGAN2)
-        r = student.config.resolution
-        if not isinstance(real, torch.Tensor) or real.dim() != 4 or real.shape[1:] != (3, r, r):
-            shape = tuple(real.shape) if isinstance(real, torch.Tensor) else type(real).__name__
-            raise InputError(
-                f"stylekd.loss: expected batch['real'] of shape (N, 3, {r}, {r}), got {shape}"
-            )
         cfg = self.config
         n, device = len(real), real.device
         ws, wt = self._codes(n, device)
@@ -318,8 +406,9 @@ class StyleKD(Distiller):
 
     def discriminator_loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """The discriminator's logistic loss on ``batch["real"]`` against fresh student
-        samples, plus the lazy R1 penalty every ``d_reg_every`` calls."""
-        real = batch["real"]
+        samples, plus the lazy R1 penalty every ``d_reg_every`` calls. ``batch`` as for
+        :meth:`loss`."""
+        real = self._real(batch, "stylekd.discriminator_loss")
         student = self.student
         assert isinstance(student, StyleGAN2)
         with torch.no_grad():

@@ -16,6 +16,7 @@ import torch
 from xuframe import DemoResult, Generator, config_field, positive
 from xuframe.data import load_torch_file
 from xuframe.errors import ConfigError, InputError
+from xuframe.validation import check_float, check_int, check_memory, check_tensor
 from xuframe_plugins.stylekd.stylegan2 import (
     Discriminator,
     MappingNetwork,
@@ -25,6 +26,32 @@ from xuframe_plugins.stylekd.stylegan2 import (
 )
 
 __all__ = ["StyleGAN2", "from_rosinality", "load_rosinality", "to_rosinality"]
+
+#: Working memory one piece of :meth:`StyleGAN2.sample` (or :meth:`~StyleGAN2.update_w_avg`)
+#: may take, in bytes: larger requests are computed in pieces of this size.
+_PIECE_BYTES = 256 << 20
+_MAX_SEED = 2**64 - 1
+
+
+def _check_seed(seed: Any, what: str) -> int:
+    return check_int(seed, what, min=0, max=_MAX_SEED)
+
+
+def _model_bytes(latent_dim: int, n_mlp: int, channels: dict[int, int]) -> int:
+    """The bytes of a generator's float32 parameters and fixed noise maps (an estimate within a
+    few per cent), to refuse sizes that cannot be built before allocating them."""
+    d = latent_dim
+    floats = n_mlp * (d * d + d) + 16 * channels[4]
+    cin = channels[4]
+    floats += 9 * cin * cin + 2 * (d * cin + cin) + 3 * cin + 2 * cin + 16  # conv1, to_rgb1
+    for res, cout in channels.items():
+        if res == 4:
+            continue
+        floats += 9 * cin * cout + 9 * cout * cout + 3 * cout  # two styled convs, to_rgb
+        floats += d * (cin + 2 * cout) + 4 * cout + cin + 6
+        floats += 2 * res * res  # the two fixed noise maps at this resolution
+        cin = cout
+    return 4 * floats
 
 
 def _power_of_two(_: Any, attribute: Any, value: int) -> None:
@@ -40,6 +67,16 @@ class StyleGAN2(Generator):
     distilled model has); empty means StyleGAN2's schedule times ``width``. In training mode
     every styled convolution draws fresh noise; in eval mode it uses the fixed noise maps, so
     :meth:`sample` with a seed is deterministic.
+
+    Truncation (``truncation`` psi < 1 in the config, or :meth:`mapping`'s argument) pulls
+    ``w`` towards :attr:`w_avg`, the mean ``w``. A new generator's ``w_avg`` is all zeros,
+    meaning "not computed yet": the first truncated mapping computes it
+    (:meth:`update_w_avg`, 4096 seeded codes) from the mapping network as it is then. Loaded
+    weights bring their own; after training the mapping network call :meth:`update_w_avg`
+    again (:func:`~xuframe_plugins.stylekd.training.train_gan` does).
+
+    A configuration whose weights would not fit in memory (``XUFRAME_MAX_BYTES``) is refused
+    with :class:`~xuframe.errors.ConfigError` before anything is allocated.
     """
 
     name: ClassVar[str] = "stylegan2"
@@ -80,6 +117,12 @@ class StyleGAN2(Generator):
             self.channels = dict(zip(resolutions, cfg.channels, strict=True))
         else:
             self.channels = channel_counts(cfg.resolution, cfg.width, cfg.channel_multiplier)
+        check_memory(
+            _model_bytes(cfg.latent_dim, cfg.n_mlp, self.channels),
+            f"stylegan2: the weights for resolution={cfg.resolution}, latent_dim="
+            f"{cfg.latent_dim}, n_mlp={cfg.n_mlp}, channels={tuple(self.channels.values())}",
+            error=ConfigError,
+        )
         self.mapping_network = MappingNetwork(cfg.latent_dim, cfg.n_mlp, cfg.lr_mlp)
         self.synthesis_network = SynthesisNetwork(cfg.resolution, cfg.latent_dim, self.channels)
         self.register_buffer("w_avg", torch.zeros(cfg.latent_dim))
@@ -93,26 +136,60 @@ class StyleGAN2(Generator):
         """How many per-layer codes ``w`` the synthesis network takes."""
         return self.synthesis_network.n_latent
 
+    def _dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
     def mapping(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        """``w`` ``(N, latent_dim)`` for ``z``; ``truncation`` psi < 1 pulls it towards
-        :meth:`update_w_avg`'s mean ``w``."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise InputError(
-                f"stylegan2.mapping: expected z of shape (N, {self.latent_dim}), got {tuple(z.shape)}"
-            )
+        """``w`` ``(N, latent_dim)`` for ``z`` ``(N, latent_dim)``, a finite non-empty float
+        tensor of the weights' dtype; ``truncation`` psi (a finite number; < 1 pulls ``w``
+        towards :attr:`w_avg`, computed on first use, see the class docs).
+        :class:`~xuframe.errors.InputError` for anything else."""
+        z = check_tensor(
+            z,
+            "stylegan2.mapping: z",
+            shape=(None, self.latent_dim),
+            non_empty=True,
+            dtype=self._dtype(),
+        )
+        truncation = check_float(truncation, "stylegan2.mapping: truncation")
         w = self.mapping_network(z)
-        return w if truncation == 1.0 else self.w_avg + truncation * (w - self.w_avg)
+        if truncation == 1.0:
+            return w
+        self._ensure_w_avg()
+        return self.w_avg + truncation * (w - self.w_avg)
+
+    def _ensure_w_avg(self) -> None:
+        """Compute :attr:`w_avg` when it was never set (all zeros)."""
+        if not bool(self.w_avg.any()):
+            self.update_w_avg()
 
     @torch.no_grad()
     def update_w_avg(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
-        """Set (and return) the mean ``w`` over ``n`` seeded ``z``: truncation's centre."""
+        """Set (and return) the mean ``w`` over ``n`` seeded ``z``: truncation's centre.
+
+        ``n`` is an int >= 1 and ``seed`` one in ``[0, 2**64)`` (numpy ints too); the codes are
+        mapped in pieces, so memory stays bounded. :class:`~xuframe.errors.InputError` for
+        other values or an ``n`` whose codes alone would not fit in memory."""
+        n = check_int(n, "stylegan2.update_w_avg: n", min=1)
+        seed = _check_seed(seed, "stylegan2.update_w_avg: seed")
+        check_memory(4.0 * n * self.latent_dim, f"stylegan2.update_w_avg: the codes for n={n}")
         g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.latent_dim, generator=g).to(self.w_avg.device)
-        self.w_avg.copy_(self.mapping_network(z).mean(0))
+        z = torch.randn(n, self.latent_dim, generator=g).to(self.w_avg)
+        piece = max(1, _PIECE_BYTES // (8 * self.latent_dim * max(1, self.config.n_mlp)))
+        if n <= piece:
+            self.w_avg.copy_(self.mapping_network(z).mean(0))
+        else:
+            total = torch.zeros(self.latent_dim, dtype=torch.float64, device=z.device)
+            for chunk in z.split(piece):
+                total += self.mapping_network(chunk).double().sum(0)
+            self.w_avg.copy_(total / n)
         return self.w_avg
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
-        """``w`` as per-layer codes ``(N, n_latent, latent_dim)``."""
+        """``w`` as per-layer codes ``(N, n_latent, latent_dim)``; ``w`` is a finite
+        non-empty float tensor ``(N, latent_dim)`` or ``(N, n_latent, latent_dim)`` of the
+        weights' dtype (:class:`~xuframe.errors.InputError` otherwise)."""
+        w = check_tensor(w, "stylegan2.synthesis: w", non_empty=True, dtype=self._dtype())
         if w.dim() == 2:
             w = w[:, None].expand(-1, self.n_latent, -1)
         if w.dim() != 3 or w.shape[1:] != (self.n_latent, self.latent_dim):
@@ -124,12 +201,36 @@ class StyleGAN2(Generator):
 
     @staticmethod
     def mix(w1: torch.Tensor, w2: torch.Tensor, index: int, n_latent: int) -> torch.Tensor:
-        """Style mixing: ``w1`` for the layers before ``index``, ``w2`` from it on."""
-        if not 0 < index < n_latent:
-            raise InputError(f"stylegan2.mix: expected 0 < index < {n_latent}, got {index}")
+        """Style mixing: ``w1`` for the layers before ``index``, ``w2`` from it on. ``w1`` and
+        ``w2`` are float tensors of one shape ``(N, D)``; ``0 < index < n_latent`` (ints).
+        Returns ``(N, n_latent, D)``; :class:`~xuframe.errors.InputError` otherwise."""
+        n_latent = check_int(n_latent, "stylegan2.mix: n_latent", min=2)
+        index = check_int(index, "stylegan2.mix: index", min=1, max=n_latent - 1)
+        w1 = check_tensor(w1, "stylegan2.mix: w1", ndim=2)
+        w2 = check_tensor(w2, "stylegan2.mix: w2", shape=tuple(w1.shape))
         return torch.cat(
             [w1[:, None].expand(-1, index, -1), w2[:, None].expand(-1, n_latent - index, -1)], 1
         )
+
+    def _check_noise(self, noise: Any, n: int) -> list[torch.Tensor]:
+        fixed = self.synthesis_network.noises()
+        if not isinstance(noise, (list, tuple)) or len(noise) != len(fixed):
+            got = (
+                f"{len(noise)} items" if isinstance(noise, (list, tuple)) else type(noise).__name__
+            )
+            raise InputError(
+                f"stylegan2.synthesis: noise: expected a list of {len(fixed)} maps (one per "
+                f"styled convolution), got {got}"
+            )
+        for i, (given, own) in enumerate(zip(noise, fixed, strict=True)):
+            res = own.shape[-1]
+            what = f"stylegan2.synthesis: noise[{i}]"
+            check_tensor(given, what, shape=(None, 1, res, res), dtype=self._dtype())
+            if given.shape[0] not in (1, n):
+                raise InputError(
+                    f"{what}: expected shape ({n} or 1, 1, {res}, {res}), got {tuple(given.shape)}"
+                )
+        return list(noise)
 
     def synthesis(
         self,
@@ -139,29 +240,66 @@ class StyleGAN2(Generator):
         return_features: bool = False,
     ) -> Any:
         """RGB images ``(N, 3, R, R)`` (roughly in [-1, 1], not clamped) from ``w`` ``(N, D)``
-        or per-layer ``(N, n_latent, D)``. ``noise``: one map ``(N or 1, 1, r, r)`` per styled
-        convolution (default: fresh in training mode, the fixed maps in eval mode). With
+        or per-layer ``(N, n_latent, D)``. ``noise``: one finite map ``(N or 1, 1, r, r)`` per
+        styled convolution (default: fresh in training mode, the fixed maps in eval mode). With
         ``return_features`` also the list of each resolution block's output, flattened per
-        sample (8 px first)."""
-        if noise is None and not self.training:
+        sample (8 px first). :class:`~xuframe.errors.InputError` for a ``w`` or ``noise`` of
+        another type, shape or dtype, or holding NaN or inf."""
+        ws = self.broadcast(w)
+        if noise is not None:
+            noise = self._check_noise(noise, len(ws))
+        elif not self.training:
             noise = self.synthesis_network.noises()
-        return self.synthesis_network(
-            self.broadcast(w), noise=noise, return_features=return_features
-        )
+        return self.synthesis_network(ws, noise=noise, return_features=return_features)
+
+    def _piece(self) -> int:
+        """Samples per piece of :meth:`sample`, so that one piece's working memory (the
+        per-sample modulated weights and activations of the largest layer, the image and the
+        codes) stays within ``_PIECE_BYTES``."""
+        largest, cin = 0, self.channels[4]
+        for res, cout in self.channels.items():
+            largest = max(largest, 9 * cin * cout + 6 * cout * res * res)
+            cin = cout
+        r = self.config.resolution
+        per_sample = 4 * (largest + 4 * 3 * r * r + (self.n_latent + 1) * self.latent_dim)
+        return max(1, _PIECE_BYTES // per_sample)
 
     def sample(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """``n`` images in [-1, 1] (clamped) from seeded ``z``, at the configured truncation."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InputError(f"stylegan2.sample: expected n >= 1 (int), got {n!r}")
+        """``n`` images ``(n, 3, R, R)`` in [-1, 1] (clamped) from seeded ``z``, at the
+        configured truncation, without grad.
+
+        ``n`` is an int >= 1 (numpy ints too), ``seed`` None (fresh) or an int in
+        ``[0, 2**64)``. The images are computed in pieces, so the working memory stays bounded
+        whatever ``n``; an ``n`` whose result (and codes) alone would exceed the memory limit
+        (:func:`xuframe.validation.memory_limit`) is refused with
+        :class:`~xuframe.errors.InputError` before anything is drawn."""
+        n = check_int(n, "stylegan2.sample: n", min=1)
+        if seed is not None:
+            seed = _check_seed(seed, "stylegan2.sample: seed")
+        r = self.config.resolution
+        check_memory(
+            4.0 * n * (3 * r * r + self.latent_dim),
+            f"stylegan2.sample: n={n} images of 3 x {r} x {r} (and their codes)",
+        )
         gen = torch.Generator()
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(seed)
-        z = torch.randn(n, self.latent_dim, generator=gen).to(self.w_avg.device)
+        z = torch.randn(n, self.latent_dim, generator=gen).to(self.w_avg)
+        truncation = self.config.truncation
         with torch.no_grad():
-            w = self.mapping(z, self.config.truncation)
-            return torch.as_tensor(self.synthesis(w)).clamp(-1, 1)
+            if truncation != 1.0:
+                self._ensure_w_avg()
+            piece = self._piece()
+            if n <= piece:
+                return torch.as_tensor(self.synthesis(self.mapping(z, truncation))).clamp(-1, 1)
+            out = torch.empty(n, 3, r, r, dtype=z.dtype, device=z.device)
+            for start in range(0, n, piece):
+                codes = z[start : start + piece]
+                images = torch.as_tensor(self.synthesis(self.mapping(codes, truncation)))
+                out[start : start + piece] = images.clamp(-1, 1)
+            return out
 
     def discriminator(self) -> Discriminator:
         """A new residual discriminator for this generator's resolution and channels."""
@@ -229,8 +367,13 @@ def from_rosinality(state: Mapping[str, torch.Tensor], **config: Any) -> StyleGA
     The architecture (resolution, latent size, mapping depth, channels per resolution) is read
     from the tensors' names and shapes; ``config`` may add the other options (``lr_mlp``,
     ``truncation``). Raises :class:`~xuframe.errors.InputError` for a dict of another layout,
-    naming the keys it lacks.
+    naming the keys it lacks, or a tensor that is not floating-point or holds NaN or inf.
     """
+    if not isinstance(state, Mapping):
+        raise InputError(
+            f"from_rosinality: expected a generator state dict (a mapping of names to tensors), "
+            f"got {type(state).__name__}"
+        )
     needed = ("style.1.weight", "input.input", "conv1.conv.weight", "to_rgb1.conv.weight")
     missing = [k for k in needed if k not in state]
     if missing:
@@ -284,6 +427,7 @@ def from_rosinality(state: Mapping[str, torch.Tensor], **config: Any) -> StyleGA
                 f"from_rosinality: {theirs!r} has shape {tuple(tensor.shape)}, expected "
                 f"{tuple(ours[mine].shape)}"
             )
+        check_tensor(tensor, f"from_rosinality: {theirs!r}")  # floating, no NaN or inf
         loaded[mine] = tensor
     loaded["w_avg"] = ours["w_avg"]
     model.load_state_dict(loaded)
@@ -292,7 +436,10 @@ def from_rosinality(state: Mapping[str, torch.Tensor], **config: Any) -> StyleGA
 
 def to_rosinality(model: StyleGAN2) -> dict[str, torch.Tensor]:
     """``model``'s weights as a rosinality-layout ``g_ema`` state dict, the derived FIR
-    kernels (``blur.kernel``, ``upsample.kernel``) included as that layout stores them."""
+    kernels (``blur.kernel``, ``upsample.kernel``) included as that layout stores them.
+    :class:`~xuframe.errors.InputError` when ``model`` is not a :class:`StyleGAN2`."""
+    if not isinstance(model, StyleGAN2):
+        raise InputError(f"to_rosinality: expected a StyleGAN2, got {type(model).__name__}")
     names = _names(
         model.config.n_mlp, len(model.synthesis_network.convs), model.synthesis_network.n_layers
     )
@@ -323,6 +470,14 @@ def load_rosinality(path: str | os.PathLike[str], key: str = "g_ema", **config: 
     keys it holds), or a ``key`` that is not a rosinality generator state dict.
     """
     what = "a rosinality stylegan2 checkpoint"
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(
+            f"load_rosinality: path: expected a str or os.PathLike, got {type(path).__name__}"
+        )
+    if not isinstance(key, str):
+        raise InputError(
+            f"load_rosinality: key: expected a str such as 'g_ema', got {type(key).__name__}"
+        )
     checkpoint = load_torch_file(path, what, allowed_globals=_ROSINALITY_GLOBALS)
     if not isinstance(checkpoint, Mapping):
         raise InputError(
@@ -348,6 +503,7 @@ def load_rosinality(path: str | os.PathLike[str], key: str = "g_ema", **config: 
     model = _from_file(path, state, config)
     latent_avg = checkpoint.get("latent_avg")
     if isinstance(latent_avg, torch.Tensor) and latent_avg.numel() == model.latent_dim:
+        check_tensor(latent_avg, f"load_rosinality: {path}: 'latent_avg'")
         model.w_avg.copy_(latent_avg.reshape(-1))
     return model
 

@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xuframe.errors import ConfigError
+from xuframe.validation import check_float, check_int, check_tensor
+
 __all__ = [
     "ConstantInput",
     "Discriminator",
@@ -50,6 +53,11 @@ def channel_counts(resolution: int, width: float, channel_multiplier: int = 2) -
         full[res] = c
         res, c = res * 2, c // 2
     return {r: max(1, round(n * width)) for r, n in full.items() if r <= resolution}
+
+
+def _sizes(owner: str, **sizes: Any) -> list[int]:
+    """Layer sizes as ints >= 1 (numpy ints too); ConfigError naming the one that is not."""
+    return [check_int(v, f"{owner}: {k}", min=1, error=ConfigError) for k, v in sizes.items()]
 
 
 def _fir(kernel: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
@@ -89,6 +97,10 @@ class EqualLinear(nn.Module):
         activate: bool = False,
     ) -> None:
         super().__init__()
+        in_dim = check_int(in_dim, "EqualLinear: in_dim", min=1, error=ConfigError)
+        out_dim = check_int(out_dim, "EqualLinear: out_dim", min=1, error=ConfigError)
+        lr_mul = check_float(lr_mul, "EqualLinear: lr_mul", min=0, min_open=True, error=ConfigError)
+        bias_init = check_float(bias_init, "EqualLinear: bias_init", error=ConfigError)
         self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
         self.scale = lr_mul / math.sqrt(in_dim)
@@ -114,6 +126,9 @@ class EqualConv2d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
+        cin, cout, kernel = _sizes("EqualConv2d", cin=cin, cout=cout, kernel=kernel)
+        stride = check_int(stride, "EqualConv2d: stride", min=1, error=ConfigError)
+        padding = check_int(padding, "EqualConv2d: padding", min=0, error=ConfigError)
         self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
         self.scale = 1.0 / math.sqrt(cin * kernel * kernel)
@@ -155,6 +170,9 @@ class ModulatedConv2d(nn.Module):
         upsample: bool = False,
     ) -> None:
         super().__init__()
+        cin, cout, kernel, style_dim = _sizes(
+            "ModulatedConv2d", cin=cin, cout=cout, kernel=kernel, style_dim=style_dim
+        )
         self.weight = nn.Parameter(torch.randn(1, cout, cin, kernel, kernel))
         self.modulation = EqualLinear(style_dim, cin, bias_init=1.0)
         self.scale = 1.0 / math.sqrt(cin * kernel * kernel)
@@ -358,6 +376,26 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution: int, channels: dict[int, int], stddev_group: int = 4) -> None:
         super().__init__()
+        resolution = check_int(resolution, "Discriminator: resolution", min=4, error=ConfigError)
+        if resolution & (resolution - 1):
+            raise ConfigError(
+                f"Discriminator: resolution: expected a power of two, got {resolution}"
+            )
+        needed = [2**i for i in range(2, int(math.log2(resolution)) + 1)]
+        if not isinstance(channels, dict) or any(
+            isinstance(channels.get(r), bool)
+            or not isinstance(channels.get(r), int)
+            or channels[r] < 1
+            for r in needed
+        ):
+            raise ConfigError(
+                f"Discriminator: channels: expected a dict of counts >= 1 for {needed} px, got "
+                f"{channels!r}"[:200]
+            )
+        self.stddev_group = check_int(
+            stddev_group, "Discriminator: stddev_group", min=1, error=ConfigError
+        )
+        self.resolution = resolution
         log_size = int(math.log2(resolution))
         blocks: list[nn.Module] = [_ConvLayer(3, channels[resolution], 1)]
         cin = channels[resolution]
@@ -365,13 +403,22 @@ class Discriminator(nn.Module):
             blocks.append(_ResBlock(cin, channels[2 ** (i - 1)]))
             cin = channels[2 ** (i - 1)]
         self.blocks = nn.Sequential(*blocks)
-        self.stddev_group = stddev_group
         self.final_conv = _ConvLayer(cin + 1, channels[4], 3)
         self.final = nn.Sequential(
             EqualLinear(channels[4] * 16, channels[4], activate=True), EqualLinear(channels[4], 1)
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, 1)`` of finite, non-empty float images ``(N, 3, R, R)`` of the
+        weights' dtype (:class:`~xuframe.errors.InputError` otherwise)."""
+        r = self.resolution
+        check_tensor(
+            images,
+            "Discriminator: images",
+            shape=(None, 3, r, r),
+            non_empty=True,
+            dtype=next(self.parameters()).dtype,
+        )
         x = self.blocks(images)
         n, c, h, w = x.shape
         group = min(n, self.stddev_group)

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from xuframe.errors import InputError
 from xuframe.metrics import frechet_distance, psnr
+from xuframe.validation import check_float, check_int, check_memory, check_tensor
 from xuframe_plugins.stylekd.distill import StyleKD, mixed_codes, r1_penalty
 from xuframe_plugins.stylekd.generator import StyleGAN2
 
@@ -40,8 +41,12 @@ __all__ = [
 
 
 def digit_images(size: int = 16, split: str = "train") -> torch.Tensor:
-    """scikit-learn's 8 x 8 digits, upsampled to ``size``, as RGB in [-1, 1] ``(N, 3, s, s)``."""
+    """scikit-learn's 8 x 8 digits, upsampled to ``size``, as RGB in [-1, 1] ``(N, 3, s, s)``.
+    ``size`` is an int from 1 to 1024, ``split`` ``"train"`` or ``"test"``;
+    :class:`~xuframe.errors.InputError` otherwise."""
     from xuframe.data import digits
+
+    size = check_int(size, "digit_images: size", min=1, max=1024)
 
     grey = digits(split, size=size).images
     return (grey * 2 - 1).expand(-1, 3, -1, -1).contiguous()
@@ -54,6 +59,7 @@ class RandomFeatures(nn.Module):
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
+        seed = check_int(seed, "RandomFeatures: seed", min=0, max=2**64 - 1)
         g = torch.Generator().manual_seed(seed)
         convs = []
         cin = 3
@@ -67,6 +73,14 @@ class RandomFeatures(nn.Module):
         self.net = nn.Sequential(*convs).requires_grad_(False).eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(N, 256)`` features of finite float32 images ``(N, 3, H, W)``, ``N >= 1``."""
+        images = check_tensor(
+            images,
+            "RandomFeatures: images",
+            shape=(None, 3, None, None),
+            non_empty=True,
+            dtype=torch.float32,
+        )
         x = self.net(images)
         return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
 
@@ -83,7 +97,21 @@ def discrepancy(
     """Teacher vs student on the same ``n`` seeded ``z`` and the same noise (eval mode):
     ``l1`` (mean absolute pixel difference, images in [-1, 1]), ``psnr`` (dB, peak-to-peak 2)
     and ``fd`` (Frechet distance of ``feature_net`` features; :class:`RandomFeatures` by
-    default)."""
+    default).
+
+    Teacher and student are :class:`StyleGAN2` of one resolution and latent size; ``n >= 2``
+    and ``batch_size >= 1`` are ints, ``seed`` an int >= 0; the ``2 n`` images must fit in
+    memory. :class:`~xuframe.errors.InputError` otherwise, before any image is drawn."""
+    _check_pair(teacher, student, "discrepancy")
+    n = check_int(n, "discrepancy: n", min=2)
+    seed = check_int(seed, "discrepancy: seed", min=0, max=2**64 - 1)
+    batch_size = check_int(batch_size, "discrepancy: batch_size", min=1)
+    if feature_net is not None and not callable(feature_net):
+        raise InputError(
+            f"discrepancy: feature_net: expected a callable, got {type(feature_net).__name__}"
+        )
+    r = teacher.config.resolution
+    check_memory(8.0 * n * 3 * r * r, f"discrepancy: n={n} teacher and student images")
     feats = feature_net if feature_net is not None else RandomFeatures()
     modes = teacher.training, student.training
     teacher.eval()
@@ -111,7 +139,14 @@ def path_length_penalty(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """StyleGAN2's path-length penalty on ``n`` fresh codes: ``(|J_w^T y| - a)^2`` with ``y``
     random image-space noise and ``a`` the running mean length; returns the penalty and the
-    updated mean."""
+    updated mean. ``n`` is an int >= 1, ``mean_length`` a finite scalar tensor;
+    :class:`~xuframe.errors.InputError` otherwise."""
+    if not isinstance(generator, StyleGAN2):
+        raise InputError(
+            f"path_length_penalty: expected a StyleGAN2, got {type(generator).__name__}"
+        )
+    n = check_int(n, "path_length_penalty: n", min=1)
+    check_tensor(mean_length, "path_length_penalty: mean_length", shape=())
     w = generator.broadcast(generator.mapping(torch.randn(n, generator.latent_dim)))
     w = w.detach().requires_grad_(True)
     images = generator.synthesis(w)
@@ -120,6 +155,43 @@ def path_length_penalty(
     lengths = grad.pow(2).sum(2).mean(1).sqrt()
     mean = mean_length + 0.01 * (lengths.mean().detach() - mean_length)
     return (lengths - mean).pow(2).mean(), mean
+
+
+def _check_pair(teacher: Any, student: Any, owner: str) -> None:
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, StyleGAN2):
+            raise InputError(
+                f"{owner}: expected the {role} to be a StyleGAN2, got {type(model).__name__}"
+            )
+    if (teacher.config.resolution, teacher.latent_dim) != (
+        student.config.resolution,
+        student.latent_dim,
+    ):
+        raise InputError(
+            f"{owner}: teacher and student must share resolution and latent size, got "
+            f"{teacher.config.resolution}/{teacher.latent_dim} and "
+            f"{student.config.resolution}/{student.latent_dim}"
+        )
+
+
+def _check_run(owner: str, steps: Any, batch_size: Any, lr: Any, seed: Any) -> tuple[int, int, int]:
+    steps = check_int(steps, f"{owner}: steps", min=0)
+    batch_size = check_int(batch_size, f"{owner}: batch_size", min=1)
+    check_float(lr, f"{owner}: lr", min=0, min_open=True)
+    seed = check_int(seed, f"{owner}: seed", min=0, max=2**64 - 1)
+    return steps, batch_size, seed
+
+
+def _check_images(images: Any, generator: StyleGAN2, owner: str, at_least: int) -> torch.Tensor:
+    r = generator.config.resolution
+    images = check_tensor(
+        images, f"{owner}: images", shape=(None, 3, r, r), dtype=next(generator.parameters()).dtype
+    )
+    if len(images) < at_least:
+        raise InputError(
+            f"{owner}: images: expected at least batch_size={at_least} images, got {len(images)}"
+        )
+    return images
 
 
 def _adam(params: Any, lr: float, reg_every: int) -> torch.optim.Adam:
@@ -151,12 +223,23 @@ def train_gan(
 ) -> StyleGAN2:
     """Train ``generator`` on ``images`` ``(N, 3, R, R)`` in [-1, 1] for ``steps`` steps;
     returns the moving average of its weights (the model to sample from), with ``w_avg``
-    set for truncation."""
-    r = generator.config.resolution
-    if images.dim() != 4 or images.shape[1:] != (3, r, r) or len(images) < batch_size:
-        raise InputError(
-            f"train_gan: expected at least {batch_size} images (N, 3, {r}, {r}), got {tuple(images.shape)}"
-        )
+    set for truncation.
+
+    ``images`` must be finite, of the generator's resolution and dtype, at least
+    ``batch_size`` of them; ``steps``, ``batch_size``, ``d_reg_every``, ``g_reg_every`` are ints
+    (``steps >= 0``, the others >= 1); ``lr > 0``, ``r1``, ``path_regularize`` >= 0, ``mixing``
+    and ``ema_decay`` in [0, 1] are finite numbers. :class:`~xuframe.errors.InputError`
+    otherwise, before any step."""
+    if not isinstance(generator, StyleGAN2):
+        raise InputError(f"train_gan: expected a StyleGAN2, got {type(generator).__name__}")
+    steps, batch_size, seed = _check_run("train_gan", steps, batch_size, lr, seed)
+    images = _check_images(images, generator, "train_gan", batch_size)
+    d_reg_every = check_int(d_reg_every, "train_gan: d_reg_every", min=1)
+    g_reg_every = check_int(g_reg_every, "train_gan: g_reg_every", min=1)
+    r1 = check_float(r1, "train_gan: r1", min=0)
+    path_regularize = check_float(path_regularize, "train_gan: path_regularize", min=0)
+    mixing = check_float(mixing, "train_gan: mixing", min=0, max=1)
+    ema_decay = check_float(ema_decay, "train_gan: ema_decay", min=0, max=1)
     torch.manual_seed(seed)
     discriminator = generator.discriminator()
     ema = copy.deepcopy(generator).eval().requires_grad_(False)
@@ -203,7 +286,16 @@ def distill(
 ) -> StyleGAN2:
     """``steps`` alternating discriminator and student steps of ``distiller`` on real
     ``images`` (with the config's lazy path-length penalty on the student, when its weight is
-    above 0); returns the student (trained in place)."""
+    above 0); returns the student (trained in place).
+
+    ``images`` as for :func:`train_gan` (at least ``batch_size``); ``steps >= 0`` and
+    ``batch_size >= 1`` ints, ``lr`` a finite number > 0. :class:`~xuframe.errors.InputError`
+    otherwise, before any step."""
+    if not isinstance(distiller, StyleKD):
+        raise InputError(f"distill: expected a StyleKD distiller, got {type(distiller).__name__}")
+    steps, batch_size, seed = _check_run("distill", steps, batch_size, lr, seed)
+    assert isinstance(distiller.student, StyleGAN2)
+    images = _check_images(images, distiller.student, "distill", batch_size)
     torch.manual_seed(seed)
     student, discriminator = distiller.student, distiller.discriminator
     assert isinstance(student, StyleGAN2)
