@@ -685,3 +685,11 @@ def test_query_teacher_checks_its_arguments():
     with pytest.raises(InputError, match="method: expected a teacher method name"):
         distiller.query_teacher(torch.zeros(2, 6), method=None)
     assert distiller.teacher_queries == 0
+
+
+@pytest.mark.parametrize(
+    ("module", "extra"), [(None, None), (3, None), ("", None), (".x", None), ("json", 5)]
+)
+def test_import_extra_refuses_names_that_are_not_names(module, extra):
+    with pytest.raises(InputError, match="import_extra: (module|extra): expected"):
+        xuframe.import_extra(module, extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from xuframe.errors import MissingExtraError
+from xuframe.errors import InputError, MissingExtraError
 
 __all__ = ["EXTRA_FOR_MODULE", "import_extra"]
 
@@ -25,7 +25,19 @@ def import_extra(module: str, extra: str | None = None) -> ModuleType:
     for the module's top-level package. Raises :class:`~xuframe.errors.MissingExtraError`
     (an ``ImportError``) that says ``pip install 'xuframe[EXTRA]'`` when it is not installed.
     Plotting modules get the non-interactive Agg backend, so nothing opens a window.
+    A ``module`` or ``extra`` that is not a non-empty str raises
+    :class:`~xuframe.errors.InputError`.
     """
+    if not isinstance(module, str) or not module or module.startswith("."):
+        raise InputError(
+            f"import_extra: module: expected a module name (str) such as 'matplotlib.pyplot', "
+            f"got {type(module).__name__} {module!r}"
+        )
+    if extra is not None and (not isinstance(extra, str) or not extra):
+        raise InputError(
+            f"import_extra: extra: expected an extra's name (str) such as 'plot', got "
+            f"{type(extra).__name__} {extra!r}"
+        )
     root = module.split(".")[0]
     extra = extra or EXTRA_FOR_MODULE.get(root)
     try:
