@@ -37,7 +37,7 @@ def _check_seed(seed: Any, what: str) -> int:
     return check_int(seed, what, min=0, max=_MAX_SEED)
 
 
-def _model_bytes(latent_dim: int, n_mlp: int, channels: dict[int, int]) -> int:
+def _model_bytes(latent_dim: int, n_mlp: int, channels: dict[int, int]) -> float:
     """The bytes of a generator's float32 parameters and fixed noise maps (an estimate within a
     few per cent), to refuse sizes that cannot be built before allocating them."""
     d = latent_dim
@@ -51,7 +51,7 @@ def _model_bytes(latent_dim: int, n_mlp: int, channels: dict[int, int]) -> int:
         floats += d * (cin + 2 * cout) + 4 * cout + cin + 6
         floats += 2 * res * res  # the two fixed noise maps at this resolution
         cin = cout
-    return 4 * floats
+    return 4.0 * floats if floats < 10**300 else math.inf
 
 
 def _power_of_two(_: Any, attribute: Any, value: int) -> None:
@@ -116,6 +116,13 @@ class StyleGAN2(Generator):
                 )
             self.channels = dict(zip(resolutions, cfg.channels, strict=True))
         else:
+            if cfg.width > 2**20 or cfg.channel_multiplier > 2**20:  # counts beyond any memory
+                check_memory(
+                    math.inf,
+                    f"stylegan2: the weights for width={cfg.width:g}, channel_multiplier="
+                    f"{cfg.channel_multiplier}",
+                    error=ConfigError,
+                )
             self.channels = channel_counts(cfg.resolution, cfg.width, cfg.channel_multiplier)
         check_memory(
             _model_bytes(cfg.latent_dim, cfg.n_mlp, self.channels),
