@@ -46,7 +46,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 9
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 10
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -143,6 +143,15 @@ def test_distill_comparison_example_runs_end_to_end(tmp_path):
     rows = {line.split()[0] for line in out.splitlines() if line[:1].isalpha()}
     assert {"KD", "SSKD", "UNIX"} <= rows
     assert "UNIX k=64" in out and (tmp_path / "acc.png").stat().st_size > 20_000
+
+
+def test_distill_digits_example_checks_the_claims_from_the_shipped_teacher(tmp_path):
+    """A 2-step, 1-seed run of examples/distill/digits_teacher.py (5 seeds of 40 in the docs);
+    without --export-weights it writes nothing."""
+    out = run_example(tmp_path, "distill/digits_teacher.py", "--steps", "2", "--seeds", "1")
+    rows = {line.split()[0] for line in out.splitlines() if line[:1].isalpha()}
+    assert {"student", "kd", "sskd", "unix"} <= rows and "teacher ResNet-20 0.9955" in out
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_lgss_timeline_example_runs_end_to_end(tmp_path):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from components import LinearGenerator
 
 import xuframe
+import xuframe_plugins
 from xuframe import _pretrained
 from xuframe.engine import save_pretrained
 from xuframe.errors import CheckpointError, InputError
+from xuframe_plugins.kd import ResNetCifar
+from xuframe_plugins.kd.pretrained import NETWORK_KIND, load_network, network_weights
+from xuframe_plugins.sskd import ProjectionHead
 
 WHEEL_BUDGET = 15 * 2**20  # bytes of shipped weights in all
 
@@ -85,8 +90,45 @@ def every_shipped():
 
 
 def test_shipped_weights_fit_the_wheel_budget():
-    total = sum(entry.path.stat().st_size for entry in every_shipped())
-    assert total <= WHEEL_BUDGET
+    """Every file in every plugin's weights/ folder: components' and plain networks' alike."""
+    plugins = Path(xuframe_plugins.__path__[0])
+    files = [p for p in plugins.glob("*/weights/*") if p.is_file()]
+    assert {e.path for e in every_shipped()} <= set(files)
+    assert sum(p.stat().st_size for p in files) <= WHEEL_BUDGET
+
+
+# Networks that ship without being components (kind "network"), and how each is built.
+NETWORKS = {
+    ("xuframe_plugins.kd", "resnet20"): ResNetCifar,
+    ("xuframe_plugins.sskd", "teacher-head"): ProjectionHead,
+}
+
+
+def every_shipped_network():
+    plugins = Path(xuframe_plugins.__path__[0])
+    found = []
+    for manifest in sorted(plugins.glob("*/weights/manifest.json")):
+        package = f"xuframe_plugins.{manifest.parent.parent.name}"
+        for raw in json.loads(manifest.read_text())["weights"]:
+            if raw["kind"] == NETWORK_KIND:
+                found.append((package, raw["name"], raw["tag"]))
+    return found
+
+
+def test_every_shipped_network_has_a_builder_here():
+    assert {(package, name) for package, name, _ in every_shipped_network()} == set(NETWORKS)
+
+
+@pytest.mark.parametrize("where", every_shipped_network(), ids=lambda w: f"{w[1]}:{w[2]}")
+def test_every_shipped_network_reproduces_its_manifest_metrics(where):
+    """The distillers' teacher and SSKD's head, as the components' weights above."""
+    package, name, tag = where
+    entry = network_weights(package, name)[tag]
+    model = load_network(package, name, tag, NETWORKS[(package, name)])
+    assert not model.training
+    measured = entry.measure(model)
+    for key, value in entry.metrics.items():
+        assert measured[key] == pytest.approx(value, abs=0.01), key
 
 
 @pytest.mark.parametrize("entry", every_shipped(), ids=lambda e: f"{e.kind}/{e.name}:{e.tag}")

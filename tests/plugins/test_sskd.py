@@ -230,3 +230,16 @@ def test_stage_one_refuses_data_that_cannot_make_a_batch_before_any_step():
     with pytest.raises(InputError, match="seed"):
         dist.prepare(small, seed=-1)
     assert dist.teacher_queries == 0 and dist.head_steps_done == 0
+
+
+def test_the_demo_uses_the_shipped_head_and_sskd_is_at_least_kd():
+    """Before: the teacher and a 40-step head trained in the demo; SSKD came last."""
+    from xuframe_plugins.sskd.pretrained import pretrained_teacher_head
+
+    result = SelfSupervisedKD.demo(seed=0)
+    m = result.metrics
+    assert result.headline == "sskd/vs_kd" and m["sskd/vs_kd"] == m["sskd"] - m["kd"]
+    assert m["sskd/vs_kd"] >= 0 and m["sskd"] > m["student"]  # measured: +0.009 over KD
+    assert m["sskd/teacher_queries"] == 4 * m["kd/teacher_queries"]  # no stage 1 in the demo
+    assert "sskd/head_accuracy" not in m
+    assert pretrained_teacher_head().net[0].in_features == 64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,17 @@ from xuframe.engine import Trainer, seed_everything
 from xuframe_plugins.kd.flops import count_flops
 from xuframe_plugins.kd.nets import ResNetCifar
 
-__all__ = ["Classifier", "accuracy", "compare", "compare_on_digits", "fit"]
+__all__ = [
+    "DEMO_STEPS",
+    "Classifier",
+    "accuracy",
+    "compare",
+    "compare_from_pretrained",
+    "compare_on_digits",
+    "fit",
+]
+
+_M = TypeVar("_M", bound=nn.Module)
 
 
 class Classifier(nn.Module):
@@ -29,7 +39,8 @@ class Classifier(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        logits: torch.Tensor = self.net(x)
+        return logits
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return {"ce": F.cross_entropy(self.net(batch["x"]), batch["y"])}
@@ -49,14 +60,14 @@ def accuracy(model: nn.Module, data: ImageClassification, batch_size: int = 256)
 
 
 def fit(
-    trainable: nn.Module,
+    trainable: _M,
     data: torch.utils.data.Dataset[Any],
     steps: int,
     *,
     lr: float = 0.05,
     batch_size: int = 64,
     seed: int = 0,
-) -> nn.Module:
+) -> _M:
     """``steps`` SGD steps (momentum 0.9, weight decay 5e-4, cosine schedule) of a trainable
     (a :class:`Classifier` or a distiller) on shuffled ``data``."""
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True)
@@ -92,6 +103,7 @@ def compare(
     seed: int = 0,
     configs: Mapping[str, Mapping[str, Any]] | None = None,
     log: Callable[[str], None] | None = None,
+    setup: Callable[[str, nn.Module], None] | None = None,
 ) -> dict[str, float]:
     """Train a teacher (or take the trained ``teacher`` given), then a student alone and with
     each named distiller for ``student_steps`` steps from the same initialisation.
@@ -101,7 +113,8 @@ def compare(
     :meth:`~xuframe_plugins.kd.KnowledgeDistillation.computation` counts them, over those of
     vanilla KD for the same steps, ``steps * batch_size * (Ft + 2 Fs)``) and
     ``<name>/seconds`` (and SSKD's ``<name>/head_accuracy``, its stage-1 contrastive accuracy
-    over the last 20 batches). Distillers get :meth:`prepare` on ``train`` before they train.
+    over the last 20 batches). Distillers get ``setup(name, distiller)`` (when given; e.g. to
+    load SSKD's shipped teacher head), then :meth:`prepare` on ``train``, before they train.
     """
     say = log or (lambda _: None)
     if teacher is None:
@@ -132,6 +145,8 @@ def compare(
         dist = xuframe.create(
             "distiller", name, teacher, student, **dict((configs or {}).get(name, {}))
         )
+        if setup is not None:
+            setup(name, dist)
         start = time.perf_counter()
         prepare = getattr(dist, "prepare", None)
         if callable(prepare):
@@ -186,3 +201,43 @@ def _digits_teacher(steps: int, size: int, seed: int) -> dict[str, torch.Tensor]
         Classifier(ResNetCifar(20, 10, 1)), digits("train", seed=seed, size=size), steps, seed=seed
     ).net
     return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+#: Student steps of the distillers' demos (batches of 64, about two passes over the digits).
+DEMO_STEPS = 40
+
+
+def compare_from_pretrained(
+    distillers: Sequence[str],
+    *,
+    student_steps: int = DEMO_STEPS,
+    seed: int = 0,
+    tag: str = "digits",
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    setup: Callable[[str, nn.Module], None] | None = None,
+) -> dict[str, float]:
+    """:func:`compare` from the shipped digits teacher (no teacher training): a ResNet-8
+    student on scikit-learn's digits at 8 px (1,347 training, 450 held-out images), alone and
+    with each named distiller for ``student_steps`` steps of 64 images from the same
+    initialisation (drawn from ``seed + 1``) and the same batch order (``seed``).
+
+    Returns :func:`compare`'s numbers. Raises :class:`~xuframe.errors.InputError` when no
+    teacher ships under ``tag``."""
+    from xuframe_plugins.kd.pretrained import TEACHER_SIZE, pretrained_teacher
+
+    teacher = pretrained_teacher(tag)
+    train = digits("train", size=TEACHER_SIZE)
+    test = digits("test", size=TEACHER_SIZE)
+    return compare(
+        train,
+        test,
+        distillers,
+        make_teacher=lambda: ResNetCifar(20, 10, 1),
+        make_student=lambda: ResNetCifar(8, 10, 1),
+        teacher=teacher,
+        teacher_steps=0,
+        student_steps=student_steps,
+        seed=seed,
+        configs=configs,
+        setup=setup,
+    )
