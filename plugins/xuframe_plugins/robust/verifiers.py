@@ -22,10 +22,11 @@ from xuframe.validation import (
     check_labels,
     check_memory,
     check_tensor,
+    memory_limit,
 )
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
 from xuframe_plugins.robust.bounds import InputSet, Method, check_clip, compute_bounds
-from xuframe_plugins.robust.network import Network
+from xuframe_plugins.robust.network import Affine, Network, all_finite
 
 __all__ = [
     "CROWN",
@@ -111,19 +112,6 @@ class BoundVerifier(Verifier):
     norms: ClassVar[tuple[float, ...]] = (math.inf, 2.0)
     Config = BoundConfig
 
-    def _checked(
-        self, model: Any, x: Any, eps: Any, norm: Any
-    ) -> tuple[Network, InputSet, float, float]:
-        """The network, the input set, eps and norm, every argument checked; nothing runs."""
-        eps = check_float(eps, "eps", min=0.0)
-        norm = check_float(norm, "norm", finite=False)
-        if norm not in self.norms:
-            listed = ", ".join(f"{n:g}" for n in self.norms)
-            raise InputError(f"norm: expected one of {listed}, got {norm:g}")
-        net = Network(model, x)
-        clip = (self.config.clip_min, self.config.clip_max)
-        return net, InputSet(x, eps, norm, clip), eps, norm
-
     def bounds(
         self,
         model: nn.Module,
@@ -179,6 +167,10 @@ class BoundVerifier(Verifier):
                 f"got per-sample outputs of shape {net.out_shape}; end it with nn.Flatten()"
             )
         classes = net.out_shape[0]
+        if classes < 2:
+            raise InputError(
+                f"the model: expected at least 2 outputs (classes) to verify labels, got {classes}"
+            )
         checked = check_labels(labels, "labels", n=x.shape[0], n_classes=classes)
         spec = self.margin_spec(checked.cpu(), classes).to(x.device, x.dtype)
         margins = self._compute(net, inputs, spec)
@@ -210,19 +202,44 @@ class BoundVerifier(Verifier):
         return spec
 
     def _compute(self, net: Network, inputs: InputSet, spec: torch.Tensor | None) -> Bounds:
+        """The bounds, in pieces of the batch small enough for memory (each input's bounds are
+        computed alone in effect); refused up front when one input alone would not fit."""
         x = inputs.x
         outputs = math.prod(net.out_shape)
+        rows = outputs if spec is None else spec.shape[1]
+        size = x.element_size()
+        if spec is None:
+            check_memory(size * outputs**2, f"the identity spec for {outputs} network outputs")
+        per_input = size * _elements_per_input(net, rows, self.method, inputs.norm)
+        check_memory(
+            per_input,
+            f"{self.name} bounds of one input (shape {net.in_shape}, widest layer "
+            f"{_widest(net)} neurons, {rows} spec rows)",
+        )
+        chunk = max(1, memory_limit() // max(per_input, 1))
         if spec is None:
             spec = torch.eye(outputs, dtype=x.dtype, device=x.device).expand(
                 x.shape[0], outputs, outputs
             )
         spec = spec.reshape(spec.shape[0], spec.shape[1], *net.out_shape)
-        lower, upper = compute_bounds(net, inputs, spec, self.method, self.config.strategy)
-        if not bool(torch.isfinite(lower).all() and torch.isfinite(upper).all()):
+        pieces = []
+        clip = (self.config.clip_min, self.config.clip_max)
+        for start in range(0, x.shape[0], chunk):
+            part = (
+                inputs
+                if chunk >= x.shape[0]
+                else InputSet(x[start : start + chunk], inputs.requested_eps, inputs.norm, clip)
+            )
+            part_spec = spec[start : start + chunk] if spec.shape[0] > 1 else spec
+            pieces.append(compute_bounds(net, part, part_spec, self.method, self.config.strategy))
+        lower = torch.cat([p[0] for p in pieces]) if len(pieces) > 1 else pieces[0][0]
+        upper = torch.cat([p[1] for p in pieces]) if len(pieces) > 1 else pieces[0][1]
+        if not (all_finite(lower) and all_finite(upper)):
             raise InputError(
-                f"eps: expected a ball whose bounds fit {x.dtype} for this network, got bounds "
-                f"that overflow at eps={inputs.requested_eps:g}; a smaller eps, both clip_min "
-                "and clip_max (l_inf), or float64 would do"
+                f"x, eps: expected a ball whose bounds fit {x.dtype} for this network, got "
+                f"bounds that overflow (eps={inputs.requested_eps:g}, largest |x| "
+                f"{float(x.abs().max()):.3g}); a smaller eps, both clip_min and clip_max "
+                "(l_inf), smaller weights or float64 would do"
             )
         return Bounds(lower, upper)
 
@@ -251,6 +268,42 @@ class BoundVerifier(Verifier):
             headline="verified",
             picture=margin_picture(result.margins),
         )
+
+
+def _widest(net: Network) -> int:
+    sizes = [math.prod(net.in_shape)]
+    sizes += [math.prod(op.out_shape) for op in net.ops if isinstance(op, Affine)]
+    return max(sizes)
+
+
+#: how many tensors of the largest size one bounding pass keeps alive at once (lower and
+#: upper sides, their temporaries); the estimate errs on the large side
+_ALIVE = 8
+
+
+def _elements_per_input(net: Network, rows: int, method: Method, norm: float) -> int:
+    """An upper estimate of the tensor elements the bounds of one input need at once.
+
+    IBP keeps intervals of the widest layer; the CROWN backward pass coefficients of every
+    spec row on it; LBP linear functions of every input coordinate on it; CROWN's
+    intermediate passes one row per neuron of a layer on the widest one; a composite matrix
+    of the affine layers before the first activation (l_2, or more than one non-diagonal map)
+    has an input coordinate by a neuron.
+    """
+    widest, inputs = _widest(net), math.prod(net.in_shape)
+    largest = widest
+    if method != "ibp":
+        largest = max(largest, rows * widest)
+    if method in ("lbp", "crown-lbp"):
+        largest = max(largest, inputs * widest)
+    if method == "crown":
+        largest = max(largest, widest * widest)
+    if net.activations:
+        first = net.activations[0]
+        before = [op for op in net.ops[:first] if isinstance(op, Affine)]
+        if norm != math.inf or sum(not op.diagonal for op in before) > 1:
+            largest = max(largest, inputs * math.prod(net.ops[first].shape))  # type: ignore[union-attr]
+    return _ALIVE * largest
 
 
 class IBP(BoundVerifier):

@@ -214,7 +214,7 @@ def test_bounds_that_overflow_the_dtype_are_refused_not_returned() -> None:
         net[0].weight.fill_(1e20)
     x = torch.rand(3, 4)
     for method in METHODS:
-        with pytest.raises(InputError, match="overflow at eps=1e"):
+        with pytest.raises(InputError, match=r"bounds that overflow \(eps=1e\+20"):
             xuframe.create("verifier", method).bounds(net, x, 1e20)
     bounds = xuframe.create("verifier", "crown").bounds(net.double(), x.double(), 1e20)
     assert bool(torch.isfinite(bounds.lower).all())  # float64 holds them
@@ -502,3 +502,33 @@ def test_demo_helpers_refuse_bad_arguments() -> None:
     with pytest.raises(InputError, match="would need .* of memory"):
         margin_picture(margins, row=10**9)
     assert margin_picture(margins, width=np.int64(64)).shape[1] == 64
+
+
+def test_a_batch_too_large_for_memory_is_bounded_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each input's bounds need memory of their own; a batch whose pieces fit is done in pieces
+    (the same bounds), one input that alone does not fit is refused with the reason."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)
+    ).eval()
+    x, y = torch.rand(16, 1, 8, 8), torch.randint(0, 10, (16,))
+    for method in METHODS:
+        verifier = xuframe.create("verifier", method)
+        whole = verifier.verify(net, x, y, 0.05).margins
+        monkeypatch.setenv("XUFRAME_MAX_BYTES", str(200_000))  # one or two inputs at a time
+        pieces = verifier.verify(net, x, y, 0.05).margins
+        torch.testing.assert_close(pieces.lower, whole.lower)
+        torch.testing.assert_close(pieces.upper, whole.upper)
+        monkeypatch.setenv("XUFRAME_MAX_BYTES", "1000")
+        with pytest.raises(InputError, match=rf"{method} bounds of one input .* would need"):
+            verifier.verify(net, x, y, 0.05)
+        monkeypatch.delenv("XUFRAME_MAX_BYTES")
+
+
+def test_work_that_cannot_fit_and_outputs_that_cannot_be_verified_are_refused() -> None:
+    wide = nn.Sequential(nn.Conv2d(1, 64, 3)).eval()  # 64 x 62 x 62 outputs, no spec
+    with pytest.raises(InputError, match="the identity spec for 246016 network outputs would need"):
+        xuframe.create("verifier", "ibp").bounds(wide, torch.rand(1, 1, 64, 64), 0.1)
+    one = nn.Sequential(nn.Linear(3, 1)).eval()
+    with pytest.raises(InputError, match="expected at least 2 outputs"):
+        xuframe.create("verifier", "crown").verify(one, torch.rand(2, 3), [0, 0], 0.1)
