@@ -693,3 +693,17 @@ def test_query_teacher_checks_its_arguments():
 def test_import_extra_refuses_names_that_are_not_names(module, extra):
     with pytest.raises(InputError, match="import_extra: (module|extra): expected"):
         xuframe.import_extra(module, extra)
+
+
+def test_trainer_arguments_of_the_wrong_type():
+    model = _SqrtAtZero(nan_after=10**6)
+    with pytest.raises(InputError, match="expected a path .* to a run folder, got int"):
+        Trainer(model, _FAST, run_dir=5)
+    with pytest.raises(InputError, match=r"evaluators\[0\]: expected a callable"):
+        Trainer(model, _FAST, evaluators=["mae"])
+    with pytest.raises(InputError, match="evaluators: expected a sequence of callables"):
+        Trainer(model, _FAST, evaluators="mae")
+    with pytest.raises(InputError, match="run_config: expected a mapping"):
+        Trainer(model, _FAST, run_config=[1])
+    with pytest.raises(InputError, match="resume: expected True, False or a checkpoint path"):
+        Trainer(model, _FAST).fit(_DATA, resume=5)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from xuframe._config import build_config
+from xuframe._files import as_path
 from xuframe.engine._checkpoint import load_checkpoint, save_checkpoint
 from xuframe.engine._config import TrainerConfig
 from xuframe.engine._distributed import DistContext
@@ -165,8 +166,24 @@ class Trainer:
             )
         self.model = model
         self.config: TrainerConfig = build_config(TrainerConfig, config, owner="trainer")
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.run_dir = as_path(run_dir, "a run folder") if run_dir is not None else None
+        given: Any = evaluators  # checked: callers pass anything
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+            raise InputError(
+                "trainer: evaluators: expected a sequence of callables (model, loader) -> "
+                f"metrics, got {type(evaluators).__name__}"
+            )
+        for k, evaluator in enumerate(evaluators):
+            if not callable(evaluator):
+                raise InputError(
+                    f"trainer: evaluators[{k}]: expected a callable (model, loader) -> metrics, "
+                    f"got {type(evaluator).__name__}"
+                )
         self.evaluators = list(evaluators)
+        if run_config is not None and not isinstance(run_config, Mapping):
+            raise InputError(
+                f"trainer: run_config: expected a mapping, got {type(run_config).__name__}"
+            )
         self.run_config = dict(run_config or {})
         #: Optimiser steps taken so far.
         self.step = 0
@@ -398,10 +415,15 @@ class Trainer:
         )
 
         pending_rng: dict[str, Any] | None = None
+        if not isinstance(resume, (bool, str, os.PathLike)):
+            raise InputError(
+                f"trainer: resume: expected True, False or a checkpoint path, got "
+                f"{type(resume).__name__} {resume!r}"
+            )
         checkpoint = (
             self._latest_finite_checkpoint()
             if resume is True
-            else (Path(resume) if resume else None)
+            else (as_path(resume, "a checkpoint to resume from") if resume else None)
         )
         if checkpoint is not None:
             pending_rng = self._restore(checkpoint)
