@@ -707,3 +707,14 @@ def test_trainer_arguments_of_the_wrong_type():
         Trainer(model, _FAST, run_config=[1])
     with pytest.raises(InputError, match="resume: expected True, False or a checkpoint path"):
         Trainer(model, _FAST).fit(_DATA, resume=5)
+
+
+@pytest.mark.parametrize("seed", ["-1", "x", "1.5"])
+def test_demo_seed_must_be_a_non_negative_int(capsys, seed):
+    from xuframe.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "kmeans", "--seed", seed])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: expected an int >= 0" in err and "Traceback" not in err

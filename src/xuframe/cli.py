@@ -33,6 +33,17 @@ from xuframe.types import DemoResult
 __all__ = ["main"]
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an int >= 0 (argparse prints one error line and exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {value}")
+    return value
+
+
 def _width() -> int:
     """The terminal's width (``COLUMNS`` first), 100 when there is no terminal."""
     return shutil.get_terminal_size((100, 24)).columns
@@ -618,7 +629,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="plugin or component names, or KIND/NAME (default: all); one demo shows every metric",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0, help="an int >= 0")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", metavar="DIR", help="write each demo's picture to DIR/KIND-NAME.png")
     p.add_argument(
