@@ -22,7 +22,22 @@ from xuframe import (
     Generator,
     Verifier,
     config_field,
+    positive,
 )
+from xuframe.errors import InputError
+from xuframe.validation import check_tensor
+
+
+def _batch(batch: Any, keys: tuple[str, ...], owner: str) -> Mapping[str, Any]:
+    """``batch`` when it is a mapping holding ``keys`` (validated as a real component would)."""
+    if not isinstance(batch, Mapping):
+        raise InputError(
+            f"{owner}: batch: expected a mapping with {keys}, got {type(batch).__name__}"
+        )
+    for key in keys:
+        if key not in batch:
+            raise InputError(f"{owner}: batch: missing key {key!r}")
+    return batch
 
 
 class IntervalVerifier(Verifier):
@@ -59,7 +74,11 @@ class LinearGenerator(Generator):
 
     @attrs.frozen
     class Config:
-        z_dim: int = config_field(8, doc="latent size")
+        z_dim: int = config_field(
+            8,
+            doc="latent size",
+            validator=attrs.validators.and_(positive, attrs.validators.le(4096)),
+        )
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
@@ -72,9 +91,11 @@ class LinearGenerator(Generator):
         return int(self.config.z_dim)
 
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        check_tensor(z, "mapping: z", shape=(None, self.latent_dim), dtype=torch.float32)
         return torch.relu(self.map(z))
 
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        check_tensor(w, "synthesis: w", shape=(None, 16), dtype=torch.float32)
         return torch.tanh(self.syn(w)).reshape(-1, 1, 4, 4)
 
 
@@ -89,8 +110,12 @@ class SoftTargetDistiller(Distiller):
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         t = self.config.temperature
-        teacher = self.query_teacher(batch["inputs"])
-        student = self.student(batch["inputs"])
+        inputs = _batch(batch, ("inputs",), "test-kd")["inputs"]
+        check_tensor(
+            inputs, "test-kd: inputs", shape=(None, 6), non_empty=True, dtype=torch.float32
+        )
+        teacher = self.query_teacher(inputs)
+        student = self.student(inputs)
         kl = F.kl_div(
             F.log_softmax(student / t, 1), F.softmax(teacher / t, 1), reduction="batchmean"
         )
@@ -112,11 +137,21 @@ class CornerDetector(Detector):
         super().__init__(config)
         self.head = nn.Linear(1, 4)
 
-    def _raw(self, images: torch.Tensor) -> torch.Tensor:
+    def _raw(self, images: Any) -> torch.Tensor:
+        check_tensor(
+            images,
+            "test-detector: images",
+            shape=(None, 3, None, None),
+            non_empty=True,
+            dtype=torch.float32,
+        )
         return self.head(images.mean(dim=(1, 2, 3))[:, None])
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        return {"l1": F.l1_loss(self._raw(batch["inputs"]), batch["boxes"])}
+        batch = _batch(batch, ("inputs", "boxes"), "test-detector")
+        raw = self._raw(batch["inputs"])
+        boxes = check_tensor(batch["boxes"], "test-detector: boxes", shape=(len(raw), 4))
+        return {"l1": F.l1_loss(raw, boxes)}
 
     def predict(self, inputs: Any) -> list[Detections]:
         raw = self._raw(inputs)
