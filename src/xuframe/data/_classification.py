@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,19 @@ import torch
 from xuframe._files import as_path, describe_start, read_bytes
 from xuframe.data._pickle import load_array_pickle
 from xuframe.errors import InputError
+from xuframe.validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_memory,
+    check_tensor,
+)
 
 __all__ = ["ImageClassification", "cifar", "digits", "mnist", "read_idx", "textures"]
+
+_N_DIGITS = 1797  # images in scikit-learn's digits
+_MAX_SEED = 2**62  # seeds a torch.Generator takes (textures uses 2 * seed + 1)
 
 _IDX_TYPES: dict[int, Any] = {
     0x08: np.uint8,
@@ -37,7 +49,11 @@ _IDX_TYPES: dict[int, Any] = {
 class ImageClassification(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     """Images ``(N, C, H, W)`` in ``[0, 1]`` and integer labels; items are ``{"x": image, "y": label}``.
 
-    ``classes`` optionally names the labels (``classes[y]``)."""
+    ``classes`` optionally names the labels (``classes[y]``). Raises
+    :class:`~xuframe.errors.InputError` for images that are not a finite floating-point tensor
+    ``(N, C, H, W)`` (divide uint8 images by 255), labels that are not ``N`` integers
+    (``>= 0``, and ``< len(classes)`` when named), or ``classes`` that are not a sequence of
+    strings."""
 
     def __init__(
         self,
@@ -45,11 +61,28 @@ class ImageClassification(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         labels: torch.Tensor,
         classes: tuple[str, ...] | None = None,
     ) -> None:
-        if images.dim() != 4 or labels.shape != (images.shape[0],):
+        images = check_tensor(images, "ImageClassification: images", ndim=4)
+        names: Any = classes
+        if names is not None:
+            if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
+                raise InputError(
+                    "ImageClassification: classes: expected a sequence of class names (str), "
+                    f"got {type(names).__name__}"
+                )
+            if not all(isinstance(c, str) for c in names):
+                raise InputError("ImageClassification: classes: expected class names (str)")
+            classes = tuple(names)
+        labels = check_labels(
+            labels,
+            "ImageClassification: labels",
+            n=images.shape[0],
+            n_classes=len(classes) if classes is not None else None,
+        )
+        if labels.numel() and int(labels.min()) < 0:
             raise InputError(
-                f"expected images (N, C, H, W) and labels (N,), got {tuple(images.shape)} and {tuple(labels.shape)}"
+                f"ImageClassification: labels: expected labels >= 0, got {int(labels.min())}"
             )
-        self.images, self.labels = images.float(), labels.long()
+        self.images, self.labels = images.float(), labels
         self.classes = classes
 
     @property
@@ -70,25 +103,39 @@ def digits(
     split: str = "train", test_fraction: float = 0.25, seed: int = 0, size: int | None = None
 ) -> ImageClassification:
     """scikit-learn's 1,797 real 8x8 digit images, scaled to [0, 1], split reproducibly;
-    with ``size``, bilinearly upsampled to ``size x size`` (e.g. 32 for CIFAR-style nets)."""
+    with ``size``, bilinearly upsampled to ``size x size`` (e.g. 32 for CIFAR-style nets).
+
+    ``test_fraction`` of the images (rounded) form the ``"test"`` split, the rest
+    ``"train"``. Raises :class:`~xuframe.errors.InputError` for a ``split`` other than
+    ``"train"``/``"test"``, a ``test_fraction`` outside ``[0, 1]`` or one that leaves the
+    chosen split empty, a ``seed`` that is not an int >= 0, or a ``size`` that is not an
+    int >= 1 or whose images would not fit in memory."""
+    split = check_choice(split, "digits: split", ("train", "test"))
+    test_fraction = check_float(test_fraction, "digits: test_fraction", min=0.0, max=1.0)
+    seed = check_int(seed, "digits: seed", min=0, max=_MAX_SEED)
+    n_test = round(test_fraction * _N_DIGITS)
+    n_chosen = n_test if split == "test" else _N_DIGITS - n_test
+    if n_chosen == 0:
+        raise InputError(
+            f"digits: test_fraction={test_fraction:g} leaves the {split!r} split without images"
+        )
+    if size is not None:
+        size = check_int(size, "digits: size", min=1)
+        # the chosen images upsampled, float32, and interpolate's working copy
+        check_memory(4.0 * n_chosen * 2 * size * size, f"digits: {n_chosen} images of size={size}")
     try:
         from sklearn.datasets import load_digits  # type: ignore[import-untyped]
     except ImportError as exc:
         raise InputError(
             "the digits data needs scikit-learn, a dependency of xuframe: pip install scikit-learn"
         ) from exc
-    if split not in ("train", "test"):
-        raise InputError(f"expected split 'train' or 'test', got {split!r}")
     bunch: Any = load_digits()
     images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0)[:, None]
     labels = torch.from_numpy(bunch.target.astype(np.int64))
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    n_test = round(test_fraction * len(labels))
     chosen = order[:n_test] if split == "test" else order[n_test:]
     images = images[chosen]
     if size is not None:
-        if size < 1:
-            raise InputError(f"digits: expected size >= 1, got {size}")
         images = torch.nn.functional.interpolate(
             images, size=(size, size), mode="bilinear", align_corners=False
         ).clamp(0, 1)
@@ -166,25 +213,31 @@ def textures(
     reaches about 67% test accuracy in 2,000 SGD steps and a ResNet-8 about 61% in 800: a gap
     that distillation can close, unlike digits. ``split`` ``"train"`` and ``"test"`` draw
     ``n_train`` and ``n_test`` images from disjoint streams of ``seed``.
+
+    Raises :class:`~xuframe.errors.InputError` for a ``split`` other than ``"train"`` or
+    ``"test"``, ``num_classes`` < 2, ``n_train``/``n_test``/``channels`` < 1, ``size`` < 4 (each
+    an int), a ``noise`` that is not a finite number >= 0, a ``seed`` that is not an int >= 0,
+    or images that would not fit in memory (:func:`~xuframe.validation.memory_limit`).
     """
-    if split not in ("train", "test"):
-        raise InputError(f"textures: expected split 'train' or 'test', got {split!r}")
-    for name, value, low in (
-        ("num_classes", num_classes, 2),
-        ("n_train", n_train, 1),
-        ("n_test", n_test, 1),
-        ("size", size, 4),
-        ("channels", channels, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(f"textures: expected {name} >= {low} (int), got {value!r}")
-    if not math.isfinite(noise) or noise < 0:
-        raise InputError(f"textures: expected noise >= 0, got {noise!r}")
+    split = check_choice(split, "textures: split", ("train", "test"))
+    num_classes = check_int(num_classes, "textures: num_classes", min=2)
+    n_train = check_int(n_train, "textures: n_train", min=1)
+    n_test = check_int(n_test, "textures: n_test", min=1)
+    size = check_int(size, "textures: size", min=4)
+    channels = check_int(channels, "textures: channels", min=1)
+    noise = check_float(noise, "textures: noise", min=0.0)
+    seed = check_int(seed, "textures: seed", min=0, max=_MAX_SEED)
+    n = n_train if split == "train" else n_test
+    # float32: the images and about eight (n, size, size) or (n, channels, size, size)
+    # intermediates of the gratings; per class its parameters and its name
+    check_memory(
+        4.0 * n * size * size * (3 * channels + 8) + 100.0 * num_classes * (channels + 1),
+        f"textures: {n} images of {channels} x {size} x {size} in {num_classes} classes",
+    )
     gc = torch.Generator().manual_seed(10_007)
     theta = torch.rand(num_classes, 2, generator=gc) * math.pi
     freq = 0.15 + 0.3 * torch.rand(num_classes, 2, generator=gc)  # cycles per pixel
     colour = torch.rand(num_classes, 2, channels, generator=gc)
-    n = n_train if split == "train" else n_test
     g = torch.Generator().manual_seed(2 * seed + (split == "test"))
     y = torch.randint(0, num_classes, (n,), generator=g)
     other = (y + torch.randint(1, num_classes, (n,), generator=g)) % num_classes

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from xuframe.errors import InputError
 from xuframe.types import Boxes2D
+from xuframe.validation import check_array, check_float, check_int, check_memory, check_tensor
 
 __all__ = [
     "ColorJitter",
@@ -38,6 +39,7 @@ __all__ = [
 
 Sample = dict[str, Any]
 ImageId = int | str
+_MAX_NORMALISE = 1e30  # Normalize's largest |mean| and std, 1 / the smallest std (float32)
 
 
 def as_id(value: object, where: str) -> ImageId:
@@ -85,7 +87,18 @@ def check_unique_ids(ids: Sequence[ImageId], where: str) -> None:
 
 
 def check_detection_sample(sample: Sample, where: str = "sample") -> Sample:
-    """Validate a sample's layout; raise :class:`InputError` naming what is wrong."""
+    """Validate a sample's layout and return it unchanged.
+
+    Raises :class:`InputError` naming what is wrong: a sample that is not a dict; a missing
+    ``image``, ``boxes`` or ``labels``; an image that is not a finite floating-point
+    ``(3, H, W)`` tensor with ``H, W >= 1``; boxes that are not :class:`~xuframe.Boxes2D`;
+    labels that are not an int64 tensor ``(N,)`` of values ``>= 0``; a ``crowd`` that is not a
+    bool tensor ``(N,)``; an ``image_id`` that is neither an int nor a str."""
+    if not isinstance(sample, Mapping):
+        raise InputError(
+            f"{where}: expected a detection sample (a dict with image, boxes, labels), "
+            f"got {type(sample).__name__}"
+        )
     for key in ("image", "boxes", "labels"):
         if key not in sample:
             raise InputError(
@@ -99,27 +112,58 @@ def check_detection_sample(sample: Sample, where: str = "sample") -> Sample:
         raise InputError(
             f"{where}.image: expected floating point (0..1), got {image.dtype}; divide uint8 images by 255"
         )
+    check_tensor(image, f"{where}.image", non_empty=True)
     if not isinstance(sample["boxes"], Boxes2D):
         raise InputError(f"{where}.boxes: expected Boxes2D, got {type(sample['boxes']).__name__}")
     n = len(sample["boxes"])
     labels = sample["labels"]
     if not isinstance(labels, torch.Tensor) or labels.shape != (n,) or labels.dtype != torch.int64:
         raise InputError(f"{where}.labels: expected an int64 tensor of shape ({n},)")
+    if n and int(labels.min()) < 0:
+        raise InputError(f"{where}.labels: expected class indices >= 0, got {int(labels.min())}")
+    crowd = sample.get("crowd")
+    if "crowd" in sample and (
+        not isinstance(crowd, torch.Tensor) or crowd.shape != (n,) or crowd.dtype != torch.bool
+    ):
+        shown = (
+            f"{crowd.dtype} {tuple(crowd.shape)}"
+            if isinstance(crowd, torch.Tensor)
+            else type(crowd).__name__
+        )
+        raise InputError(f"{where}.crowd: expected a bool tensor of shape ({n},), got {shown}")
+    if "image_id" in sample:
+        as_id(sample["image_id"], f"{where}.image_id")
     return sample
 
 
 def clip_boxes(boxes: Boxes2D, height: int, width: int) -> Boxes2D:
-    """Boxes clipped to the image ``[0, width] x [0, height]``."""
+    """Boxes clipped to the image ``[0, width] x [0, height]``. Raises :class:`InputError`
+    for ``boxes`` that are not :class:`~xuframe.Boxes2D` or a size that is not two finite
+    numbers >= 0."""
+    if not isinstance(boxes, Boxes2D):
+        raise InputError(f"clip_boxes: boxes: expected Boxes2D, got {type(boxes).__name__}")
+    h = check_float(height, "clip_boxes: height", min=0.0)
+    w = check_float(width, "clip_boxes: width", min=0.0)
     t = boxes.tensor.clone()
-    t[:, 0::2] = t[:, 0::2].clamp(0, width)
-    t[:, 1::2] = t[:, 1::2].clamp(0, height)
+    t[:, 0::2] = t[:, 0::2].clamp(0, w)
+    t[:, 1::2] = t[:, 1::2].clamp(0, h)
     return Boxes2D(t)
 
 
 class Compose:
-    """Apply transforms in order."""
+    """Apply transforms (callables, sample -> sample) in order."""
 
     def __init__(self, transforms: Sequence[Callable[[Sample], Sample]]) -> None:
+        given: Any = transforms
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+            raise InputError(
+                f"Compose: expected a sequence of transforms, got {type(given).__name__}"
+            )
+        for i, t in enumerate(given):
+            if not callable(t):
+                raise InputError(
+                    f"Compose: transform {i}: expected a callable, got {type(t).__name__}"
+                )
         self.transforms = list(transforms)
 
     def __call__(self, sample: Sample) -> Sample:
@@ -130,14 +174,18 @@ class Compose:
 
 class Resize:
     """Resize to ``(height, width)`` without keeping the aspect ratio (as TTFNet trains), scaling
-    the boxes with the image (bilinear, antialiased when shrinking)."""
+    the boxes with the image (bilinear, antialiased when shrinking). Raises
+    :class:`InputError` for a size that is not two ints >= 1 or whose images would not fit in
+    memory, and (when called) for a sample that :func:`check_detection_sample` refuses."""
 
     def __init__(self, height: int, width: int) -> None:
-        if height < 1 or width < 1:
-            raise InputError(f"Resize: expected a positive size, got {height} x {width}")
+        height = check_int(height, "Resize: height", min=1)
+        width = check_int(width, "Resize: width", min=1)
+        check_memory(4.0 * 3 * 2 * height * width, f"Resize: images of {height} x {width} pixels")
         self.height, self.width = height, width
 
     def __call__(self, sample: Sample) -> Sample:
+        check_detection_sample(sample, "Resize: sample")
         image = sample["image"]
         h, w = image.shape[-2:]
         out = F.interpolate(
@@ -154,14 +202,15 @@ class Resize:
 
 
 class RandomFlip:
-    """Mirror left-right with probability ``p`` (boxes mirrored with the image)."""
+    """Mirror left-right with probability ``p`` (boxes mirrored with the image). Raises
+    :class:`InputError` for a ``p`` that is not a number in ``[0, 1]``, and (when called) for
+    a sample that :func:`check_detection_sample` refuses."""
 
     def __init__(self, p: float = 0.5) -> None:
-        if not 0 <= p <= 1:
-            raise InputError(f"RandomFlip: expected 0 <= p <= 1, got {p}")
-        self.p = p
+        self.p = check_float(p, "RandomFlip: p", min=0.0, max=1.0)
 
     def __call__(self, sample: Sample) -> Sample:
+        check_detection_sample(sample, "RandomFlip: sample")
         if float(torch.rand(())) >= self.p:
             return sample
         w = sample["image"].shape[-1]
@@ -172,21 +221,27 @@ class RandomFlip:
 
 class ColorJitter:
     """Random brightness, contrast and saturation factors in ``[1 - s, 1 + s]``, applied in a
-    random order to a ``[0, 1]`` image (boxes unchanged); the result is clipped to ``[0, 1]``."""
+    random order to a ``[0, 1]`` image (boxes unchanged); the result is clipped to ``[0, 1]``.
+    Raises :class:`InputError` for a strength that is not a number in ``[0, 1)``, and (when
+    called) for a sample that :func:`check_detection_sample` refuses."""
 
     def __init__(
         self, brightness: float = 0.2, contrast: float = 0.2, saturation: float = 0.2
     ) -> None:
+        strengths = []
         for name, v in (
             ("brightness", brightness),
             ("contrast", contrast),
             ("saturation", saturation),
         ):
-            if not 0 <= v < 1:
-                raise InputError(f"ColorJitter: expected 0 <= {name} < 1, got {v}")
-        self.strengths = (brightness, contrast, saturation)
+            v = check_float(v, f"ColorJitter: {name}", min=0.0)
+            if v >= 1:
+                raise InputError(f"ColorJitter: {name}: expected a number >= 0 and < 1, got {v:g}")
+            strengths.append(v)
+        self.strengths = (strengths[0], strengths[1], strengths[2])
 
     def __call__(self, sample: Sample) -> Sample:
+        check_detection_sample(sample, "ColorJitter: sample")
         image = sample["image"]
         factors = [1 + s * (2 * float(torch.rand(())) - 1) for s in self.strengths]
         for op in torch.randperm(3).tolist():
@@ -202,19 +257,28 @@ class ColorJitter:
 
 
 class Normalize:
-    """``(image - mean) / std`` per channel (ImageNet statistics by default)."""
+    """``(image - mean) / std`` per channel (ImageNet statistics by default). Raises
+    :class:`InputError` unless ``mean`` is 3 numbers of magnitude <= 1e30 and ``std`` 3 numbers
+    in ``[1e-30, 1e30]`` (so float32 results stay finite), and (when called) for a sample that :func:`check_detection_sample` refuses."""
 
     def __init__(
         self,
         mean: Sequence[float] = (0.485, 0.456, 0.406),
         std: Sequence[float] = (0.229, 0.224, 0.225),
     ) -> None:
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise InputError("Normalize: expected 3 means and 3 positive standard deviations")
-        self.mean = torch.tensor(mean).reshape(3, 1, 1)
-        self.std = torch.tensor(std).reshape(3, 1, 1)
+        # magnitudes that float32 images can hold: the result stays finite
+        m = check_array(mean, "Normalize: mean", shape=(3,), max_abs=_MAX_NORMALISE)
+        sd = check_array(std, "Normalize: std", shape=(3,), max_abs=_MAX_NORMALISE)
+        if float(sd.min()) < 1 / _MAX_NORMALISE:
+            raise InputError(
+                f"Normalize: std: expected 3 standard deviations >= {1 / _MAX_NORMALISE:g}, "
+                f"got {sd.tolist()}"
+            )
+        self.mean = torch.tensor(m, dtype=torch.float32).reshape(3, 1, 1)
+        self.std = torch.tensor(sd, dtype=torch.float32).reshape(3, 1, 1)
 
     def __call__(self, sample: Sample) -> Sample:
+        check_detection_sample(sample, "Normalize: sample")
         return {**sample, "image": (sample["image"] - self.mean) / self.std}
 
 
@@ -224,8 +288,13 @@ def collate_detection(samples: Sequence[Sample]) -> dict[str, Any]:
     "image_ids": int64 (B,)}``; when any image id is a string (or an int beyond int64),
     ``image_ids`` is the list of the ids as the samples give them. A sample without ``image_id`` gets its position in the batch.
 
-    Raises :class:`InputError` for an empty batch, a malformed sample, images of different
-    sizes, or an image id that is neither an int nor a str."""
+    Raises :class:`InputError` for an empty batch or one that is not a sequence, a malformed
+    sample (:func:`check_detection_sample`), images of different sizes, or an image id that is
+    neither an int nor a str."""
+    if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence):
+        raise InputError(
+            f"collate_detection: expected a sequence of samples, got {type(samples).__name__}"
+        )
     if not samples:
         raise InputError("collate_detection: expected at least one sample")
     for i, s in enumerate(samples):

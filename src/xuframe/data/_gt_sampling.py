@@ -19,9 +19,11 @@ from typing import Any
 import attrs
 import torch
 
+from xuframe.data._scene3d import check_lidar_sample
 from xuframe.errors import InputError
 from xuframe.ops import bev_iou, points_in_boxes
 from xuframe.types import Boxes3D, PointCloud
+from xuframe.validation import check_float, check_int
 
 __all__ = ["GroundTruthSampling", "ObjectDatabase", "SampledObject"]
 
@@ -40,13 +42,32 @@ class SampledObject:
 class ObjectDatabase:
     """Every labelled object of ``samples`` with at least ``min_points`` points inside its box
     (per class index: a mapping, or one number for all), grouped by class index. Boxes of zero
-    length or width are left out (nothing can be pasted from them)."""
+    length or width are left out (nothing can be pasted from them).
+
+    Raises :class:`~xuframe.errors.InputError` for ``samples`` that are not an iterable of 3-D
+    detection samples (dicts with ``points``, ``boxes`` and one integer label >= 0 per box),
+    or a ``min_points`` that is not an int >= 0 or a mapping of class indices to such ints."""
 
     def __init__(
         self, samples: Iterable[Mapping[str, Any]], min_points: int | Mapping[int, int] = 5
     ) -> None:
+        if isinstance(min_points, Mapping):
+            min_points = {
+                check_int(k, "ObjectDatabase: min_points key (a class index)", min=0): check_int(
+                    v, f"ObjectDatabase: min_points[{k}]", min=0
+                )
+                for k, v in min_points.items()
+            }
+        else:
+            min_points = check_int(min_points, "ObjectDatabase: min_points", min=0)
+        if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Iterable):
+            raise InputError(
+                "ObjectDatabase: samples: expected an iterable of 3-D detection samples, got "
+                f"{type(samples).__name__}"
+            )
         self.objects: dict[int, list[SampledObject]] = {}
-        for sample in samples:
+        for i, sample in enumerate(samples):
+            check_lidar_sample(sample, f"ObjectDatabase: sample {i}")
             cloud: PointCloud = sample["points"]
             boxes: Boxes3D = sample["boxes"]
             labels = sample["labels"]
@@ -78,17 +99,35 @@ class GroundTruthSampling:
     Candidates are drawn without replacement from torch's global generator; a candidate is kept
     if its BEV box, grown by ``margin`` metres, overlaps none of the sample's boxes or the
     candidates kept before it. Apply it before the global augmentations.
+
+    Raises :class:`~xuframe.errors.InputError` for a ``database`` that is not an
+    :class:`ObjectDatabase`, a ``per_class`` that is not a mapping of class indices (ints >= 0)
+    to counts (ints >= 0), a ``margin`` that is not a finite number >= 0, and (when called) for
+    a sample that is not a 3-D detection sample.
     """
 
     def __init__(
         self, database: ObjectDatabase, per_class: Mapping[int, int], margin: float = 0.2
     ) -> None:
+        if not isinstance(database, ObjectDatabase):
+            raise InputError(
+                "GroundTruthSampling: database: expected an ObjectDatabase, got "
+                f"{type(database).__name__}"
+            )
+        if not isinstance(per_class, Mapping):
+            raise InputError(
+                "GroundTruthSampling: per_class: expected a mapping of class index to count, "
+                f"got {type(per_class).__name__}"
+            )
+        counts = {}
         for label, n in per_class.items():
-            if n < 0:
-                raise InputError(f"GroundTruthSampling: per_class[{label}] must be >= 0, got {n}")
-        self.database, self.per_class, self.margin = database, dict(per_class), margin
+            label = check_int(label, "GroundTruthSampling: per_class key (a class index)", min=0)
+            counts[label] = check_int(n, f"GroundTruthSampling: per_class[{label}]", min=0)
+        margin = check_float(margin, "GroundTruthSampling: margin", min=0.0)
+        self.database, self.per_class, self.margin = database, counts, margin
 
     def __call__(self, sample: Sample) -> Sample:
+        check_lidar_sample(sample, "GroundTruthSampling: sample")
         boxes: Boxes3D = sample["boxes"]
         labels: torch.Tensor = sample["labels"]
         candidates: list[SampledObject] = []

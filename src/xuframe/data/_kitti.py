@@ -20,6 +20,7 @@ import torch
 from xuframe._files import read_bytes, read_text, require_file
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
+from xuframe.validation import check_array, check_int
 
 __all__ = [
     "KITTI_IMAGE_SIZE",
@@ -40,13 +41,29 @@ __all__ = [
 _CALIB_KEYS = {"P2": (3, 4), "R0_rect": (3, 3), "Tr_velo_to_cam": (3, 4)}
 
 
+def _p2(value: Any) -> np.ndarray[Any, Any]:
+    return check_array(value, "Calibration.P2", shape=_CALIB_KEYS["P2"])
+
+
+def _r0_rect(value: Any) -> np.ndarray[Any, Any]:
+    return check_array(value, "Calibration.R0_rect", shape=_CALIB_KEYS["R0_rect"])
+
+
+def _tr_velo_to_cam(value: Any) -> np.ndarray[Any, Any]:
+    return check_array(value, "Calibration.Tr_velo_to_cam", shape=_CALIB_KEYS["Tr_velo_to_cam"])
+
+
 @attrs.frozen(eq=False)
 class Calibration:
-    """One frame's ``P2`` (3x4), ``R0_rect`` (3x3) and ``Tr_velo_to_cam`` (3x4), float64."""
+    """One frame's ``P2`` (3x4), ``R0_rect`` (3x3) and ``Tr_velo_to_cam`` (3x4), float64.
 
-    P2: np.ndarray[Any, Any]
-    R0_rect: np.ndarray[Any, Any]
-    Tr_velo_to_cam: np.ndarray[Any, Any]
+    Each matrix is converted with :func:`~xuframe.validation.check_array`: anything but a
+    finite real array of its shape (lists of numbers are accepted) is an
+    :class:`~xuframe.errors.InputError` naming it."""
+
+    P2: np.ndarray[Any, Any] = attrs.field(converter=_p2)
+    R0_rect: np.ndarray[Any, Any] = attrs.field(converter=_r0_rect)
+    Tr_velo_to_cam: np.ndarray[Any, Any] = attrs.field(converter=_tr_velo_to_cam)
 
     @property
     def velo_to_rect(self) -> np.ndarray[Any, Any]:
@@ -257,12 +274,16 @@ def image_boxes(
     """The 2-D boxes of LiDAR ``boxes`` in the image: ``(N, 4)`` ``left, top, right, bottom``
     (the projected corners' bounds, clipped to the image), ``(N,)`` truncation (the share of the
     unclipped box outside the image) and ``(N,)`` whether the box is visible at all (in front of
-    the camera, with some part in the image). Rows of invisible boxes are zeros."""
+    the camera, with some part in the image). Rows of invisible boxes are zeros.
+
+    Raises :class:`~xuframe.errors.InputError` for ``boxes`` that are not
+    :class:`~xuframe.Boxes3D`, a ``calib`` that is not a :class:`Calibration`, or an
+    ``image_size`` that is not two ints ``(width, height)`` >= 1."""
+    w, h = _check_projection(boxes, calib, image_size, "image_boxes")
     n = len(boxes)
     bbox, truncated, visible = np.zeros((n, 4)), np.ones(n), np.zeros(n, dtype=bool)
     if n == 0:
         return bbox, truncated, visible
-    w, h = image_size
     cam = calib.lidar_to_camera(boxes.corners().double().numpy().reshape(-1, 3)).reshape(n, 8, 3)
     for k in range(n):
         if (cam[k, :, 2] <= 0.1).any():
@@ -289,8 +310,29 @@ def kitti_objects(
 ) -> list[KittiObject]:
     """LiDAR ``boxes`` named ``names`` as KITTI label objects (results lines when ``scores`` are
     given): camera geometry from ``calib``, the 2-D box projected with ``P2`` and clipped to the
-    image; boxes the camera cannot see are left out. Occlusion is written as 0 (unknown)."""
+    image; boxes the camera cannot see are left out. Occlusion is written as 0 (unknown).
+
+    Raises :class:`~xuframe.errors.InputError` for ``boxes`` that are not
+    :class:`~xuframe.Boxes3D`, ``names`` that are not one str per box, ``scores`` that are not
+    one finite number per box, a ``calib`` that is not a :class:`Calibration`, or an
+    ``image_size`` that is not two ints ``(width, height)`` >= 1."""
     return _visible_objects(boxes, names, calib, scores, image_size)[0]
+
+
+def _check_projection(boxes: Any, calib: Any, image_size: Any, where: str) -> tuple[int, int]:
+    """The checks of image_boxes and kitti_objects; returns ``(width, height)``."""
+    if not isinstance(boxes, Boxes3D):
+        raise InputError(f"{where}: boxes: expected Boxes3D, got {type(boxes).__name__}")
+    if not isinstance(calib, Calibration):
+        raise InputError(f"{where}: calib: expected a Calibration, got {type(calib).__name__}")
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise InputError(
+            f"{where}: image_size: expected (width, height), got {type(image_size).__name__}"
+        )
+    return (
+        check_int(image_size[0], f"{where}: image_size width", min=1),
+        check_int(image_size[1], f"{where}: image_size height", min=1),
+    )
 
 
 def _visible_objects(
@@ -301,6 +343,16 @@ def _visible_objects(
     image_size: tuple[int, int],
 ) -> tuple[list[KittiObject], np.ndarray[Any, Any]]:
     """:func:`kitti_objects` and the indices of the boxes they came from."""
+    _check_projection(boxes, calib, image_size, "kitti_objects")
+    given: Any = names
+    if isinstance(given, str) or not isinstance(given, (list, tuple)):
+        raise InputError(
+            f"kitti_objects: names: expected a list of class names, got {type(given).__name__}"
+        )
+    if not all(isinstance(name, str) for name in given):
+        raise InputError("kitti_objects: names: expected class names (str)")
+    if scores is not None:
+        scores = check_array(scores, "kitti_objects: scores", ndim=1).tolist()
     if len(names) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
         raise InputError(
             f"kitti_objects: {len(boxes)} boxes, {len(names)} names and {None if scores is None else len(scores)} scores"

@@ -31,9 +31,9 @@ from xuframe.data._kitti import (
     write_labels,
     write_velodyne,
 )
-from xuframe.errors import InputError
 from xuframe.ops import bev_iou
 from xuframe.types import Boxes3D, PointCloud
+from xuframe.validation import check_float, check_int, check_memory
 
 __all__ = ["LIDAR_CLASSES", "LidarScene", "LidarScenes", "kitti_calibration"]
 
@@ -46,6 +46,8 @@ _SIZES = {
     "Cyclist": ((1.55, 1.95), (0.5, 0.75), (1.6, 1.85)),
 }
 _IMAGE = KITTI_IMAGE_SIZE
+# placing an object tests it against every placed one, ten tries each: quadratic in the count
+_MAX_OBJECTS = 256
 
 
 def kitti_calibration() -> Calibration:
@@ -109,6 +111,12 @@ class LidarScenes:
     ``azimuth_step`` (degrees) sets the horizontal resolution (KITTI's sensor: about 0.09;
     the default 0.2 keeps a scene near 25k points); ``field_of_view`` the azimuth span centred
     on ``+x`` (90 matches KITTI's camera; 360 a full sweep).
+
+    Raises :class:`~xuframe.errors.InputError` for ``n_scenes`` < 0, ``max_objects`` outside
+    ``0 .. 256``, ``beams`` < 1, a ``seed`` < 0 (each an int; numpy integers are accepted),
+    ``max_range`` <= 5, ``azimuth_step`` <= 0, ``field_of_view`` outside ``(0, 360]`` (each a
+    finite number), or rays (``beams x field_of_view / azimuth_step``) too many to cast in
+    memory. An index outside ``0 .. n_scenes - 1`` is an :class:`IndexError`.
     """
 
     def __init__(
@@ -122,17 +130,25 @@ class LidarScenes:
         field_of_view: float = 90.0,
         beams: int = 64,
     ) -> None:
-        if (
-            n_scenes < 0
-            or max_objects < 0
-            or max_range <= 5
-            or azimuth_step <= 0
-            or not 0 < field_of_view <= 360
-            or beams < 1
-        ):
-            raise InputError(
-                "LidarScenes: expected n_scenes, max_objects >= 0, max_range > 5, azimuth_step > 0, 0 < field_of_view <= 360, beams >= 1"
-            )
+        n_scenes = check_int(n_scenes, "LidarScenes: n_scenes", min=0)
+        seed = check_int(seed, "LidarScenes: seed", min=0)
+        max_objects = check_int(max_objects, "LidarScenes: max_objects", min=0, max=_MAX_OBJECTS)
+        max_range = check_float(max_range, "LidarScenes: max_range", min=5.0, min_open=True)
+        azimuth_step = check_float(
+            azimuth_step, "LidarScenes: azimuth_step", min=0.0, min_open=True
+        )
+        field_of_view = check_float(
+            field_of_view, "LidarScenes: field_of_view", min=0.0, max=360.0, min_open=True
+        )
+        beams = check_int(beams, "LidarScenes: beams", min=1)
+        rays = beams * (field_of_view / azimuth_step + 1.0)  # a float: it may be huge
+        # per ray and box (labelled and up to 9 clutter) about six float64 3-vectors of the
+        # slab test, plus the ray's own arrays
+        check_memory(
+            8.0 * rays * (18 * (max_objects + 9) + 24),
+            f"LidarScenes: casting {rays:.3g} rays (beams={beams}, azimuth_step={azimuth_step:g}, "
+            f"field_of_view={field_of_view:g}) onto {max_objects} objects",
+        )
         self.n_scenes, self.seed, self.max_objects, self.max_range = (
             n_scenes,
             seed,
@@ -218,6 +234,7 @@ class LidarScenes:
         return bool((bev_iou(grown, rest) == 0).all())
 
     def __getitem__(self, i: int) -> LidarScene:
+        i = check_int(i, "LidarScenes: index")
         if not 0 <= i < self.n_scenes:
             raise IndexError(f"LidarScenes: index {i} out of range 0 .. {self.n_scenes - 1}")
         rng = np.random.default_rng([self.seed, 7, i])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,45 @@ from xuframe._files import as_path
 from xuframe.data._kitti import read_calib, read_image, read_labels, read_velodyne
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
+from xuframe.validation import check_float
 
 __all__ = ["GlobalFlip", "GlobalRotation", "GlobalScale", "KittiDataset", "collate_lidar"]
 
 Sample = dict[str, Any]
+
+
+def check_lidar_sample(sample: Any, where: str) -> None:
+    """``sample`` checked as a 3-D detection sample: a dict with ``points`` (a
+    :class:`~xuframe.PointCloud`), ``boxes`` (:class:`~xuframe.Boxes3D`) and ``labels`` (an
+    integer tensor ``(N,)`` of values ``>= 0``, one per box); otherwise an
+    :class:`~xuframe.errors.InputError` naming ``where`` and what is wrong."""
+    if not isinstance(sample, Mapping):
+        raise InputError(
+            f"{where}: expected a 3-D detection sample (a dict with points, boxes, labels), "
+            f"got {type(sample).__name__}"
+        )
+    for key, kind in (("points", PointCloud), ("boxes", Boxes3D)):
+        if key not in sample:
+            raise InputError(f"{where}: expected key {key!r} (keys: points, boxes, labels)")
+        if not isinstance(sample[key], kind):
+            raise InputError(
+                f"{where}.{key}: expected {kind.__name__}, got {type(sample[key]).__name__}"
+            )
+    if "labels" not in sample:
+        raise InputError(f"{where}: expected key 'labels' (keys: points, boxes, labels)")
+    labels, n = sample["labels"], len(sample["boxes"])
+    integer = isinstance(labels, torch.Tensor) and not (
+        labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool
+    )
+    if not integer or labels.shape != (n,):
+        shown = (
+            f"{labels.dtype} {tuple(labels.shape)}"
+            if isinstance(labels, torch.Tensor)
+            else type(labels).__name__
+        )
+        raise InputError(f"{where}.labels: expected an integer tensor of shape ({n},), got {shown}")
+    if n and int(labels.min()) < 0:
+        raise InputError(f"{where}.labels: expected class indices >= 0, got {int(labels.min())}")
 
 
 class KittiDataset:
@@ -92,12 +127,15 @@ def _rotate_z(xyz: torch.Tensor, angle: float) -> torch.Tensor:
 
 
 class GlobalRotation:
-    """Rotate the scene about the sensor's z axis by an angle uniform in ``[-max_angle, max_angle]``."""
+    """Rotate the scene about the sensor's z axis by an angle uniform in ``[-max_angle, max_angle]``
+    (radians). Raises :class:`~xuframe.errors.InputError` for a ``max_angle`` that is not a
+    finite number >= 0, and (when called) for a sample that is not a 3-D detection sample."""
 
     def __init__(self, max_angle: float = math.pi / 4) -> None:
-        self.max_angle = max_angle
+        self.max_angle = check_float(max_angle, "GlobalRotation: max_angle", min=0.0)
 
     def __call__(self, sample: Sample) -> Sample:
+        check_lidar_sample(sample, "GlobalRotation: sample")
         angle = (2 * float(torch.rand(())) - 1) * self.max_angle
         pts: PointCloud = sample["points"]
         b = sample["boxes"].tensor.clone()
@@ -111,12 +149,15 @@ class GlobalRotation:
 
 
 class GlobalFlip:
-    """Mirror the scene across the x-z plane (``y -> -y``, ``yaw -> -yaw``) with probability ``p``."""
+    """Mirror the scene across the x-z plane (``y -> -y``, ``yaw -> -yaw``) with probability ``p``.
+    Raises :class:`~xuframe.errors.InputError` for a ``p`` that is not a number in ``[0, 1]``,
+    and (when called) for a sample that is not a 3-D detection sample."""
 
     def __init__(self, p: float = 0.5) -> None:
-        self.p = p
+        self.p = check_float(p, "GlobalFlip: p", min=0.0, max=1.0)
 
     def __call__(self, sample: Sample) -> Sample:
+        check_lidar_sample(sample, "GlobalFlip: sample")
         if float(torch.rand(())) >= self.p:
             return sample
         pts: PointCloud = sample["points"]
@@ -129,14 +170,19 @@ class GlobalFlip:
 
 
 class GlobalScale:
-    """Scale the scene about the sensor by a factor uniform in ``[low, high]``."""
+    """Scale the scene about the sensor by a factor uniform in ``[low, high]``. Raises
+    :class:`~xuframe.errors.InputError` unless ``0 < low <= high`` are finite numbers, and
+    (when called) for a sample that is not a 3-D detection sample."""
 
     def __init__(self, low: float = 0.95, high: float = 1.05) -> None:
-        if not 0 < low <= high:
+        low = check_float(low, "GlobalScale: low", min=0.0, min_open=True)
+        high = check_float(high, "GlobalScale: high", min=0.0, min_open=True)
+        if not low <= high:
             raise InputError(f"GlobalScale: expected 0 < low <= high, got {low}, {high}")
         self.low, self.high = low, high
 
     def __call__(self, sample: Sample) -> Sample:
+        check_lidar_sample(sample, "GlobalScale: sample")
         f = self.low + (self.high - self.low) * float(torch.rand(()))
         pts: PointCloud = sample["points"]
         b = sample["boxes"].tensor.clone()
@@ -147,12 +193,17 @@ class GlobalScale:
 def collate_lidar(samples: Sequence[Sample]) -> dict[str, Any]:
     """Batch 3-D detection samples: ``{"inputs": [PointCloud], "boxes": [Boxes3D],
     "labels": [int64 tensor], "frame_ids": [str]}``, plus ``"kitti_objects"`` and ``"calib"``
-    lists when the samples have them (:class:`KittiDataset`'s do)."""
+    lists when the samples have them (:class:`KittiDataset`'s do). Raises
+    :class:`~xuframe.errors.InputError` for an empty batch, one that is not a sequence, or a
+    sample without points (PointCloud), boxes (Boxes3D) and one integer label per box."""
+    if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence):
+        raise InputError(
+            f"collate_lidar: expected a sequence of samples, got {type(samples).__name__}"
+        )
     if not samples:
         raise InputError("collate_lidar: expected at least one sample")
-    for key in ("points", "boxes", "labels"):
-        if key not in samples[0]:
-            raise InputError(f"collate_lidar: samples need the key {key!r}")
+    for i, s in enumerate(samples):
+        check_lidar_sample(s, f"collate_lidar: sample {i}")
     batch: dict[str, Any] = {
         "inputs": [s["points"] for s in samples],
         "boxes": [s["boxes"] for s in samples],

@@ -22,11 +22,14 @@ from PIL import Image, ImageDraw, ImageFilter
 from xuframe.data._coco import write_coco
 from xuframe.errors import InputError
 from xuframe.types import Boxes2D
+from xuframe.validation import check_choice, check_int, check_memory
 
 __all__ = ["SHAPE_CLASSES", "ShapesDataset"]
 
 SHAPE_CLASSES = ("rectangle", "ellipse", "triangle", "cross")
 _SPLITS = {"train": 0, "val": 1, "test": 2}
+# placing an object compares it with every placed one, 20 tries each: quadratic in the count
+_MAX_OBJECTS = 256
 
 Sample = dict[str, Any]
 
@@ -83,7 +86,13 @@ def _iou(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float:
 
 class ShapesDataset:
     """``n_images`` seeded synthetic images of ``size x size`` pixels with boxes and labels
-    (indices into :data:`SHAPE_CLASSES`); ``dataset[i]`` is a detection sample."""
+    (indices into :data:`SHAPE_CLASSES`); ``dataset[i]`` is a detection sample.
+
+    Raises :class:`~xuframe.errors.InputError` for ``n_images`` < 0, ``size`` < 32 or too
+    large for one image to fit in memory, ``max_objects`` outside ``1 .. 256``, a ``seed`` < 0
+    (each an int; numpy integers are accepted), a ``split`` other than ``"train"``, ``"val"``
+    or ``"test"``, or ``transforms`` that are not callable. An index outside
+    ``0 .. n_images - 1`` is an :class:`IndexError`, as for any sequence."""
 
     class_names = SHAPE_CLASSES
 
@@ -97,12 +106,19 @@ class ShapesDataset:
         max_objects: int = 4,
         transforms: Callable[[Sample], Sample] | None = None,
     ) -> None:
-        if n_images < 0 or size < 32 or max_objects < 1:
+        n_images = check_int(n_images, "ShapesDataset: n_images", min=0)
+        size = check_int(size, "ShapesDataset: size", min=32)
+        split = check_choice(split, "ShapesDataset: split", tuple(_SPLITS))
+        seed = check_int(seed, "ShapesDataset: seed", min=0)
+        max_objects = check_int(max_objects, "ShapesDataset: max_objects", min=1, max=_MAX_OBJECTS)
+        if transforms is not None and not callable(transforms):
             raise InputError(
-                f"ShapesDataset: expected n_images >= 0, size >= 32, max_objects >= 1; got {n_images}, {size}, {max_objects}"
+                "ShapesDataset: transforms: expected a callable (sample -> sample) or None, "
+                f"got {type(transforms).__name__}"
             )
-        if split not in _SPLITS:
-            raise InputError(f"ShapesDataset: expected split in {sorted(_SPLITS)}, got {split!r}")
+        # rendering one image: about twenty float64 (size, size) planes (gradient, blotches,
+        # stripes, noise, their sums) and the uint8/float32 image
+        check_memory(8.0 * 20 * size * size, f"ShapesDataset: rendering an image of size={size}")
         self.n_images, self.size, self.split, self.seed = n_images, size, split, seed
         self.max_objects, self.transforms = max_objects, transforms
 
@@ -111,6 +127,7 @@ class ShapesDataset:
 
     def render(self, i: int) -> Sample:
         """Image ``i`` before transforms."""
+        i = check_int(i, "ShapesDataset: index")
         if not 0 <= i < self.n_images:
             raise IndexError(f"ShapesDataset: index {i} out of range 0 .. {self.n_images - 1}")
         rng = np.random.default_rng([self.seed, _SPLITS[self.split], i])

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from xuframe._files import as_path
 from xuframe.data._coco import annotation_records
 from xuframe.data._detection import ImageId, as_id, check_unique_ids, id_order, sample_image_id
 from xuframe.errors import InputError, MissingExtraError
@@ -135,7 +136,8 @@ def coco_results(
     """COCO results records (``image_id, category_id, bbox (xywh), score``) for per-image
     detections; category ids are ``label + 1`` and image ids (ints or strings) are kept.
     Raises :class:`InputError` when the lengths differ, a prediction is not a
-    :class:`Detections` of :class:`Boxes2D`, or an image id is neither an int nor a str."""
+    :class:`Detections` of :class:`Boxes2D` with labels >= 0, or an image id is neither an int
+    nor a str."""
     _check_sequence(predictions, "coco_results: predictions", "Detections")
     _check_sequence(image_ids, "coco_results: image_ids", "image ids")
     if len(predictions) != len(image_ids):
@@ -148,6 +150,11 @@ def coco_results(
             got = type(det.geometry if isinstance(det, Detections) else det).__name__
             raise InputError(f"coco_results: expected Detections of Boxes2D, got {got}")
         image_id = as_id(raw_id, f"coco_results: image id {k}")
+        if len(det) and int(det.labels.min()) < 0:
+            raise InputError(
+                f"coco_results: prediction {k}: expected labels >= 0 (class indices), got "
+                f"{int(det.labels.min())}"
+            )
         for box, score, label in zip(
             det.geometry.tensor.tolist(), det.scores.tolist(), det.labels.tolist(), strict=True
         ):
@@ -166,11 +173,21 @@ def coco_results(
 def write_coco_results(
     path: str | os.PathLike[str], predictions: Sequence[Detections], image_ids: Sequence[int | str]
 ) -> Path:
-    """Write :func:`coco_results` as json (atomically: a temporary file, then a rename)."""
-    target = Path(path)
+    """Write :func:`coco_results` as json (atomically: a temporary file, then a rename; missing
+    parent folders are made). Raises :class:`InputError` for what :func:`coco_results`
+    refuses, a ``path`` that is not a str or ``os.PathLike``, or one that cannot be written
+    (naming it and the reason)."""
+    target = as_path(path, "the COCO results json to write")
+    text = json.dumps(coco_results(predictions, image_ids))
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(coco_results(predictions, image_ids)))
-    tmp.replace(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        tmp.replace(target)
+    except OSError as exc:
+        raise InputError(
+            f"write_coco_results: cannot write {target}: {exc.strerror or exc}"
+        ) from exc
     return target
 
 

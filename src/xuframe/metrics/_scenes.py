@@ -39,9 +39,24 @@ __all__ = [
 Scenes = Sequence[tuple[int, int]]
 
 
+def _floating(values: Any) -> bool:
+    """Whether ``values`` (a tensor, array or sequence) hold floating-point numbers."""
+    if isinstance(values, torch.Tensor):
+        return values.is_floating_point()
+    try:
+        return bool(np.asarray(values).dtype.kind == "f")
+    except (TypeError, ValueError):
+        return False  # ragged or unreadable: check_array names it
+
+
 def _labels(labels: Any, name: str = "labels") -> np.ndarray[Any, np.dtype[np.int64]]:
     if getattr(labels, "dtype", None) in (np.bool_, torch.bool):  # a mask: its 0s and 1s
         labels = labels.astype(np.int64) if isinstance(labels, np.ndarray) else labels.long()
+    if _floating(labels):
+        raise InputError(
+            f"{name}: expected boundary labels as integers or booleans (0s and 1s), got "
+            "floating-point values"
+        )
     arr = check_array(labels, name, dtype=np.int64)
     if arr.ndim != 1 or len(arr) == 0:
         raise InputError(f"expected {name} as a non-empty 1-D sequence, got shape {arr.shape}")

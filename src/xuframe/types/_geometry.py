@@ -237,9 +237,9 @@ class PointCloud:
 
     def __getitem__(self, index: Any) -> PointCloud:
         """The points selected by an index tensor, slice or boolean mask."""
-        return PointCloud(
-            self.xyz[index].reshape(-1, 3), self.features[index].reshape(-1, self.num_features)
-        )
+        xyz = self.xyz[index].reshape(-1, 3)
+        # the count from xyz: a cloud without features has (N, 0) ones, whose -1 is ambiguous
+        return PointCloud(xyz, self.features[index].reshape(len(xyz), self.num_features))
 
     def numpy(self) -> np.ndarray[Any, Any]:
         """``(N, 3 + C)`` array of xyz then features (KITTI's ``.bin`` layout when C = 1)."""

@@ -32,6 +32,14 @@ def _scores(value: Any) -> torch.Tensor:
 
 
 def _class_labels(value: Any) -> torch.Tensor:
+    # class labels are integers: a floating array or tensor is refused even when integral
+    # (as xuframe.validation.check_labels does); no labels at all may come as floats
+    dtype = getattr(value, "dtype", None)
+    floating = (isinstance(dtype, torch.dtype) and dtype.is_floating_point) or (
+        isinstance(dtype, np.dtype) and dtype.kind == "f"
+    )
+    if floating and value.shape != (0,):
+        raise InputError(f"Detections.labels: expected integer class labels, got dtype {dtype}")
     return as_tensor(value, dtype=torch.int64, what="Detections.labels")
 
 
@@ -53,7 +61,8 @@ class Detections:
 
     ``geometry`` is :class:`Boxes2D` (images), :class:`Boxes3D` (point clouds) or
     :class:`Segments1D` (temporal scenes). ``scores`` are in the detector's own scale
-    (usually probabilities); higher is more confident.
+    (usually probabilities); higher is more confident. ``labels`` are integers (a floating
+    array or tensor is an :class:`~xuframe.errors.InputError`, even when integral).
     """
 
     geometry: Geometry = attrs.field(converter=_geometry)
