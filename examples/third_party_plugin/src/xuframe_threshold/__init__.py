@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import xuframe
 from xuframe import DemoResult, Detections, Detector, Segments1D, config_field
 from xuframe.errors import InputError
+from xuframe.validation import check_tensor
 
 __all__ = ["ThresholdSegmenter", "make_signals"]
 
@@ -62,22 +63,34 @@ class ThresholdSegmenter(Detector):
         self.threshold = torch.nn.Parameter(torch.tensor(float(self.config.init_threshold)))
 
     def _smooth(self, signals: Any) -> torch.Tensor:
-        if (
-            not isinstance(signals, torch.Tensor)
-            or signals.dim() != 2
-            or not signals.is_floating_point()
-        ):
-            raise InputError(
-                f"threshold: expected signals as a float tensor (B, T), got "
-                f"{type(signals).__name__}{tuple(getattr(signals, 'shape', ()))}"
-            )
+        # finite, non-empty float signals (B, T) of the model's dtype: validated before any work
+        check_tensor(
+            signals, "threshold: signals", ndim=2, non_empty=True, dtype=self.threshold.dtype
+        )
         w = self.config.window
         kernel = torch.full((1, 1, w), 1.0 / w, dtype=signals.dtype)
         return F.conv1d(F.pad(signals[:, None], (w // 2, w // 2), mode="replicate"), kernel)[:, 0]
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        logits = self.config.temperature * (self._smooth(batch["inputs"]) - self.threshold)
-        return {"bce": F.binary_cross_entropy_with_logits(logits, batch["masks"].float())}
+        if not isinstance(batch, Mapping) or "inputs" not in batch or "masks" not in batch:
+            raise InputError(
+                f"threshold: expected a batch mapping with 'inputs' and 'masks', got "
+                f"{type(batch).__name__}{'' if not isinstance(batch, Mapping) else sorted(batch)}"
+            )
+        smooth = self._smooth(batch["inputs"])
+        masks = batch["masks"]
+        if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool:
+            raise InputError(
+                f"threshold: masks: expected a bool tensor, got {type(masks).__name__} "
+                f"{getattr(masks, 'dtype', '')}"
+            )
+        if masks.shape != smooth.shape:
+            raise InputError(
+                f"threshold: masks: expected shape {tuple(smooth.shape)} (one per signal "
+                f"sample), got {tuple(masks.shape)}"
+            )
+        logits = self.config.temperature * (smooth - self.threshold)
+        return {"bce": F.binary_cross_entropy_with_logits(logits, masks.float())}
 
     def predict(self, inputs: Any) -> list[Detections]:
         smooth = self._smooth(inputs)
