@@ -131,7 +131,10 @@ def test_bad_checkpoint_files_give_clear_errors(tmp_path):
         load_checkpoint(foreign)
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    with pytest.raises(CheckpointError, match="is not a xuframe checkpoint.*: it is a text file \\(5 bytes\\) starting 'hello'"):
+    with pytest.raises(
+        CheckpointError,
+        match="is not a xuframe checkpoint.*: it is a text file \\(5 bytes\\) starting 'hello'",
+    ):
         load_checkpoint(text)
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
