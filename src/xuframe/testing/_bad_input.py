@@ -245,7 +245,9 @@ def _is_label(path: Path) -> bool:
 
 def _with_one(t: Any, value: float) -> Any:
     out = t.clone() if isinstance(t, torch.Tensor) else np.array(t, copy=True)
-    out.reshape(-1)[0] = value
+    if out.ndim == 0:
+        return type(out)(value) if not isinstance(out, torch.Tensor) else torch.tensor(value)
+    out[(0,) * out.ndim] = value  # an index, not reshape: reshape copies a non-contiguous one
     return out
 
 
