@@ -8,7 +8,7 @@ import torch
 from xuframe import Segments1D
 from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import boundaries_from_scenes
-from xuframe_plugins.lgss.data import synthetic_movie
+from xuframe_plugins.lgss.data import MODALITIES, synthetic_movie
 from xuframe_plugins.lgss.model import BoundaryNet, SceneSegmenter, _windows
 
 SMALL = {
@@ -111,7 +111,7 @@ def test_lgss_bad_input():
     nan["place"][3, 0] = float("nan")
     with pytest.raises(InputError, match="NaN"):
         model.predict([nan])
-    with pytest.raises(InputError, match="12 values of 0/1"):
+    with pytest.raises(InputError, match="expected 12 labels"):
         model.loss({"inputs": [movie], "labels": [movie["labels"][:11]]})
     with pytest.raises(InputError, match="lacks modality 'audio'"):
         model.predict([{k: v for k, v in movie.items() if k != "audio"}])
@@ -119,3 +119,78 @@ def test_lgss_bad_input():
         SceneSegmenter({**SMALL, "window": 3})
     with pytest.raises(ConfigError, match="subset"):
         SceneSegmenter({**SMALL, "modalities": ("smell",)})
+
+
+# -- issue 20: long movies, bad input ----------------------------------------------------
+
+
+def test_a_20000_shot_movie_is_segmented_in_bounded_memory():
+    import tracemalloc
+
+    three = {**SMALL, "modalities": ("place", "cast", "action")}
+    torch.manual_seed(0)
+    model = SceneSegmenter(three)
+    movie = _movie(20_000, seed=1, modalities=("place", "cast", "action"))
+    tracemalloc.start()
+    try:
+        (det,) = model.predict([movie])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    seg = det.geometry.tensor
+    assert float(seg[0, 0]) == 0 and float(seg[-1, 1]) == 20_000
+    assert torch.equal(seg[1:, 0], seg[:-1, 1])
+    assert peak < 300e6  # the grouping's 20,000 x 20,000 float64 matrices were 3.2 GB each
+
+
+def test_short_movies_are_grouped_as_before():
+    # up to 640 shots the grouping has no scene-length cap: the exact programme as before
+    from xuframe_plugins.lgss.model import _grouping_limit
+
+    for n in (12, 300, 640):
+        for k in (1, n // 3 + 1, n):
+            assert _grouping_limit(n, k, 0) == (k, None)
+    assert _grouping_limit(20_000, 648, 0) == (648, 31)
+    assert _grouping_limit(20_000, 2, 0)[1] * 20_000 <= 1 << 25
+
+
+def test_lgss_refuses_bad_batches_and_movies_before_any_work():
+    model = SceneSegmenter(SMALL)
+    movie = _movie(12)
+    for batch in (None, "x", 42, {"inputs": [], "labels": []}, {"inputs": "ab", "labels": "ab"}):
+        with pytest.raises(InputError):
+            model.loss(batch)
+    for labels in (
+        movie["labels"].float(),
+        torch.full((12,), 2),
+        movie["labels"][None],
+        None,
+    ):
+        with pytest.raises(InputError, match="labels"):
+            model.loss({"inputs": [movie], "labels": [labels]})
+        with pytest.raises(InputError, match="labels"):
+            model.predict([{**movie, "labels": labels}])
+    for times in (torch.full((12,), float("nan")), torch.zeros(11), None, "x"):
+        with pytest.raises(InputError, match="shot_end_times"):
+            model.predict([{**movie, "shot_end_times": times}])
+    for place in (movie["place"].numpy(), movie["place"].long(), movie["place"][:, :5]):
+        with pytest.raises(InputError, match="place"):
+            model.predict([{**movie, "place": place}])
+    with pytest.raises(InputError, match="list of movies"):
+        model.predict("movie")
+
+
+def test_float64_features_are_cast_to_the_model_dtype():
+    model = SceneSegmenter(SMALL)
+    movie = _movie(12)
+    double = {k: (v.double() if k in MODALITIES else v) for k, v in movie.items()}
+    torch.testing.assert_close(
+        model.boundary_probabilities(double), model.boundary_probabilities(movie)
+    )
+    assert torch.isfinite(model.loss({"inputs": [double], "labels": [movie["labels"]]})["boundary"])
+
+
+@pytest.mark.parametrize("key", ["place_dim", "hidden", "channels", "window"])
+def test_impossible_model_sizes_are_refused_before_allocation(key):
+    with pytest.raises(ConfigError, match="memory"):
+        SceneSegmenter({**SMALL, key: 10**9})

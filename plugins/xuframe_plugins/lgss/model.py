@@ -45,6 +45,7 @@ from xuframe import (
     positive,
 )
 from xuframe.errors import ConfigError, InputError
+from xuframe.validation import check_array, check_labels, check_memory, check_tensor
 from xuframe_plugins.lgss.data import MODALITIES, synthetic_movie
 from xuframe_plugins.lgss.grouping import optimal_grouping
 
@@ -143,6 +144,39 @@ def _windows(features: torch.Tensor, window: int) -> torch.Tensor:
     return features[index.clamp(0, len(features) - 1)]
 
 
+def _branch_parameters(dim: int, cfg: Any, audio: bool) -> int:
+    """The number of parameters of one modality's branch (to refuse impossible sizes before
+    anything is allocated)."""
+    half = cfg.window // 2
+    embed = (32 * 9 + 64 * 32 * 9 + 128 * 64 * 9 + 2 * 224 + 128 * dim + dim) if audio else 0
+    bnet = (0 if audio else cfg.channels * (cfg.window + 1)) + cfg.channels * (half + 1)
+    width = cfg.channels if audio else dim + cfg.channels
+    lstm = 2 * 4 * cfg.hidden * (width + cfg.hidden + 2) if cfg.lstm else 0
+    head = ((2 * cfg.hidden if cfg.lstm else width) + 1) * 100 + 101 * 2
+    return int(embed + bnet + lstm + head)
+
+
+#: The most (scenes x shots x scene length) cells the grouping may take for one movie
+#: when ``max_scene_length`` is 0; beyond that scenes are capped (see ``_grouping_limit``).
+_GROUPING_CELLS = 1 << 28
+#: The most (shots x scene length) scores the grouping may hold for one movie.
+_GROUPING_SCORES = 1 << 25
+
+
+def _grouping_limit(n: int, k: int, limit: int) -> tuple[int, int | None]:
+    """The number of scenes and the scene-length cap of one movie's grouping: ``limit``
+    when set; with no limit (0), none while ``k N^2 <= 2^28`` (every movie of up to 640
+    shots), else ``max(ceil(N / k), 2^28 / (k N))`` shots, at most ``2^25 / N`` (256 MiB of
+    scores), raising ``k`` so that the scenes still cover the movie."""
+    if limit:
+        return max(k, math.ceil(n / limit)), limit
+    if k * n * n <= _GROUPING_CELLS:
+        return k, None
+    cap = max(math.ceil(n / k), _GROUPING_CELLS // (k * n), 1)
+    cap = min(cap, max(1, _GROUPING_SCORES // n))
+    return max(k, math.ceil(n / cap)), cap
+
+
 class SceneSegmenter(Detector):
     """``lgss``: local-to-global movie scene segmentation on per-shot features.
 
@@ -190,7 +224,8 @@ class SceneSegmenter(Detector):
         )
         max_scene_length: int = config_field(
             0,
-            doc="longest scene the grouping may form, in shots (0: no limit)",
+            doc="longest scene the grouping may form, in shots (0: no limit up to 1,000 shots; "
+            "longer movies get a cap that keeps the grouping's time and memory bounded)",
             validator=non_negative,
         )
 
@@ -213,6 +248,12 @@ class SceneSegmenter(Detector):
             "action": cfg.action_dim,
             "audio": cfg.audio_dim,
         }
+        check_memory(
+            4 * sum(_branch_parameters(dims[m], cfg, m == "audio") for m in cfg.modalities),
+            "lgss: the parameters of these widths (place/cast/action/audio_dim, window, "
+            "channels, hidden)",
+            error=ConfigError,
+        )
         self.branches = nn.ModuleDict(
             {
                 m: _Branch(
@@ -224,47 +265,40 @@ class SceneSegmenter(Detector):
         self._dims = dims
 
     # -- input checks ---------------------------------------------------------------
-    def _movie(self, movie: Any, i: int) -> int:
+    def _movie(self, movie: Any, i: int) -> tuple[int, dict[str, torch.Tensor]]:
+        """Check movie ``i`` and return its number of shots and its features, cast to the
+        model's floating dtype."""
         if not isinstance(movie, Mapping):
             raise InputError(
                 f"lgss: movie {i} must be a mapping of modality features, got {type(movie).__name__}"
             )
         n = None
+        dtype = next(self.parameters()).dtype
+        features: dict[str, torch.Tensor] = {}
         for m in self.config.modalities:
             if m not in movie:
                 raise InputError(
                     f"lgss: movie {i} lacks modality {m!r} (configured: {self.config.modalities})"
                 )
-            f = movie[m]
-            expected_dim = 4 if m == "audio" else 2
-            if (
-                not isinstance(f, torch.Tensor)
-                or f.dim() != expected_dim
-                or not f.is_floating_point()
-            ):
-                shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-                what = "(N, 1, F, T) spectrograms" if m == "audio" else f"(N, {self._dims[m]})"
-                raise InputError(
-                    f"lgss: movie {i} {m!r} must be a float tensor {what}, got {shape}"
-                )
-            if m != "audio" and f.shape[1] != self._dims[m]:
-                raise InputError(
-                    f"lgss: movie {i} {m!r} features have width {f.shape[1]}, configured {self._dims[m]}"
-                )
+            shape = (None, 1, None, None) if m == "audio" else (None, self._dims[m])
+            f = check_tensor(movie[m], f"lgss: movie {i} {m!r} features", shape=shape)
             if n is None:
                 n = len(f)
             elif len(f) != n:
                 raise InputError(
                     f"lgss: movie {i}: modality {m!r} has {len(f)} shots, {self.config.modalities[0]!r} has {n}"
                 )
-            if not bool(torch.isfinite(f).all()):
-                raise InputError(f"lgss: movie {i} {m!r} features contain NaN or inf")
+            features[m] = f.to(dtype)
         assert n is not None
         if n < self.config.window:
             raise InputError(
                 f"lgss: movie {i} has {n} shots, fewer than the {self.config.window}-shot window"
             )
-        return n
+        if "labels" in movie:
+            check_labels(movie["labels"], f"lgss: movie {i} 'labels'", n=n, n_classes=2)
+        if "shot_end_times" in movie:
+            check_array(movie["shot_end_times"], f"lgss: movie {i} 'shot_end_times'", shape=(n,))
+        return n, features
 
     def _logits(self, movies: Sequence[Mapping[str, Any]]) -> list[torch.Tensor]:
         """Mixed boundary logits ``(N_i - 1, 2)`` of each movie."""
@@ -284,47 +318,59 @@ class SceneSegmenter(Detector):
 
     # -- Detector ----------------------------------------------------------------------
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        if not isinstance(batch, Mapping):
+            raise InputError(
+                f"lgss.loss: expected a batch mapping with 'inputs' and 'labels', got {type(batch).__name__}"
+            )
         movies, labels = batch.get("inputs"), batch.get("labels")
         if (
             not isinstance(movies, Sequence)
+            or isinstance(movies, (str, Mapping))
             or not isinstance(labels, Sequence)
+            or isinstance(labels, str)
             or len(movies) != len(labels)
         ):
             raise InputError(
                 "lgss.loss: expected batch 'inputs' (movies) and 'labels', one per movie"
             )
+        if not movies:
+            raise InputError("lgss.loss: expected at least one movie, got an empty batch")
         targets = []
+        checked = []
         for i, (movie, y) in enumerate(zip(movies, labels, strict=True)):
-            n = self._movie(movie, i)
-            y = torch.as_tensor(y)
-            if y.shape != (n,) or not bool(((y == 0) | (y == 1)).all()):
-                raise InputError(
-                    f"lgss.loss: movie {i} labels must be {n} values of 0/1 (one per shot), got shape {tuple(y.shape)}"
-                )
-            targets.append(y[:-1].long())
-        logits = self._logits(movies)
+            n, features = self._movie(movie, i)
+            y = check_labels(y, f"lgss.loss: movie {i} labels (one 0/1 per shot)", n=n, n_classes=2)
+            targets.append(y[:-1])
+            checked.append(features)
+        logits = self._logits(checked)
         weight = torch.tensor(self.config.class_weights, dtype=logits[0].dtype)
         return {"boundary": F.cross_entropy(torch.cat(logits), torch.cat(targets), weight=weight)}
 
     @torch.no_grad()
     def boundary_probabilities(self, movie: Mapping[str, Any]) -> torch.Tensor:
-        """``(N,)`` probability that each shot ends its scene (the last shot's is 1)."""
-        self._movie(movie, 0)
-        p = F.softmax(self._logits([movie])[0], dim=1)[:, 1]
+        """``(N,)`` probability that each shot ends its scene (the last shot's is 1).
+        Raises :class:`~xuframe.errors.InputError` for a movie that is not as described in
+        the class docstring."""
+        _, features = self._movie(movie, 0)
+        return self._probabilities(features)
+
+    def _probabilities(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        p = F.softmax(self._logits([features])[0], dim=1)[:, 1]
         return torch.cat([p, p.new_ones(1)])
 
     @torch.no_grad()
     def predict(self, inputs: Any) -> list[Detections]:
-        if not isinstance(inputs, Sequence) or isinstance(inputs, Mapping):
+        if not isinstance(inputs, Sequence) or isinstance(inputs, (str, Mapping)):
             raise InputError("lgss.predict: expected a list of movies")
-        return [self._scenes(movie) for movie in inputs]
+        checked = [self._movie(movie, i)[1] for i, movie in enumerate(inputs)]
+        return [self._scenes(features) for features in checked]
 
     def _scenes(self, movie: Mapping[str, Any], p: torch.Tensor | None = None) -> Detections:
         """The scenes of one movie, from its boundary probabilities ``p`` (computed if not
         given)."""
         cfg = self.config
         if p is None:
-            p = self.boundary_probabilities(movie)
+            p = self._probabilities(movie)
         n = len(p)
         cut = p[:-1] > cfg.threshold
         if cfg.global_grouping and n > 1:
@@ -334,10 +380,7 @@ class SceneSegmenter(Detector):
                 .numpy()
             )
             odds = torch.logit(p.double().clamp(1e-6, 1 - 1e-6)).numpy()
-            k = int(cut.sum()) + 1
-            limit = cfg.max_scene_length or None
-            if limit is not None:
-                k = max(k, math.ceil(n / limit))
+            k, limit = _grouping_limit(n, int(cut.sum()) + 1, cfg.max_scene_length)
             ends, _ = optimal_grouping(
                 features, k, bonus=cfg.grouping_bonus * odds, max_length=limit
             )
@@ -353,9 +396,9 @@ class SceneSegmenter(Detector):
 
     @classmethod
     def demo(cls, seed: int = 0) -> DemoResult:
-        """Train a small LGSS on synthetic movies for a few seconds; held-out AP, mIoU and
-        Recall with thresholded boundaries (local) and with optimal grouping (global); see
-        :mod:`xuframe_plugins.lgss.demo`."""
+        """The shipped ``synthetic`` weights on held-out synthetic movies: AP, mIoU and
+        Recall with thresholded boundaries (local) and with optimal grouping (global), beside
+        an unlearned grouping baseline; see :mod:`xuframe_plugins.lgss.demo`."""
         from xuframe_plugins.lgss.demo import demo
 
         return demo(cls, seed)
