@@ -31,6 +31,21 @@ from xuframe.data._detection import (
     collate_detection,
 )
 from xuframe.data._gt_sampling import GroundTruthSampling, ObjectDatabase, SampledObject
+from xuframe.data._indoor import (
+    SCANNET_CLASSES,
+    SUNRGBD_CLASSES,
+    IndoorScene,
+    read_scannet,
+    read_sunrgbd,
+)
+from xuframe.data._indoor_augment import (
+    IndoorTransform,
+    augment_indoor,
+    flip_indoor,
+    rotate_indoor,
+    scale_indoor,
+    subsample_indoor,
+)
 from xuframe.data._kitti import (
     KITTI_IMAGE_SIZE,
     Calibration,
@@ -48,6 +63,7 @@ from xuframe.data._kitti import (
 )
 from xuframe.data._lidar import LIDAR_CLASSES, LidarScene, LidarScenes, kitti_calibration
 from xuframe.data._pickle import load_array_pickle
+from xuframe.data._rooms import INDOOR_CLASSES, IndoorScenes
 from xuframe.data._scene3d import (
     GlobalFlip,
     GlobalRotation,
@@ -58,6 +74,19 @@ from xuframe.data._scene3d import (
 from xuframe.data._shapes import SHAPE_CLASSES, ShapesDataset
 
 __all__ = [
+    "INDOOR_CLASSES",
+    "SCANNET_CLASSES",
+    "SUNRGBD_CLASSES",
+    "IndoorScene",
+    "IndoorScenes",
+    "IndoorTransform",
+    "augment_indoor",
+    "flip_indoor",
+    "read_scannet",
+    "read_sunrgbd",
+    "rotate_indoor",
+    "scale_indoor",
+    "subsample_indoor",
     "KITTI_IMAGE_SIZE",
     "LIDAR_CLASSES",
     "SHAPE_CLASSES",
