@@ -1,0 +1,417 @@
+"""PointNet++'s point ops on plain tensors: furthest point sampling, ball query, k nearest
+neighbours and three-nearest-neighbour interpolation.
+
+Each op gives exactly what a brute-force loop over the points gives in the points' dtype
+(squared distances summed as ``dx*dx + dy*dy + dz*dz``, ties to the lowest index), on any
+device, batched over the first dimension. The pairwise work is done in blocks of queries whose
+working memory stays under :data:`_BLOCK_BYTES` (and a fraction of
+:func:`xuframe.validation.memory_limit`), so no dense distance matrix is ever made.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator
+from typing import Any, Literal, overload
+
+import numpy as np
+import torch
+
+from xuframe.errors import InputError
+from xuframe.validation import check_choice, check_float, check_int, check_memory, check_tensor
+from xuframe.validation import memory_limit as _memory_limit
+
+__all__ = ["ball_query", "furthest_point_sample", "knn", "three_nn_interpolate"]
+
+#: The most working memory one block of (query, point) pairs may take, in bytes.
+_BLOCK_BYTES = 32 << 20
+
+# bytes of working memory per (query, point) pair, in units of the element size plus fixed
+# bytes: the squared distances and one temporary (2 elements), then the masks and int32 ranks
+_BALL_PAIR = (2, 10)
+_KNN_PAIR = (2, 11)
+
+#: PointNet++'s inverse-distance weights: 1 / (distance + _EPS).
+_EPS = 1e-8
+
+FpsBackend = Literal["auto", "torch", "fpsample"]
+
+
+@functools.cache
+def _fpsample() -> Any:
+    try:
+        import fpsample  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    except ImportError:  # the det3d extra is not installed
+        return None
+    return fpsample
+
+
+def _compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """The dtype the distances are computed in: the inputs' promoted floating dtype (the
+    default dtype for integer inputs), float32 for half precision."""
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    if not dtype.is_floating_point:
+        return torch.get_default_dtype()
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _max_coordinate(dtype: torch.dtype) -> float:
+    """The largest coordinate magnitude whose squared distances (up to 3 * (2 a)^2) stay
+    finite in ``dtype``."""
+    return math.sqrt(torch.finfo(dtype).max / 12.0)
+
+
+def _cloud(value: Any, what: str, batch: int | None = None) -> torch.Tensor:
+    """A ``(B, N, 3)`` point tensor of at least one point per cloud (its type and shape; the
+    values are checked by :func:`_coordinates`)."""
+    check_tensor(value, what, shape=(batch, None, 3), non_empty=True, floating=False, finite=False)
+    return value  # type: ignore[no-any-return]
+
+
+def _coordinates(dtype: torch.dtype, *clouds: tuple[torch.Tensor, str]) -> list[torch.Tensor]:
+    """The clouds in ``dtype``, refused when a coordinate is so large that a squared distance
+    would overflow it, or when they are on different devices."""
+    devices = {c.device for c, _ in clouds}
+    if len(devices) > 1:
+        names = ", ".join(f"{what} on {c.device}" for c, what in clouds)
+        raise InputError(f"point ops: expected every tensor on one device, got {names}")
+    bound = _max_coordinate(dtype)
+    out = []
+    for cloud, what in clouds:
+        check_tensor(cloud, what, floating=False)
+        # the max_abs rule of check_array (check_tensor's own max_abs is not committed yet)
+        largest = float(cloud.detach().abs().max())
+        if largest > bound:
+            raise InputError(f"{what}: expected values of magnitude <= {bound:g}, got {largest:g}")
+        out.append(cloud.detach().to(dtype))
+    return out
+
+
+def _planes(xyz: torch.Tensor) -> torch.Tensor:
+    """``(B, N, 3)`` points as three contiguous ``(B, N)`` coordinate planes ``(3, B, N)``."""
+    return xyz.permute(2, 0, 1).contiguous()
+
+
+def _squared_distances(centres: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
+    """``(Bc, Mc, N)`` squared distances from ``centres`` ``(Bc, Mc, 3)`` to the points
+    ``planes`` ``(3, Bc, N)``, summed as ``dx*dx + dy*dy + dz*dz``."""
+    d = planes[0][:, None, :] - centres[..., 0:1]
+    d.mul_(d)
+    t = planes[1][:, None, :] - centres[..., 1:2]
+    t.mul_(t)
+    d.add_(t)
+    torch.sub(planes[2][:, None, :], centres[..., 2:3], out=t)
+    t.mul_(t)
+    return d.add_(t)
+
+
+def _blocks(
+    batch: int, queries: int, points: int, pair_bytes: int
+) -> Iterator[tuple[slice, slice]]:
+    """(batch slice, query slice) blocks whose ``rows x queries x points x pair_bytes`` stays
+    within the block budget (at least one query of one cloud per block)."""
+    budget = max(1, min(_BLOCK_BYTES, _memory_limit() // 8))
+    per_query = max(1, points * pair_bytes)
+    per_cloud = per_query * queries
+    if per_cloud <= budget:
+        step = max(1, budget // per_cloud)
+        for b in range(0, batch, step):
+            yield slice(b, min(batch, b + step)), slice(0, queries)
+        return
+    step = max(1, budget // per_query)
+    for b in range(batch):
+        for q in range(0, queries, step):
+            yield slice(b, b + 1), slice(q, min(queries, q + step))
+
+
+def _pair_bytes(cost: tuple[int, int], dtype: torch.dtype) -> int:
+    elements, fixed = cost
+    return elements * torch.empty((), dtype=dtype).element_size() + fixed
+
+
+def furthest_point_sample(
+    xyz: torch.Tensor, m: int, *, backend: FpsBackend = "auto"
+) -> torch.Tensor:
+    """``(B, m)`` ``int64``: the indices of ``m`` points of each cloud ``xyz`` ``(B, N, 3)``
+    chosen by furthest point sampling, exactly as PointNet++'s op (VoteNet, mmdetection3d).
+
+    The first index is 0. Each next one is the point whose smallest squared distance to the
+    points already chosen is largest; on a tie, the lowest index. (The CUDA op breaks ties by
+    its thread layout, and VoteNet's copy of it also skips points within 3 cm of the origin;
+    mmcv's, which mmdetection3d uses, does not, nor does this one.) Duplicated points are
+    never chosen twice while a point at a new position remains; once every distinct position
+    has been chosen (``m`` larger than their number, in particular ``m > N``), every further
+    index is 0, as the CUDA op gives.
+
+    Distances are computed in the points' dtype (integer points in the default dtype, half
+    precision in float32). ``backend="auto"`` uses the compiled `fpsample` package (the
+    ``det3d`` extra) when it is installed and the points are float32 (or half) on the CPU with
+    ``m <= N``, and torch otherwise; both give the same indices (tested, ties included).
+    ``"torch"`` and ``"fpsample"`` force one. Memory is ``O(B N)``; time ``O(B N m)``. Not
+    differentiable (indices).
+
+    Raises :class:`~xuframe.errors.InputError` when ``xyz`` is not a real ``(B, N, 3)`` tensor
+    with ``B, N >= 1`` of finite coordinates whose squared distances fit its dtype, when ``m``
+    is not an int ``>= 1`` (numpy ints accepted), for an unknown ``backend``, for
+    ``"fpsample"`` when it is not installed or cannot serve the input (not float32 on the CPU,
+    or ``m > N``), and for a result too large for memory.
+    """
+    xyz = _cloud(xyz, "furthest_point_sample(xyz)")
+    m = check_int(m, "furthest_point_sample(m)", min=1)
+    backend = check_choice(backend, "furthest_point_sample(backend)", ["auto", "torch", "fpsample"])
+    batch, n = int(xyz.shape[0]), int(xyz.shape[1])
+    check_memory(8.0 * batch * m, f"furthest_point_sample: an output of {batch} x {m} indices")
+    dtype = _compute_dtype(xyz)
+    (points,) = _coordinates(dtype, (xyz, "furthest_point_sample(xyz)"))
+    module = _fpsample() if backend != "torch" else None
+    fits = dtype == torch.float32 and points.device.type == "cpu" and m <= n
+    if backend == "fpsample":
+        if module is None:
+            raise InputError(
+                "furthest_point_sample: backend 'fpsample' needs the det3d extra (pip install fpsample)"
+            )
+        if not fits:
+            raise InputError(
+                "furthest_point_sample: backend 'fpsample' expected float32 (or half) points on "
+                f"the CPU and m <= N, got {xyz.dtype} on {xyz.device}, m={m}, N={n}"
+            )
+    if module is not None and fits:
+        return _fps_fpsample(module, points, m)
+    return _fps_torch(points, m)
+
+
+def _fps_torch(points: torch.Tensor, m: int) -> torch.Tensor:
+    batch, n = points.shape[0], points.shape[1]
+    planes = _planes(points)
+    nearest = torch.full((batch, n), math.inf, dtype=points.dtype, device=points.device)
+    d = torch.empty_like(nearest)
+    t = torch.empty_like(nearest)
+    out = torch.zeros((batch, m), dtype=torch.int64, device=points.device)
+    rows = torch.arange(batch, device=points.device)
+    last = torch.zeros(batch, dtype=torch.int64, device=points.device)
+    for j in range(1, m):
+        chosen = planes[:, rows, last]  # (3, B)
+        torch.sub(planes[0], chosen[0, :, None], out=d)
+        d.mul_(d)
+        torch.sub(planes[1], chosen[1, :, None], out=t)
+        t.mul_(t)
+        d.add_(t)
+        torch.sub(planes[2], chosen[2, :, None], out=t)
+        t.mul_(t)
+        d.add_(t)
+        torch.minimum(nearest, d, out=nearest)
+        last = nearest.argmax(dim=1)  # the first maximum: the lowest index on ties
+        out[:, j] = last
+    return out
+
+
+def _fps_fpsample(module: Any, points: torch.Tensor, m: int) -> torch.Tensor:
+    # fpsample breaks ties towards the highest index: on the reversed cloud, started from the
+    # reversed index of point 0, that is the lowest original index (its per-point float32
+    # arithmetic is the same as ours)
+    n = points.shape[1]
+    out = torch.empty((points.shape[0], m), dtype=torch.int64)
+    for b, cloud in enumerate(points.numpy()):
+        reversed_cloud = np.ascontiguousarray(cloud[::-1])
+        picked = module.fps_sampling(reversed_cloud, m, start_idx=n - 1)
+        out[b] = torch.from_numpy((n - 1 - np.asarray(picked, dtype=np.int64)).astype(np.int64))
+    return out
+
+
+@overload
+def ball_query(
+    xyz: torch.Tensor,
+    centres: torch.Tensor,
+    radius: float,
+    k: int,
+    *,
+    return_counts: Literal[False] = False,
+) -> torch.Tensor: ...
+
+
+@overload
+def ball_query(
+    xyz: torch.Tensor,
+    centres: torch.Tensor,
+    radius: float,
+    k: int,
+    *,
+    return_counts: Literal[True],
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def ball_query(
+    xyz: torch.Tensor,
+    centres: torch.Tensor,
+    radius: float,
+    k: int,
+    *,
+    return_counts: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """``(B, M, k)`` ``int64``: for each centre ``centres[b, j]`` ``(B, M, 3)``, the indices
+    of the first ``k`` points of ``xyz[b]`` ``(B, N, 3)``, in index order, whose squared
+    distance to it is strictly less than ``radius ** 2`` (metres, the square rounded to the
+    points' dtype), as PointNet++'s CUDA op (VoteNet, mmdetection3d) gives them.
+
+    A ball with fewer than ``k`` points is padded with its first point's index. An empty ball
+    (no point within the radius) gives ``k`` zeros, as the CUDA op does: index 0 is then *not*
+    a neighbour. With ``return_counts=True`` the result is ``(indices, counts)``, ``counts``
+    ``(B, M)`` ``int64`` the number of points found, capped at ``k`` (0 marks an empty ball).
+    ``k`` may exceed ``N`` (the rest is padding).
+
+    Distances are computed in the promoted dtype of ``xyz`` and ``centres`` (integer points in
+    the default dtype, half precision in float32), in blocks of centres of bounded memory.
+    Not differentiable (indices).
+
+    Raises :class:`~xuframe.errors.InputError` when ``xyz`` or ``centres`` is not a real
+    ``(B, N, 3)`` / ``(B, M, 3)`` tensor with the same ``B >= 1``, ``N, M >= 1``, finite
+    coordinates whose squared distances fit the dtype, on one device; when ``radius`` is not a
+    finite number ``> 0`` or ``k`` an int ``>= 1`` (numpy scalars accepted); and for a result
+    too large for memory.
+    """
+    xyz = _cloud(xyz, "ball_query(xyz)")
+    centres = _cloud(centres, "ball_query(centres)", batch=int(xyz.shape[0]))
+    radius = check_float(radius, "ball_query(radius)", min=0.0, min_open=True)
+    k = check_int(k, "ball_query(k)", min=1)
+    batch, n, queries = int(xyz.shape[0]), int(xyz.shape[1]), int(centres.shape[1])
+    check_memory(
+        8.0 * batch * queries * k * (4 if return_counts else 3),
+        f"ball_query: an output of {batch} x {queries} x {k} indices",
+    )
+    dtype = _compute_dtype(xyz, centres)
+    points, centre_points = _coordinates(
+        dtype, (xyz, "ball_query(xyz)"), (centres, "ball_query(centres)")
+    )
+    r2 = torch.tensor(radius, dtype=dtype).square().to(points.device)
+    planes = _planes(points)
+    out = torch.zeros((batch, queries, k), dtype=torch.int64, device=points.device)
+    counts = torch.zeros((batch, queries), dtype=torch.int64, device=points.device)
+    for bs, qs in _blocks(batch, queries, n, _pair_bytes(_BALL_PAIR, dtype)):
+        inside = _squared_distances(centre_points[bs, qs], planes[:, bs]) < r2
+        rank = inside.cumsum(-1, dtype=torch.int32)  # 1-based rank of each hit in its ball
+        counts[bs, qs] = rank[..., -1].to(torch.int64).clamp_(max=k)
+        kept = inside.logical_and_(rank <= k)
+        b, q, i = kept.nonzero(as_tuple=True)  # row-major: index order within each ball
+        slot = rank[b, q, i].to(torch.int64) - 1
+        block = out[bs, qs]  # a view: written in place
+        block[b, q, slot] = i
+        # pad every ball after its count with its first hit (an empty ball stays 0)
+        slots = torch.arange(k, device=points.device)
+        block.copy_(torch.where(slots < counts[bs, qs, None], block, block[..., :1]))
+    return (out, counts) if return_counts else out
+
+
+def knn(query: torch.Tensor, reference: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest points of ``reference`` ``(B, N, 3)`` to each point of ``query``
+    ``(B, M, 3)``: ``(distances, indices)``, both ``(B, M, k)``, nearest first.
+
+    ``distances`` are Euclidean (metres; the square root of ``dx*dx + dy*dy + dz*dz`` in the
+    promoted dtype of the inputs: integer points in the default dtype, half precision in
+    float32), ``indices`` ``int64`` into ``reference[b]``. Points at the same squared distance
+    come in index order (the lowest index first, and the lowest indices kept at the k-th
+    place). Exact, computed in blocks of queries of bounded memory. Not differentiable: the
+    distances are returned without gradient.
+
+    Raises :class:`~xuframe.errors.InputError` when ``query`` or ``reference`` is not a real
+    ``(B, M, 3)`` / ``(B, N, 3)`` tensor with the same ``B >= 1``, ``M, N >= 1``, finite
+    coordinates whose squared distances fit the dtype, on one device; when ``k`` is not an
+    int in ``1 .. N`` (numpy ints accepted); and for a result too large for memory.
+    """
+    reference = _cloud(reference, "knn(reference)")
+    query = _cloud(query, "knn(query)", batch=int(reference.shape[0]))
+    n = int(reference.shape[1])
+    k = check_int(k, f"knn(k) (reference has N={n} points)", min=1, max=n)
+    dtype = _compute_dtype(query, reference)
+    _check_neighbours_memory(query, k, dtype, "knn")
+    points, queries_xyz = _coordinates(dtype, (reference, "knn(reference)"), (query, "knn(query)"))
+    return _knn(queries_xyz, points, k)
+
+
+def _check_neighbours_memory(query: torch.Tensor, k: int, dtype: torch.dtype, what: str) -> None:
+    batch, queries = int(query.shape[0]), int(query.shape[1])
+    size = torch.empty((), dtype=dtype).element_size()
+    check_memory(
+        float(batch) * queries * k * (16 + 2 * size),
+        f"{what}: an output of {batch} x {queries} x {k} neighbours",
+    )
+
+
+def _knn(
+    queries_xyz: torch.Tensor, points: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k nearest neighbours of checked coordinates of one dtype and device."""
+    batch, queries, n = int(queries_xyz.shape[0]), int(queries_xyz.shape[1]), int(points.shape[1])
+    dtype = points.dtype
+    planes = _planes(points)
+    distances = torch.empty((batch, queries, k), dtype=dtype, device=points.device)
+    indices = torch.empty((batch, queries, k), dtype=torch.int64, device=points.device)
+    for bs, qs in _blocks(batch, queries, n, _pair_bytes(_KNN_PAIR, dtype)):
+        d2 = _squared_distances(queries_xyz[bs, qs], planes[:, bs])
+        kth = d2.topk(k, dim=-1, largest=False, sorted=True).values[..., -1:]
+        # every point nearer than the k-th distance, then the lowest-index ones at it
+        nearer = d2 < kth
+        room = k - nearer.sum(-1, keepdim=True, dtype=torch.int32)
+        at_kth = d2 == kth
+        chosen = (at_kth.cumsum(-1, dtype=torch.int32) <= room).logical_and_(at_kth)
+        chosen.logical_or_(nearer)
+        b, q, i = chosen.nonzero(as_tuple=True)  # k per query, in index order
+        rows = d2.shape[0] * d2.shape[1]
+        values = d2[b, q, i].view(rows, k)
+        order = values.sort(dim=-1, stable=True).indices  # by distance, then index
+        distances[bs, qs] = values.gather(-1, order).sqrt_().view(d2.shape[0], d2.shape[1], k)
+        indices[bs, qs] = i.view(rows, k).gather(-1, order).view(d2.shape[0], d2.shape[1], k)
+    return distances, indices
+
+
+def three_nn_interpolate(
+    unknown: torch.Tensor, known: torch.Tensor, known_features: torch.Tensor
+) -> torch.Tensor:
+    """``(B, C, n)``: the features ``known_features`` ``(B, C, m)`` of the points ``known``
+    ``(B, m, 3)`` carried to the points ``unknown`` ``(B, n, 3)`` by PointNet++'s feature
+    propagation: each unknown point takes the inverse-distance weighted mean of its three
+    nearest known points' features, with weights ``1 / (d + 1e-8)`` (``d`` the Euclidean
+    distance, as PointNet++'s ``three_nn`` returns it) normalised to sum to 1.
+
+    The neighbours are :func:`knn`'s (ties to the lowest index). With ``m < 3`` known points
+    all ``m`` are used (the CUDA op gives the missing neighbours zero weight). The weights
+    carry no gradient, as in PointNet++; the result is differentiable in ``known_features``.
+    Computed in the features' dtype; the neighbour search in blocks of bounded memory.
+
+    Raises :class:`~xuframe.errors.InputError` when ``unknown`` or ``known`` is not a real
+    ``(B, n, 3)`` / ``(B, m, 3)`` tensor with the same ``B >= 1``, ``n, m >= 1``, finite
+    coordinates whose squared distances fit the dtype; when ``known_features`` is not a
+    finite floating ``(B, C, m)`` tensor; when the tensors are on different devices; and for
+    a result too large for memory.
+    """
+    known = _cloud(known, "three_nn_interpolate(known)")
+    batch, m = int(known.shape[0]), int(known.shape[1])
+    unknown = _cloud(unknown, "three_nn_interpolate(unknown)", batch=batch)
+    check_tensor(known_features, "three_nn_interpolate(known_features)", shape=(batch, None, m))
+    channels, n = int(known_features.shape[1]), int(unknown.shape[1])
+    check_memory(
+        3.0 * batch * channels * n * known_features.element_size(),
+        f"three_nn_interpolate: an output of {batch} x {channels} x {n} features",
+    )
+    if known_features.device != known.device:
+        raise InputError(
+            "point ops: expected every tensor on one device, got "
+            f"three_nn_interpolate(known_features) on {known_features.device}, "
+            f"three_nn_interpolate(known) on {known.device}"
+        )
+    dtype = _compute_dtype(unknown, known)
+    _check_neighbours_memory(unknown, min(3, m), dtype, "three_nn_interpolate")
+    points, queries_xyz = _coordinates(
+        dtype, (known, "three_nn_interpolate(known)"), (unknown, "three_nn_interpolate(unknown)")
+    )
+    with torch.no_grad():
+        distance, index = _knn(queries_xyz, points, min(3, m))
+        weight = 1.0 / (distance + _EPS)
+        weight = (weight / weight.sum(-1, keepdim=True)).to(known_features.dtype)
+    out = known_features.new_zeros((batch, channels, n))
+    for j in range(index.shape[-1]):
+        picked = known_features.gather(2, index[:, None, :, j].expand(-1, channels, -1))
+        out = out + picked * weight[:, None, :, j]
+    return out
