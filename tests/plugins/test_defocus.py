@@ -19,11 +19,13 @@ from xuframe_plugins.defocus import (
     defocus_levels,
     disc_kernel,
     edge_defocus,
+    estimate_defocus,
     estimate_kernel,
     gaussian_kernel,
     segment_defocus,
     spatially_varying_blur,
     synthetic_scene,
+    three_level_depth,
     two_level_halves,
 )
 from xuframe_plugins.defocus.deconv import (
@@ -365,3 +367,99 @@ def test_a_trust_region_kernel_lies_within_its_bounds(seed, start, width, radius
     assert lo - 1e-9 <= kernel_spread(k) <= hi + 1e-9
     if lo <= kernel_spread(proposed) <= hi:
         assert np.array_equal(k, proposed)
+
+
+# -- issue 20: bad input, impossible kernel sizes ---------------------------------------
+
+
+@pytest.mark.parametrize("noise", ["x", np.nan, np.inf, -0.1, True, [0.1]])
+def test_bad_noise_is_refused(noise):
+    _, y = _blurred((32, 32))
+    with pytest.raises(InputError, match="noise"):
+        DeblurProblem(y, noise=noise)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        [[0.1, 0.2], [0.3]],
+        np.full((16, 16), "a"),
+        np.zeros((16, 16), dtype=bool),
+        np.zeros((16, 16), dtype=complex),
+        np.zeros(64),
+        np.zeros((2, 16, 16, 3)),
+        np.zeros((0, 0)),
+        None,
+    ],
+    ids=["ragged", "strings", "bool", "complex", "1-d", "4-d", "empty", "none"],
+)
+def test_bad_images_are_refused(image):
+    with pytest.raises(InputError, match="image"):
+        DeblurProblem(image)
+
+
+@pytest.mark.parametrize("sigma", [1e6, 1e300, 6.0])
+def test_an_impossible_blur_is_refused_up_front(sigma):
+    # sigma 1e6 asked for a 1 PiB kernel; 6 px on a 32 x 32 image spans more than half of it
+    _, y = _blurred((32, 32))
+    with pytest.raises(InputError, match="defocus_map"):
+        DeblurProblem(y, defocus_map=np.full((32, 32), sigma))
+    assert DeblurProblem(y, defocus_map=np.full((32, 32), 32 / 6)).defocus_map is not None
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, "x", None])
+def test_bad_defocus_maps_are_refused(value):
+    _, y = _blurred((32, 32))
+    with pytest.raises(InputError, match="defocus_map"):
+        DeblurProblem(y, defocus_map=np.full((32, 32), value, dtype=object))
+
+
+def test_public_functions_refuse_bad_arguments_before_any_work():
+    _, y = _blurred((32, 32))
+    grey = y[None]
+    bad = [
+        lambda: gaussian_kernel(1e6),
+        lambda: gaussian_kernel("x"),
+        lambda: gaussian_kernel(1.0, radius=2.5),
+        lambda: disc_kernel(1e6),
+        lambda: disc_kernel(np.nan),
+        lambda: spatially_varying_blur(y, two_level_halves((32, 32)), [1.0, 1e6]),
+        lambda: spatially_varying_blur(y, two_level_halves((32, 32)), [1.0]),
+        lambda: spatially_varying_blur(y, two_level_halves((32, 32)), [1.0, 2.0], psf="box"),
+        lambda: spatially_varying_blur("x", two_level_halves((32, 32)), [1.0, 2.0]),
+        lambda: two_level_halves((10**9, 10**9)),
+        lambda: three_level_depth((0, 5)),
+        lambda: synthetic_scene((8.5, 8)),
+        lambda: synthetic_scene((8, 8), seed=-1),
+        lambda: estimate_defocus(np.full((16, 16), np.nan)),
+        lambda: estimate_defocus(y, scale=1e9),
+        lambda: edge_defocus(y, reblur=0.0),
+        lambda: edge_defocus(np.zeros(16)),
+        lambda: defocus_levels(np.zeros((0, 4))),
+        lambda: defocus_levels(y, max_levels=0),
+        lambda: segment_defocus(y, np.array([])),
+        lambda: segment_defocus(y, np.array([0.5]), smooth=0),
+        lambda: deconvolve_region(
+            grey, np.ones((4, 4)), np.ones((32, 32)), lam=0.1, tau=1.0, betas=(1.0,)
+        ),
+        lambda: deconvolve_region(
+            grey, gaussian_kernel(1.0), np.ones((8, 8)), lam=0.1, tau=1.0, betas=(1.0,)
+        ),
+        lambda: deconvolve_region(
+            grey, gaussian_kernel(1.0), np.ones((32, 32)), lam=np.nan, tau=1.0, betas=(1.0,)
+        ),
+        lambda: deconvolve_region(
+            grey, gaussian_kernel(1.0), np.ones((32, 32)), lam=0.1, tau=1.0, betas=()
+        ),
+        lambda: deconvolve_region(
+            grey, gaussian_kernel(1.0), np.ones((32, 32)), lam=0.1, tau=1.0, betas=(1.0,), prior="x"
+        ),
+        lambda: blind_kernel(grey, np.ones((32, 32)), 1.0, 100, steps=1, mu=0.01, tau=1.0),
+        lambda: blind_kernel(grey, np.ones((32, 32)), np.nan, 3, steps=1, mu=0.01, tau=1.0),
+        lambda: estimate_kernel(grey, grey, np.ones((32, 32), bool), 40),
+    ]
+    for make in bad:
+        with pytest.raises(InputError):
+            make()
+    assert gaussian_kernel(np.float32(1.0), radius=np.int64(3)).shape == (7, 7)
+    assert synthetic_scene((np.int64(8), 8)).shape == (8, 8)

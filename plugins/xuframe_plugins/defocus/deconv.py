@@ -24,6 +24,8 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
 
+from xuframe.errors import InputError
+from xuframe.validation import check_array, check_choice, check_float, check_int
 from xuframe_plugins.defocus.blur import gaussian_kernel, transfer_function
 
 __all__ = [
@@ -90,6 +92,31 @@ class RegionSolution:
     history: list[float]
 
 
+def _image(y: Any, what: str) -> Array:
+    """A finite ``(C, H, W)`` image, at least 2 x 2 pixels."""
+    a = check_array(y, what, ndim=3, non_empty=True)
+    if min(a.shape[1:]) < 2:
+        raise InputError(f"{what}: expected at least 2 x 2 pixels, got {a.shape[1:]}")
+    return a
+
+
+def _kernel(kernel: Any, what: str, shape: tuple[int, ...]) -> Array:
+    """A finite, square, odd-sized kernel no larger than ``shape``."""
+    k = check_array(kernel, what, ndim=2, non_empty=True)
+    if k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
+        raise InputError(f"{what}: expected a square kernel of odd size, got {k.shape}")
+    if k.shape[0] > min(shape):
+        raise InputError(f"{what}: kernel {k.shape} larger than the image {tuple(shape)}")
+    return k
+
+
+def _weight(weight: Any, what: str, shape: tuple[int, ...]) -> Array:
+    w = check_array(weight, what, ndim=2)
+    if w.shape != tuple(shape):
+        raise InputError(f"{what}: expected shape {tuple(shape)} (the image's), got {w.shape}")
+    return w
+
+
 def deconvolve_region(
     y: Array,
     kernel: Array,
@@ -112,8 +139,25 @@ def deconvolve_region(
     (the blurred image itself, when the noise and so ``tau`` are small) puts every edge
     residual into ``e``, and ``x = y`` is a fixed point. (D6) With ``prior="tv"`` the start
     is returned instead when the result does not lower (D1) below the start's value
-    (``e`` taken by (D2) at ``tau``); ``history`` is then the path that was rejected."""
+    (``e`` taken by (D2) at ``tau``); ``history`` is then the path that was rejected.
+
+    ``kernel`` square, odd-sized, at most the image; ``lam`` and ``tau`` numbers >= 0;
+    ``betas`` non-empty, > 0; ``inner`` an int >= 1; ``prior`` ``"tv"`` or ``"l0"``. Raises
+    :class:`~xuframe.errors.InputError` for anything else, before any work."""
+    y = _image(y, "deconvolve_region: y")
     shape = y.shape[1:]
+    kernel = _kernel(kernel, "deconvolve_region: kernel", shape)
+    weight = _weight(weight, "deconvolve_region: weight", shape)
+    lam = check_float(lam, "deconvolve_region: lam", min=0.0)
+    tau = check_float(tau, "deconvolve_region: tau", min=0.0)
+    beta_values = check_array(betas, "deconvolve_region: betas", ndim=1, non_empty=True)
+    if (beta_values <= 0).any():
+        raise InputError("deconvolve_region: betas: expected numbers > 0")
+    betas = tuple(float(b) for b in beta_values)
+    inner = check_int(inner, "deconvolve_region: inner", min=1)
+    check_choice(prior, "deconvolve_region: prior", ("tv", "l0"))
+    if x0 is not None:
+        x0 = check_array(x0, "deconvolve_region: x0", shape=y.shape)
     K = transfer_function(kernel, shape)
     Dx, Dy = _difference_transfer(shape)
     K2 = np.abs(K) ** 2
@@ -203,7 +247,18 @@ def estimate_kernel(
     those of ``target`` (``y - e``) at ``trusted`` pixels, among kernels with the square's
     symmetries (one unknown per orbit), with a ridge of ``ridge`` times the mean diagonal;
     then :func:`project_kernel`. Pixels are the trusted ones at least ``radius + 1`` from the
-    frame, a regular subsample of at most ``max_samples`` (deterministic)."""
+    frame, a regular subsample of at most ``max_samples`` (deterministic). ``x`` and
+    ``target`` ``(C, H, W)``, ``trusted`` ``(H, W)`` booleans, ``radius`` an int >= 0 smaller
+    than half the image; raises :class:`~xuframe.errors.InputError` otherwise."""
+    x = _image(x, "estimate_kernel: x")
+    target = check_array(target, "estimate_kernel: target", shape=x.shape)
+    if not isinstance(trusted, np.ndarray) or trusted.shape != x.shape[1:]:
+        raise InputError(f"estimate_kernel: trusted: expected a boolean array {x.shape[1:]}")
+    trusted = trusted.astype(bool)
+    radius = check_int(radius, "estimate_kernel: radius", min=0, max=(min(x.shape[1:]) - 1) // 2)
+    rank = check_int(rank, "estimate_kernel: rank", min=1, max=8)
+    ridge = check_float(ridge, "estimate_kernel: ridge", min=0.0)
+    max_samples = check_int(max_samples, "estimate_kernel: max_samples", min=1)
     h, w = x.shape[1:]
     index, n_orbits = _orbits(radius)
     inner = np.zeros((h, w), dtype=bool)
@@ -318,7 +373,20 @@ def blind_kernel(
     a wrong kernel), then the kernel fitted to it at trusted pixels (``weight >= 1``, no
     outlier). (K5) With ``bounds = (lo, hi)`` (px, ``lo <= sigma <= hi``), each step is a
     trust-region step: see :func:`trust_region_kernel`. Returns the kernel and the data
-    misfit ``1/2 ||k * x + e - y||^2`` after each step."""
+    misfit ``1/2 ||k * x + e - y||^2`` after each step. ``y`` ``(C, H, W)``, ``weight``
+    ``(H, W)``, ``radius`` an int smaller than half the window, ``steps`` >= 0; raises
+    :class:`~xuframe.errors.InputError` otherwise, before any work."""
+    y = _image(y, "blind_kernel: y")
+    weight = _weight(weight, "blind_kernel: weight", y.shape[1:])
+    sigma = check_float(sigma, "blind_kernel: sigma", min=0.0)
+    radius = check_int(radius, "blind_kernel: radius", min=0, max=(min(y.shape[1:]) - 1) // 2)
+    steps = check_int(steps, "blind_kernel: steps", min=0)
+    mu = check_float(mu, "blind_kernel: mu", min=0.0, min_open=True)
+    if bounds is not None:
+        lo, hi = check_array(bounds, "blind_kernel: bounds", shape=(2,))
+        if not 0 <= lo <= hi:
+            raise InputError(f"blind_kernel: bounds: expected 0 <= lo <= hi, got ({lo}, {hi})")
+        bounds = (float(lo), float(hi))
     kernel = start = gaussian_kernel(sigma, radius)
     betas = tuple(mu * 2.0**j for j in range(1, stages + 1))
     misfit = []

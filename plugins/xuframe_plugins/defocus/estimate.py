@@ -13,6 +13,9 @@ import attrs
 import numpy as np
 from scipy import ndimage
 
+from xuframe.errors import InputError
+from xuframe.validation import check_array, check_float
+
 __all__ = [
     "DefocusEstimate",
     "edge_defocus",
@@ -51,6 +54,20 @@ def _nonmax_edges(grey: Array, scale: float) -> tuple[Array, Array]:
     return keep, mag
 
 
+def _grey(grey: Any, what: str) -> Array:
+    """A finite grey image ``(H, W)``, at least 3 x 3 pixels."""
+    g = check_array(grey, f"{what}: grey", ndim=2)
+    if min(g.shape) < 3:
+        raise InputError(f"{what}: grey: expected at least 3 x 3 pixels, got {g.shape}")
+    return g
+
+
+def _scale(value: Any, what: str, grey: Array) -> float:
+    """A Gaussian scale in px: > 0 and at most the image's shorter side (its filter is 4
+    scales wide on each side)."""
+    return check_float(value, what, min=0.0, min_open=True, max=float(min(grey.shape)))
+
+
 def edge_defocus(
     grey: Array,
     *,
@@ -73,7 +90,17 @@ def edge_defocus(
     noisy and biased low by their neighbours); ``weight`` is ``g1`` there, so strong edges
     count more. ``sigma`` is clipped to ``max_sigma`` (a ratio near 1 means a blur the
     re-blur can no longer tell apart).
+
+    ``grey`` ``(H, W)`` finite, at least 3 x 3; ``scale`` and ``reblur`` in ``(0, min(H, W)]``
+    px; ``threshold`` a number >= 0 or None; ``max_sigma`` > 0. Raises
+    :class:`~xuframe.errors.InputError` otherwise.
     """
+    grey = _grey(grey, "edge_defocus")
+    scale = _scale(scale, "edge_defocus: scale", grey)
+    reblur = _scale(reblur, "edge_defocus: reblur", grey)
+    if threshold is not None:
+        threshold = check_float(threshold, "edge_defocus: threshold", min=0.0)
+    max_sigma = check_float(max_sigma, "edge_defocus: max_sigma", min=0.0, min_open=True)
     noise = noise_level(grey)
     # the standard deviation of a Gaussian-derivative response to white noise of std 1
     g_noise = noise / (2.0 * math.sqrt(2.0 * math.pi) * scale**2)
@@ -143,6 +170,7 @@ class DefocusEstimate:
 
 
 def estimate_defocus(grey: Array, *, scale: float = 1.0, reblur: float = 1.5) -> DefocusEstimate:
-    """(E1)-(E4) on a grey image ``(H, W)`` in [0, 1]."""
+    """(E1)-(E4) on a grey image ``(H, W)`` in [0, 1] (arguments as :func:`edge_defocus`)."""
+    grey = _grey(grey, "estimate_defocus")
     sigma, weight = edge_defocus(grey, scale=scale, reblur=reblur)
     return DefocusEstimate(propagate(sigma, weight, grey), sigma, weight)

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from xuframe.validation import check_array, check_float, check_int
+
 __all__ = ["defocus_levels", "segment_defocus"]
 
 Array = np.ndarray[Any, Any]
@@ -34,7 +36,13 @@ def defocus_levels(
 ) -> Array:
     """(S1) the blur levels: weighted 1-D k-means on the map's values for ``k = max_levels,
     max_levels - 1, ..``, taking the largest ``k`` whose centres are all at least ``min_gap``
-    apart and each hold ``min_fraction`` of the pixels."""
+    apart and each hold ``min_fraction`` of the pixels. ``dense`` a finite, non-empty
+    ``(H, W)`` map; ``max_levels`` an int >= 1; ``min_gap`` >= 0; ``min_fraction`` in
+    [0, 1]. Raises :class:`~xuframe.errors.InputError` otherwise."""
+    dense = check_array(dense, "defocus_levels: dense", ndim=2, non_empty=True)
+    max_levels = check_int(max_levels, "defocus_levels: max_levels", min=1)
+    min_gap = check_float(min_gap, "defocus_levels: min_gap", min=0.0)
+    min_fraction = check_float(min_fraction, "defocus_levels: min_fraction", min=0.0, max=1.0)
     values = dense.ravel()
     step = max(1, values.size // 20000)  # a regular subsample keeps this fast on large maps
     sample = values[::step]
@@ -55,7 +63,13 @@ def segment_defocus(
     """(S2) each pixel takes its nearest level; (S3) a majority vote in ``smooth`` x
     ``smooth`` windows cleans the labels, and connected pieces smaller than ``min_area`` of
     the image join the neighbouring label they share most border with. Labels ``0 .. K-1`` in
-    order of increasing blur."""
+    order of increasing blur. ``dense`` a finite, non-empty ``(H, W)`` map; ``centres`` a
+    non-empty 1-D array of finite levels; ``smooth`` an int >= 1 (px); ``min_area`` in
+    [0, 1]. Raises :class:`~xuframe.errors.InputError` otherwise."""
+    dense = check_array(dense, "segment_defocus: dense", ndim=2, non_empty=True)
+    centres = check_array(centres, "segment_defocus: centres", ndim=1, non_empty=True)
+    smooth = check_int(smooth, "segment_defocus: smooth", min=1, max=max(dense.shape))
+    min_area = check_float(min_area, "segment_defocus: min_area", min=0.0, max=1.0)
     k = len(centres)
     labels = np.abs(dense[..., None] - centres).argmin(-1)
     if k == 1:

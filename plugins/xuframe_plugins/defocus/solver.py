@@ -9,7 +9,6 @@ kernel step (K1)-(K4); and compose the regions' latent images.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from xuframe import DemoResult, Solver, config_field, non_negative, positive
 from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import psnr
 from xuframe.pictures import image_grid
+from xuframe.validation import check_array, check_float, check_memory
 from xuframe_plugins.defocus.blur import (
     gaussian_kernel,
     kernel_radius,
@@ -38,7 +38,13 @@ from xuframe_plugins.defocus.deconv import (
 from xuframe_plugins.defocus.estimate import estimate_defocus, noise_level
 from xuframe_plugins.defocus.segment import defocus_levels, segment_defocus
 
-__all__ = ["DeblurProblem", "DeblurResult", "DefocusDeblur", "as_float_image"]
+__all__ = [
+    "MAX_SIGMA_FRACTION",
+    "DeblurProblem",
+    "DeblurResult",
+    "DefocusDeblur",
+    "as_float_image",
+]
 
 Array = np.ndarray[Any, Any]
 
@@ -46,8 +52,18 @@ Array = np.ndarray[Any, Any]
 def as_float_image(image: Any) -> Array:
     """``image`` as float64 ``(C, H, W)`` in [0, 1]: uint8 is divided by 255, uint16 by
     65535, floats are taken as they are and must lie in [0, 1]. Grey ``(H, W)``, ``(H, W, 1)``
-    and RGB ``(H, W, 3)`` are accepted; at least 8 x 8 pixels."""
-    a = np.asarray(image)
+    and RGB ``(H, W, 3)`` are accepted; at least 8 x 8 pixels. A numpy array, a tensor or a
+    nested sequence; anything else (strings, booleans, ragged lists, other integer types,
+    NaN) raises :class:`~xuframe.errors.InputError`."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    try:
+        a = np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"DeblurProblem.image: expected an array of pixels, got a ragged or unreadable "
+            f"{type(image).__name__}"
+        ) from exc
     if a.dtype == np.uint8:
         a = a / 255.0
     elif a.dtype == np.uint16:
@@ -78,16 +94,26 @@ def as_float_image(image: Any) -> Array:
     return np.clip(a, 0.0, 1.0)
 
 
+#: The largest blur sigma (px) a defocus map may hold, as a fraction of the image's shorter
+#: side: the kernel's 3-sigma radius then spans at most half the image, and a wider blur
+#: leaves nothing of the image to estimate or invert it from.
+MAX_SIGMA_FRACTION = 1.0 / 6.0
+
+
 def _defocus_map(value: Any) -> Array | None:
     if value is None:
         return None
-    m = np.asarray(value, dtype=np.float64)
-    if m.ndim != 2 or not np.isfinite(m).all() or (m < 0).any():
+    m = check_array(value, "DeblurProblem.defocus_map", ndim=2)
+    if (m < 0).any():
         raise InputError(
-            f"DeblurProblem.defocus_map: expected a finite, non-negative (H, W) array of blur "
-            f"sigmas in pixels, got shape {m.shape}"
+            "DeblurProblem.defocus_map: expected non-negative blur sigmas (px), got "
+            f"{float(m.min()):g}"
         )
     return m
+
+
+def _noise(value: Any) -> float | None:
+    return None if value is None else check_float(value, "DeblurProblem.noise", min=0.0)
 
 
 @attrs.frozen(eq=False)
@@ -96,22 +122,33 @@ class DeblurProblem:
 
     ``image``: grey ``(H, W)`` or RGB ``(H, W, 3)``, uint8, uint16 or float in [0, 1] (see
     :func:`as_float_image`). ``defocus_map``: optionally, the blur sigma (px) of every pixel,
-    ``(H, W)``; the solver then skips its own estimate (E1)-(E4). ``noise``: optionally the
-    noise standard deviation (on the [0, 1] scale); estimated from the image if None.
+    ``(H, W)``, finite, ``0 <= sigma <= min(H, W) / 6`` (:data:`MAX_SIGMA_FRACTION`); the
+    solver then skips its own estimate (E1)-(E4). ``noise``: optionally the noise standard
+    deviation (a number >= 0 on the [0, 1] scale); estimated from the image if None. Bad
+    fields raise :class:`~xuframe.errors.InputError` when the problem is made.
     """
 
     image: Array = attrs.field(converter=as_float_image)
     defocus_map: Array | None = attrs.field(default=None, converter=_defocus_map)
-    noise: float | None = attrs.field(default=None)
+    noise: float | None = attrs.field(default=None, converter=_noise)
 
     def __attrs_post_init__(self) -> None:
-        if self.defocus_map is not None and self.defocus_map.shape != self.image.shape[1:]:
+        if self.defocus_map is None:
+            return
+        shape = self.image.shape[1:]
+        if self.defocus_map.shape != shape:
             raise InputError(
-                f"DeblurProblem.defocus_map: expected shape {self.image.shape[1:]} (the image's), "
+                f"DeblurProblem.defocus_map: expected shape {shape} (the image's), "
                 f"got {self.defocus_map.shape}"
             )
-        if self.noise is not None and not (math.isfinite(self.noise) and self.noise >= 0):
-            raise InputError(f"DeblurProblem.noise: expected a number >= 0, got {self.noise}")
+        top = float(self.defocus_map.max())
+        limit = MAX_SIGMA_FRACTION * min(shape)
+        if top > limit:
+            raise InputError(
+                f"DeblurProblem.defocus_map: expected sigmas <= {limit:g} px (1/6 of the "
+                f"image's shorter side: the blur kernel's radius 3 sigma must fit in half the "
+                f"image), got {top:g}"
+            )
 
     @property
     def grey(self) -> Array:
@@ -144,6 +181,10 @@ class DeblurResult:
     @property
     def n_regions(self) -> int:
         return len(self.kernels)
+
+
+#: The largest sigma the defocus estimate returns (``edge_defocus``'s ``max_sigma``).
+_ESTIMATE_MAX_SIGMA = 8.0
 
 
 def _frame(shape: tuple[int, int], width: int) -> Array:
@@ -245,6 +286,15 @@ class DefocusDeblur(Solver[DeblurProblem, DeblurResult]):
         start = time.perf_counter()
         y = problem.image
         grey = problem.grey
+        c, h, w = y.shape
+        top = (
+            _ESTIMATE_MAX_SIGMA if problem.defocus_map is None else float(problem.defocus_map.max())
+        )
+        pad = 2 * kernel_radius(top + 1.0)
+        check_memory(
+            16 * 8 * c * (h + 2 * pad) * (w + 2 * pad),
+            f"defocus: deblurring a {h} x {w} image with blur up to sigma {top:g} px",
+        )
         seconds: dict[str, float] = {}
         if problem.defocus_map is None:
             estimate = estimate_defocus(grey)
