@@ -257,7 +257,7 @@ def test_peaks_bad_and_empty_inputs():
         heatmap_peaks(heat)
     with pytest.raises(InputError, match="floating-point"):
         heatmap_peaks(torch.zeros(1, 1, 3, 3, dtype=torch.int64))
-    with pytest.raises(InputError, match="k >= 1"):
+    with pytest.raises(InputError, match=r"k\): expected an int >= 1"):
         heatmap_peaks(torch.zeros(1, 1, 3, 3), k=0)
     with pytest.raises(InputError, match="odd kernel"):
         heatmap_peaks(torch.zeros(1, 1, 3, 3), kernel=2)

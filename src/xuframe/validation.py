@@ -126,7 +126,8 @@ def check_choice(
 
 
 def _shape_text(shape: Sequence[int | None]) -> str:
-    return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+    sizes = ["N" if s is None else str(s) for s in shape]
+    return f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
 
 
 def _check_geometry(
@@ -209,11 +210,13 @@ def check_tensor(
     floating: bool = True,
     dtype: torch.dtype | None = None,
     error: _Error = InputError,
+    max_abs: float | None = None,
 ) -> torch.Tensor:
     """``value`` checked as a tensor: a ``torch.Tensor`` (not a list or array: a model's input
     type is part of its contract), real, floating unless ``floating=False``, of ``dtype`` when
-    given (e.g. the model's own), with the ``shape``/``ndim``, ``non_empty`` and ``finite``
-    rules of :func:`check_array`. Returns the tensor itself. Raises ``error`` naming ``what``.
+    given (e.g. the model's own), with the ``shape``/``ndim``, ``non_empty``, ``finite`` and
+    ``max_abs`` rules of :func:`check_array` (``max_abs`` and ``finite`` together take one
+    pass over the values). Returns the tensor itself. Raises ``error`` naming ``what``.
     """
     if not isinstance(value, torch.Tensor):
         raise error(f"{what}: expected a torch.Tensor, got {type(value).__name__}")
@@ -224,9 +227,39 @@ def check_tensor(
     if dtype is not None and value.dtype != dtype:
         raise error(f"{what}: expected dtype {dtype}, got {value.dtype}")
     _check_geometry(tuple(value.shape), what, ndim, shape, non_empty, error)
-    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+    if max_abs is not None and math.isfinite(max_abs):
+        # one pass: values within the bound are finite too
+        if value.numel() and not _within(value.detach(), max_abs):
+            size = value.detach().abs()
+            if value.is_floating_point():
+                ok = torch.isfinite(value)
+                if finite and not bool(ok.all()):
+                    raise error(f"{what}: expected finite values, got NaN or inf")
+                size = size[ok]
+            if size.numel() and float(size.max()) > max_abs:
+                largest = float(size.max())
+                raise error(f"{what}: expected values of magnitude <= {max_abs:g}, got {largest:g}")
+    elif finite and value.is_floating_point() and not _all_finite(value):
         raise error(f"{what}: expected finite values, got NaN or inf")
     return value
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every value of ``tensor`` is finite (integer tensors always are), in one pass
+    over the values without a temporary: NaN or inf anywhere makes the sum NaN or inf, and
+    only a sum that is not finite (which finite values can reach by overflow) is followed by
+    the exact element-wise test. Many times faster than ``torch.isfinite(t).all()`` on CPU."""
+    if not tensor.is_floating_point():
+        return True
+    t = tensor.detach()
+    return math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all())
+
+
+def _within(tensor: torch.Tensor, bound: float) -> bool:
+    """Whether every value of ``tensor`` lies in ``[-bound, bound]`` (NaN does not), in one
+    pass."""
+    low, high = torch.aminmax(tensor)
+    return float(low) >= -bound and float(high) <= bound
 
 
 def check_labels(

@@ -27,29 +27,39 @@ import math
 import torch
 
 from xuframe.errors import InputError
+from xuframe.validation import check_float, check_memory, check_tensor
 
 __all__ = ["bev_corners", "bev_iou", "boxes3d_iou", "rotated_nms"]
 
 # candidate pairs per vectorised step: bounds the memory of the (P, 36) float64 paths
 _CHUNK = 4096
+# bytes per pair of the pairwise (N, M) intermediates: float64 radii sums, centre gaps and the
+# result, boolean masks, int64 indices of the candidate pairs
+_PAIR_BYTES = 64
+# the largest magnitude of a box value: products of two coordinates and volumes stay finite
+_MAX_VALUE = 1e100
 
 
-def _check(boxes: torch.Tensor, width: int, what: str) -> None:
-    if not isinstance(boxes, torch.Tensor):
-        raise InputError(
-            f"{what}: expected a tensor of shape (N, {width}), got {type(boxes).__name__}"
-        )
-    if boxes.ndim != 2 or boxes.shape[1] != width:
-        raise InputError(f"{what}: expected boxes of shape (N, {width}), got {tuple(boxes.shape)}")
-    if boxes.dtype == torch.bool or boxes.is_complex():
-        raise InputError(f"{what}: expected real-valued boxes, got dtype {boxes.dtype}")
-    if boxes.is_floating_point() and not bool(torch.isfinite(boxes).all()):
-        raise InputError(f"{what}: expected finite box values, got NaN or infinity")
+def _check(boxes: object, width: int, what: str) -> torch.Tensor:
+    """``boxes`` checked as an ``(N, width)`` real tensor (floating or integer) of finite
+    values of magnitude ``<= 1e100``."""
+    return check_tensor(boxes, what, shape=(None, width), floating=False, max_abs=_MAX_VALUE)
+
+
+def _check_pairs(n: int, m: int, what: str) -> None:
+    """Refuse ``n x m`` pairwise IoUs whose float64 intermediates cannot fit in memory."""
+    check_memory(
+        float(n) * m * _PAIR_BYTES, f"{what}: the pairwise IoU of {n} x {m} boxes (O(N M) memory)"
+    )
 
 
 def bev_corners(boxes: torch.Tensor) -> torch.Tensor:
-    """``(N, 4, 2)`` corners of BEV boxes ``x, y, l, w, yaw``, counter-clockwise."""
-    _check(boxes, 5, "bev_corners")
+    """``(N, 4, 2)`` corners of BEV boxes ``x, y, l, w, yaw``, counter-clockwise, in the boxes'
+    floating dtype (the default dtype for integer boxes). Raises
+    :class:`~xuframe.errors.InputError` as :func:`bev_iou` does."""
+    boxes = _check(boxes, 5, "bev_corners")
+    if not boxes.is_floating_point():
+        boxes = boxes.to(torch.get_default_dtype())
     x, y, length, width, yaw = boxes.unbind(1)
     local = torch.tensor(
         [[0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [0.5, -0.5]], dtype=boxes.dtype, device=boxes.device
@@ -131,6 +141,8 @@ def _iou(a: torch.Tensor, b: torch.Tensor, aligned: bool, what: str) -> torch.Te
         raise InputError(
             f"{what}(aligned=True): expected equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+    if not aligned:
+        _check_pairs(len(a), len(b), what)
     dtype = torch.promote_types(a.dtype, b.dtype)
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
@@ -200,14 +212,14 @@ def bev_iou(a: torch.Tensor, b: torch.Tensor, *, aligned: bool = False) -> torch
     a local frame. Sizes from 1e-4 m to 1e4 m agree with shapely. Boxes with a length or width
     that is not positive have IoU 0 with everything (no NaN).
 
-    Raises :class:`~xuframe.errors.InputError` on a wrong shape, a non-real dtype, NaN or
-    infinity, or unequal shapes with ``aligned``.
+    Raises :class:`~xuframe.errors.InputError` on a non-tensor, a wrong shape, a non-real
+    dtype, NaN or infinity, a value of magnitude above 1e100, unequal shapes with ``aligned``
+    or ``N x M`` pairs too many for memory (:func:`xuframe.validation.memory_limit`).
 
     Source: the exact area of the two rectangles' intersection (Green's theorem, see the
     module docstring); the reference values are shapely's (GEOS) polygon overlay.
     """
-    _check(a, 5, "bev_iou(a)")
-    _check(b, 5, "bev_iou(b)")
+    a, b = _check(a, 5, "bev_iou(a)"), _check(b, 5, "bev_iou(b)")
     return _iou(a, b, aligned, "bev_iou")
 
 
@@ -222,8 +234,7 @@ def boxes3d_iou(a: torch.Tensor, b: torch.Tensor, *, aligned: bool = False) -> t
     is also taken relative to the pair, so it does not depend on the batch or on a common
     translation either.
     """
-    _check(a, 7, "boxes3d_iou(a)")
-    _check(b, 7, "boxes3d_iou(b)")
+    a, b = _check(a, 7, "boxes3d_iou(a)"), _check(b, 7, "boxes3d_iou(b)")
     return _iou(a, b, aligned, "boxes3d_iou")
 
 
@@ -234,14 +245,14 @@ def rotated_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float)
     A box is dropped when its :func:`bev_iou` with a higher-scoring kept box exceeds
     ``iou_threshold``; each of those IoUs is the pair's own (see :func:`bev_iou`), so a box
     elsewhere in the batch changes nothing. The IoU matrix is computed once (``O(N^2)``
-    memory; run it on the top few hundred boxes). Raises
-    :class:`~xuframe.errors.InputError` on a wrong shape, NaN or infinity.
+    memory; run it on the top few hundred boxes). ``scores`` are real (floating or integer)
+    and finite; ``iou_threshold`` is any number but NaN (at 1 or more nothing is dropped).
+    Raises :class:`~xuframe.errors.InputError` on boxes as :func:`bev_iou` refuses them, on
+    other scores or threshold, or on ``N x N`` IoUs too many for memory.
     """
-    _check(boxes, 5, "rotated_nms")
-    if scores.shape != (len(boxes),):
-        raise InputError(f"rotated_nms: expected {len(boxes)} scores, got {tuple(scores.shape)}")
-    if scores.is_floating_point() and not bool(torch.isfinite(scores).all()):
-        raise InputError("rotated_nms: expected finite scores, got NaN or infinity")
+    boxes = _check(boxes, 5, "rotated_nms(boxes)")
+    scores = check_tensor(scores, "rotated_nms(scores)", shape=(len(boxes),), floating=False)
+    iou_threshold = check_float(iou_threshold, "rotated_nms(iou_threshold)", finite=False)
     order = scores.argsort(descending=True, stable=True)
     iou = bev_iou(boxes[order], boxes[order])
     keep: list[int] = []
