@@ -22,8 +22,6 @@ __all__ = [
     "PointNetSetAbstraction",
 ]
 
-Scale = tuple[float, int, Sequence[int]]
-
 
 class PointFeatures(NamedTuple):
     """Points with features, as the set abstraction and the backbone return them.
@@ -196,7 +194,7 @@ class PointNetSetAbstraction(nn.Module):
     def __init__(
         self,
         npoint: int,
-        scales: Sequence[Scale],
+        scales: Sequence[tuple[float, int, Sequence[int]]],
         in_channels: int = 0,
         *,
         use_xyz: bool = True,
