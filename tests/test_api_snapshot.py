@@ -25,6 +25,8 @@ PUBLIC_MODULES = (
     "xuframe.metrics",
     "xuframe.pictures",
     "xuframe.testing",
+    "xuframe.validation",
+    "xuframe.nn",
     "xuframe.testing.strategies",
     "xuframe_plugins.kmeans",
     "xuframe_plugins.robust",
