@@ -16,6 +16,7 @@ SLOW_SWEEPS = {
     "detector/pillars-baseline",
     "detector/lgss",
     "detector/ttfnet-r18",
+    "detector/votenet",
 }
 
 
