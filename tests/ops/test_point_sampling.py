@@ -294,3 +294,137 @@ def test_fpsample_backend_refuses_what_it_cannot_serve():
         furthest_point_sample(GOOD.double(), 2, backend="fpsample")
     with pytest.raises(InputError, match="m <= N"):
         furthest_point_sample(GOOD, 11, backend="fpsample")
+
+
+# --- the k-d tree backends (CPU) against the brute force, bit for bit ---------------------
+
+
+@st.composite
+def tied_clouds(draw: st.DrawFn, batch: int, n_max: int) -> np.ndarray:
+    """``(batch, N, 3)`` clouds of up to ``n_max`` points: on a coarse grid (many equal
+    distances, duplicates), on a fine grid, or anywhere."""
+    n = draw(st.integers(1, n_max))
+    kind = draw(st.sampled_from(["coarse", "fine", "any"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "coarse":
+        values = rng.integers(-2, 3, size=(batch, n, 3)) * 0.5
+    elif kind == "fine":
+        values = rng.integers(-20, 21, size=(batch, n, 3)) * 0.1
+    else:
+        values = rng.uniform(-2, 2, size=(batch, n, 3))
+    return values
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    batch=st.integers(1, 2),
+    dtype=st.sampled_from(list(DTYPES)),
+    radius=st.sampled_from([0.1, 0.3, 0.5, 1.0, 1.5, 2.5, 40.0]),
+    k=st.sampled_from([1, 2, 5, 16, 64]),
+)
+def test_ball_query_kdtree_is_the_torch_backend(data, batch, dtype, radius, k):
+    # up to 600 points, so balls overflow the tree's first width and the wider searches and
+    # the brute-force fallback are taken too
+    xyz = torch.tensor(data.draw(tied_clouds(batch, 600)), dtype=DTYPES[dtype])
+    centres = torch.tensor(data.draw(tied_clouds(batch, 40)), dtype=DTYPES[dtype])
+    tree = ball_query(xyz, centres, radius, k, return_counts=True, backend="kdtree")
+    brute = ball_query(xyz, centres, radius, k, return_counts=True, backend="torch")
+    assert torch.equal(tree[0], brute[0]) and torch.equal(tree[1], brute[1])
+    assert torch.equal(ball_query(xyz, centres, radius, k), tree[0])  # "auto" on the CPU
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), batch=st.integers(1, 2), dtype=st.sampled_from(list(DTYPES)))
+def test_knn_kdtree_is_the_torch_backend(data, batch, dtype):
+    reference = torch.tensor(data.draw(tied_clouds(batch, 600)), dtype=DTYPES[dtype])
+    query = torch.tensor(data.draw(tied_clouds(batch, 40)), dtype=DTYPES[dtype])
+    n = reference.shape[1]
+    k = data.draw(st.sampled_from(sorted({1, min(n, 3), min(n, 16), min(n, 64), n})))
+    tree = knn(query, reference, k, backend="kdtree")
+    brute = knn(query, reference, k, backend="torch")
+    assert torch.equal(tree[1], brute[1]) and torch.equal(tree[0], brute[0])
+    auto = knn(query, reference, k)
+    assert torch.equal(auto[1], tree[1]) and torch.equal(auto[0], tree[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    dtype=st.sampled_from(list(DTYPES)),
+    radius=st.floats(1e-3, 1e3),
+    scale=st.sampled_from([1.0, 1e-18, 1e15]),
+)
+def test_kdtree_backends_decide_points_on_the_sphere_by_the_dtype_rule(seed, dtype, radius, scale):
+    # points a few ulps either side of the sphere (and exactly on it after rounding): the tree
+    # distance alone would misjudge some; the rule in the dtype decides, as the brute force
+    rng = np.random.default_rng(seed)
+    radius = radius * scale
+    centre = rng.uniform(-1, 1, size=3) * radius
+    unit = rng.normal(size=(300, 3))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    eps = float(torch.finfo(DTYPES[dtype]).eps)
+    shell = radius * (1 + rng.integers(-8, 9, size=(300, 1)) * eps)
+    xyz = torch.tensor(centre + unit * shell, dtype=DTYPES[dtype])[None]
+    centres = torch.tensor(centre, dtype=DTYPES[dtype])[None, None]
+    tree = ball_query(xyz, centres, radius, 300, return_counts=True, backend="kdtree")
+    brute = ball_query(xyz, centres, radius, 300, return_counts=True, backend="torch")
+    assert torch.equal(tree[0], brute[0]) and torch.equal(tree[1], brute[1])
+    for k in (1, 7, 150):
+        tree_nn, brute_nn = (
+            knn(centres, xyz, k, backend="kdtree"),
+            knn(centres, xyz, k, backend="torch"),
+        )
+        assert torch.equal(tree_nn[1], brute_nn[1]) and torch.equal(tree_nn[0], brute_nn[0])
+
+
+def test_kdtree_backends_in_blocks_of_one_row_and_with_every_point_tied(monkeypatch):
+    generator = torch.Generator().manual_seed(1)
+    xyz = torch.rand(2, 400, 3, generator=generator)
+    same = torch.zeros(1, 500, 3)  # every point at one place: every distance ties
+    strided = torch.rand(1, 3, 400, generator=generator, dtype=torch.float64).transpose(1, 2)
+    cases = [(xyz, xyz[:, :60]), (same, same[:, :5]), (strided, strided[:, ::7])]
+    expected = [
+        (
+            ball_query(p, c, 0.3, 16, return_counts=True, backend="torch"),
+            knn(c, p, 8, backend="torch"),
+        )
+        for p, c in cases
+    ]
+    for blocks in (32 << 20, 1):  # one query per chunk of the tree's searches
+        monkeypatch.setattr(point_ops, "_BLOCK_BYTES", blocks)
+        for (p, c), (ball, near) in zip(cases, expected, strict=True):
+            got = ball_query(p, c, 0.3, 16, return_counts=True, backend="kdtree")
+            assert torch.equal(got[0], ball[0]) and torch.equal(got[1], ball[1])
+            got_nn = knn(c, p, 8, backend="kdtree")
+            assert torch.equal(got_nn[0], near[0]) and torch.equal(got_nn[1], near[1])
+    assert knn(same[:, :5], same, 8)[1].tolist() == [[list(range(8))] * 5]
+
+
+def test_kdtree_backend_is_refused_off_the_cpu_and_unknown_backends():
+    meta = torch.empty(1, 1000, 3, device="meta")
+    with pytest.raises(InputError, match="CPU"):
+        point_ops._use_tree("kdtree", meta, 1000, "knn")
+    assert not point_ops._use_tree("auto", meta, 1000, "knn")  # other devices: torch
+    cpu = torch.empty(1, 1000, 3)
+    assert point_ops._use_tree("auto", cpu, 1000, "knn")  # large on the CPU: the tree
+    assert not point_ops._use_tree("auto", cpu, 10, "knn")  # small: the brute force
+    assert not point_ops._use_tree("torch", cpu, 1000, "knn")
+    with pytest.raises(InputError, match="backend"):
+        ball_query(GOOD, GOOD, 0.5, 4, backend="cuda")
+    with pytest.raises(InputError, match="backend"):
+        knn(GOOD, GOOD, 2, backend="grid")
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(list(DTYPES)))
+def test_three_nn_interpolate_is_the_same_through_the_tree(data, dtype):
+    known = torch.tensor(data.draw(tied_clouds(2, 200)), dtype=DTYPES[dtype])
+    unknown = torch.tensor(data.draw(tied_clouds(2, 300)), dtype=DTYPES[dtype])
+    features = torch.randn(2, 3, known.shape[1], dtype=DTYPES[dtype])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(point_ops, "_TREE_PAIRS", 1)  # "auto" takes the tree for any size
+        tree = three_nn_interpolate(unknown, known, features)
+        patch.setattr(point_ops, "_TREE_PAIRS", 1 << 62)  # and the brute force for none
+        brute = three_nn_interpolate(unknown, known, features)
+    assert torch.equal(tree, brute)

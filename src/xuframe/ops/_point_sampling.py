@@ -6,6 +6,10 @@ Each op gives exactly what a brute-force loop over the points gives in the point
 device, batched over the first dimension. The pairwise work is done in blocks of queries whose
 working memory stays under :data:`_BLOCK_BYTES` (and a fraction of
 :func:`xuframe.validation.memory_limit`), so no dense distance matrix is ever made.
+
+On the CPU, ball query and kNN find their candidates with scipy's ``cKDTree`` (in float64, on a
+radius enlarged by a margin that covers the rounding of the points' dtype) and then decide with
+the same rule in the points' dtype, so they give the brute force's indices, ties included.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree  # type: ignore[import-untyped, unused-ignore]
 
 from xuframe.errors import InputError
 from xuframe.validation import check_choice, check_float, check_int, check_memory, check_tensor
@@ -35,7 +40,16 @@ _KNN_PAIR = (2, 11)
 #: PointNet++'s inverse-distance weights: 1 / (distance + _EPS).
 _EPS = 1e-8
 
+# bytes per candidate (query, point) pair of the k-d tree path: the tree's float64 distance and
+# int64 index, the sorted indices, gathered coordinates and distances, masks and ranks
+_TREE_PAIR = 96
+
+#: ``backend="auto"`` uses the k-d tree on the CPU from this many (query, point) pairs per
+#: cloud (measured: below it the brute force is as fast, both well under a millisecond).
+_TREE_PAIRS = 1 << 16
+
 FpsBackend = Literal["auto", "torch", "fpsample"]
+NeighbourBackend = Literal["auto", "torch", "kdtree"]
 
 
 @functools.cache
@@ -113,7 +127,7 @@ def _blocks(
 ) -> Iterator[tuple[slice, slice]]:
     """(batch slice, query slice) blocks whose ``rows x queries x points x pair_bytes`` stays
     within the block budget (at least one query of one cloud per block)."""
-    budget = max(1, min(_BLOCK_BYTES, _memory_limit() // 8))
+    budget = _budget()
     per_query = max(1, points * pair_bytes)
     per_cloud = per_query * queries
     if per_cloud <= budget:
@@ -125,6 +139,11 @@ def _blocks(
     for b in range(batch):
         for q in range(0, queries, step):
             yield slice(b, b + 1), slice(q, min(queries, q + step))
+
+
+def _budget() -> int:
+    """The working memory one block may take, in bytes."""
+    return max(1, min(_BLOCK_BYTES, _memory_limit() // 8))
 
 
 def _pair_bytes(cost: tuple[int, int], dtype: torch.dtype) -> int:
@@ -229,6 +248,7 @@ def ball_query(
     k: int,
     *,
     return_counts: Literal[False] = False,
+    backend: NeighbourBackend = "auto",
 ) -> torch.Tensor: ...
 
 
@@ -240,6 +260,7 @@ def ball_query(
     k: int,
     *,
     return_counts: Literal[True],
+    backend: NeighbourBackend = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
@@ -250,6 +271,7 @@ def ball_query(
     k: int,
     *,
     return_counts: bool = False,
+    backend: NeighbourBackend = "auto",
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``(B, M, k)`` ``int64``: for each centre ``centres[b, j]`` ``(B, M, 3)``, the indices
     of the first ``k`` points of ``xyz[b]`` ``(B, N, 3)``, in index order, whose squared
@@ -263,20 +285,28 @@ def ball_query(
     ``k`` may exceed ``N`` (the rest is padding).
 
     Distances are computed in the promoted dtype of ``xyz`` and ``centres`` (integer points in
-    the default dtype, half precision in float32), in blocks of centres of bounded memory.
-    Not differentiable (indices).
+    the default dtype, half precision in float32). ``backend="torch"`` compares every centre
+    with every point, in blocks of centres of bounded memory, on any device. ``"kdtree"`` (CPU
+    only) takes the candidates from scipy's ``cKDTree`` within a slightly larger radius and
+    keeps those the same rule accepts, so it gives the same indices (tested, points on the
+    sphere and ties included); a centre whose ball holds a large part of the cloud falls back
+    to the torch comparison. ``"auto"`` is ``"kdtree"`` on the CPU from ``N * M >= 65536``
+    (below, the brute force is as fast) and ``"torch"`` otherwise. Not differentiable
+    (indices).
 
     Raises :class:`~xuframe.errors.InputError` when ``xyz`` or ``centres`` is not a real
     ``(B, N, 3)`` / ``(B, M, 3)`` tensor with the same ``B >= 1``, ``N, M >= 1``, finite
     coordinates whose squared distances fit the dtype, on one device; when ``radius`` is not a
-    finite number ``> 0`` or ``k`` an int ``>= 1`` (numpy scalars accepted); and for a result
-    too large for memory.
+    finite number ``> 0`` or ``k`` an int ``>= 1`` (numpy scalars accepted); for an unknown
+    ``backend``, or ``"kdtree"`` with tensors off the CPU; and for a result too large for
+    memory.
     """
     xyz = _cloud(xyz, "ball_query(xyz)")
     centres = _cloud(centres, "ball_query(centres)", batch=int(xyz.shape[0]))
     radius = check_float(radius, "ball_query(radius)", min=0.0, min_open=True)
     k = check_int(k, "ball_query(k)", min=1)
-    batch, n, queries = int(xyz.shape[0]), int(xyz.shape[1]), int(centres.shape[1])
+    backend = check_choice(backend, "ball_query(backend)", ["auto", "torch", "kdtree"])
+    batch, queries = int(xyz.shape[0]), int(centres.shape[1])
     check_memory(
         8.0 * batch * queries * k * (4 if return_counts else 3),
         f"ball_query: an output of {batch} x {queries} x {k} indices",
@@ -286,10 +316,36 @@ def ball_query(
         dtype, (xyz, "ball_query(xyz)"), (centres, "ball_query(centres)")
     )
     r2 = torch.tensor(radius, dtype=dtype).square().to(points.device)
+    if _use_tree(backend, points, queries, "ball_query"):
+        out, counts = _ball_kdtree(points, centre_points, radius, r2, k)
+    else:
+        out, counts = _ball_torch(points, centre_points, r2, k)
+    return (out, counts) if return_counts else out
+
+
+def _use_tree(backend: str, points: torch.Tensor, queries: int, what: str) -> bool:
+    """Whether the k-d tree path serves this call of ``queries`` queries per cloud (refused
+    off the CPU when asked for; ``"auto"`` takes it on the CPU from :data:`_TREE_PAIRS`
+    (query, point) pairs per cloud, below which the brute force is as fast)."""
+    on_cpu = points.device.type == "cpu"
+    if backend == "kdtree" and not on_cpu:
+        raise InputError(
+            f"{what}: backend 'kdtree' expected tensors on the CPU, got {points.device}"
+        )
+    if backend == "auto":
+        return on_cpu and int(points.shape[1]) * queries >= _TREE_PAIRS
+    return backend == "kdtree"
+
+
+def _ball_torch(
+    points: torch.Tensor, centre_points: torch.Tensor, r2: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Brute-force ball query of checked coordinates: ``(indices, counts)``."""
+    batch, queries, n = int(points.shape[0]), int(centre_points.shape[1]), int(points.shape[1])
     planes = _planes(points)
     out = torch.zeros((batch, queries, k), dtype=torch.int64, device=points.device)
     counts = torch.zeros((batch, queries), dtype=torch.int64, device=points.device)
-    for bs, qs in _blocks(batch, queries, n, _pair_bytes(_BALL_PAIR, dtype)):
+    for bs, qs in _blocks(batch, queries, n, _pair_bytes(_BALL_PAIR, points.dtype)):
         inside = _squared_distances(centre_points[bs, qs], planes[:, bs]) < r2
         rank = inside.cumsum(-1, dtype=torch.int32)  # 1-based rank of each hit in its ball
         counts[bs, qs] = rank[..., -1].to(torch.int64).clamp_(max=k)
@@ -298,13 +354,141 @@ def ball_query(
         slot = rank[b, q, i].to(torch.int64) - 1
         block = out[bs, qs]  # a view: written in place
         block[b, q, slot] = i
-        # pad every ball after its count with its first hit (an empty ball stays 0)
-        slots = torch.arange(k, device=points.device)
-        block.copy_(torch.where(slots < counts[bs, qs, None], block, block[..., :1]))
-    return (out, counts) if return_counts else out
+        _pad_balls(block, counts[bs, qs], k)
+    return out, counts
 
 
-def knn(query: torch.Tensor, reference: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _pad_balls(block: torch.Tensor, counts: torch.Tensor, k: int) -> None:
+    """Pads every ball of ``block`` ``(..., k)`` after its count with its first hit, in place
+    (an empty ball stays 0)."""
+    slots = torch.arange(k, device=block.device)
+    block.copy_(torch.where(slots < counts[..., None], block, block[..., :1]))
+
+
+def _reach(distance: np.ndarray | float, dtype: torch.dtype) -> np.ndarray:
+    """A float64 distance enlarged past every rounding of the exact rule: a point whose
+    squared distance computed in ``dtype`` is below ``distance ** 2`` (itself rounded to
+    ``dtype``) lies nearer than this in float64, the tree's distance. Relative: the dtype's
+    rounding of the difference, squares and sums (5 half-ulps), of the radius and its square
+    (3 more) and the tree's own float64 rounding; absolute: underflow of the squares."""
+    info = torch.finfo(dtype)
+    return np.asarray(distance, dtype=np.float64) * (1.0 + 64.0 * info.eps) + 8.0 * math.sqrt(
+        info.tiny
+    )
+
+
+def _tree(cloud: torch.Tensor) -> cKDTree:
+    """A k-d tree over one ``(N, 3)`` CPU cloud, in float64 (exact for float32 points)."""
+    data = np.ascontiguousarray(cloud.to(torch.float64).numpy())
+    # unbalanced (midpoint) splits build several times faster and query as fast
+    return cKDTree(data, balanced_tree=False, compact_nodes=False)
+
+
+def _pair_squared(points: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Squared distances of ``points`` ``(..., 3)`` to ``centres`` (broadcast), summed as
+    :func:`_squared_distances` sums them (``dx*dx + dy*dy + dz*dz``, left to right)."""
+    d = points[..., 0] - centres[..., 0]
+    d.mul_(d)
+    t = points[..., 1] - centres[..., 1]
+    t.mul_(t)
+    d.add_(t)
+    t = points[..., 2] - centres[..., 2]
+    t.mul_(t)
+    return d.add_(t)
+
+
+def _tree_neighbourhoods(
+    tree: cKDTree, queries: np.ndarray, reach: np.ndarray, width: int, pending: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """For the queries ``(R, 3)`` (float64) with their reach ``(R,)``, those of the rows
+    ``pending``: ``(rows, candidates)`` with ``candidates`` ``(len(rows), W)`` ``int64`` holding
+    every point of the tree within ``reach[row]`` of each of those rows (and maybe more; ``N``
+    where empty), in chunks of bounded memory, starting ``width`` wide and four times wider
+    for the rows that did not fit. Rows that still do not fit at a quarter of the cloud come
+    last with ``candidates=None``: the brute force serves them better."""
+    n = int(tree.n)
+    width = min(n, width)
+    while pending.size:
+        left = []
+        step = max(1, _budget() // (width * _TREE_PAIR))
+        for start in range(0, pending.size, step):
+            rows = pending[start : start + step]
+            bound = np.nextafter(float(reach[rows].max()) * (1.0 + 1e-9), math.inf)
+            distance, index = tree.query(queries[rows], k=width, distance_upper_bound=bound)
+            distance = distance.reshape(len(rows), width)
+            # the width nearest within the bound: the row is complete when its last one lies
+            # beyond its reach (or is missing: inf), or when the width covers the cloud
+            complete = (
+                np.ones(len(rows), dtype=bool) if width == n else distance[:, -1] > reach[rows]
+            )
+            if complete.any():
+                yield rows[complete], index.reshape(len(rows), width)[complete]
+            left.append(rows[~complete])
+        pending = np.concatenate(left)
+        if not pending.size:
+            return
+        if 4 * width > n // 4 and width < n:
+            yield pending, None
+            return
+        width = min(n, 4 * width)
+
+
+def _sorted_candidates(
+    cloud: torch.Tensor, centres: torch.Tensor, candidates: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(indices, d2)``, each ``(R, W)``: the candidates in index order (empty slots, ``N``,
+    last) and their squared distances in the dtype to ``centres`` ``(R, 3)`` (``inf`` for the
+    empty slots)."""
+    n = int(cloud.shape[0])
+    indices = torch.from_numpy(np.sort(candidates, axis=1))  # numpy sorts short rows faster
+    valid = indices < n
+    flat = torch.where(valid, indices, 0).view(-1)
+    gathered = cloud.index_select(0, flat).view(*indices.shape, 3)
+    d2 = _pair_squared(gathered, centres[:, None, :])
+    d2.masked_fill_(~valid, math.inf)
+    return indices, d2
+
+
+def _ball_kdtree(
+    points: torch.Tensor, centre_points: torch.Tensor, radius: float, r2: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ball query of checked CPU coordinates through a k-d tree: ``(indices, counts)``."""
+    batch, queries = int(points.shape[0]), int(centre_points.shape[1])
+    out = torch.zeros((batch, queries, k), dtype=torch.int64)
+    counts = torch.zeros((batch, queries), dtype=torch.int64)
+    reach = np.full(queries, _reach(radius, points.dtype))
+    for b in range(batch):
+        tree = _tree(points[b])
+        queries_np = centre_points[b].to(torch.float64).numpy()
+        every = np.arange(queries)
+        for rows_np, candidates in _tree_neighbourhoods(
+            tree, queries_np, reach, max(2 * k, 32), every
+        ):
+            rows = torch.from_numpy(rows_np)
+            centres = centre_points[b, rows]
+            if candidates is None:
+                found, found_counts = _ball_torch(points[b : b + 1], centres[None], r2, k)
+                out[b, rows], counts[b, rows] = found[0], found_counts[0]
+                continue
+            indices, d2 = _sorted_candidates(points[b], centres, candidates)
+            inside = d2 < r2  # the exact rule; inf (empty slots) is never inside
+            rank = inside.cumsum(1, dtype=torch.int32)
+            row_counts = rank[:, -1].to(torch.int64).clamp_(max=k)
+            r, c = inside.logical_and_(rank <= k).nonzero(as_tuple=True)
+            block = torch.zeros((len(rows), k), dtype=torch.int64)
+            block[r, rank[r, c].to(torch.int64) - 1] = indices[r, c]
+            _pad_balls(block, row_counts, k)
+            out[b, rows], counts[b, rows] = block, row_counts
+    return out, counts
+
+
+def knn(
+    query: torch.Tensor,
+    reference: torch.Tensor,
+    k: int,
+    *,
+    backend: NeighbourBackend = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` nearest points of ``reference`` ``(B, N, 3)`` to each point of ``query``
     ``(B, M, 3)``: ``(distances, indices)``, both ``(B, M, k)``, nearest first.
 
@@ -312,22 +496,30 @@ def knn(query: torch.Tensor, reference: torch.Tensor, k: int) -> tuple[torch.Ten
     promoted dtype of the inputs: integer points in the default dtype, half precision in
     float32), ``indices`` ``int64`` into ``reference[b]``. Points at the same squared distance
     come in index order (the lowest index first, and the lowest indices kept at the k-th
-    place). Exact, computed in blocks of queries of bounded memory. Not differentiable: the
-    distances are returned without gradient.
+    place). Exact. ``backend="torch"`` compares every query with every point, in blocks of
+    queries of bounded memory, on any device. ``"kdtree"`` (CPU only) takes the candidates from
+    scipy's ``cKDTree`` (every point within a slightly enlarged k-th distance) and orders them
+    by the same squared distances, so it gives the same indices and distances (tested, ties
+    included). ``"auto"`` is ``"kdtree"`` on the CPU from ``N * M >= 65536`` (below, the
+    brute force is as fast) and ``"torch"`` otherwise. Not differentiable: the distances are
+    returned without gradient.
 
     Raises :class:`~xuframe.errors.InputError` when ``query`` or ``reference`` is not a real
     ``(B, M, 3)`` / ``(B, N, 3)`` tensor with the same ``B >= 1``, ``M, N >= 1``, finite
     coordinates whose squared distances fit the dtype, on one device; when ``k`` is not an
-    int in ``1 .. N`` (numpy ints accepted); and for a result too large for memory.
+    int in ``1 .. N`` (numpy ints accepted); for an unknown ``backend``, or ``"kdtree"`` with
+    tensors off the CPU; and for a result too large for memory.
     """
     reference = _cloud(reference, "knn(reference)")
     query = _cloud(query, "knn(query)", batch=int(reference.shape[0]))
     n = int(reference.shape[1])
     k = check_int(k, f"knn(k) (reference has N={n} points)", min=1, max=n)
+    backend = check_choice(backend, "knn(backend)", ["auto", "torch", "kdtree"])
     dtype = _compute_dtype(query, reference)
     _check_neighbours_memory(query, k, dtype, "knn")
     points, queries_xyz = _coordinates(dtype, (reference, "knn(reference)"), (query, "knn(query)"))
-    return _knn(queries_xyz, points, k)
+    search = _knn_kdtree if _use_tree(backend, points, int(query.shape[1]), "knn") else _knn
+    return search(queries_xyz, points, k)
 
 
 def _check_neighbours_memory(query: torch.Tensor, k: int, dtype: torch.dtype, what: str) -> None:
@@ -342,7 +534,8 @@ def _check_neighbours_memory(query: torch.Tensor, k: int, dtype: torch.dtype, wh
 def _knn(
     queries_xyz: torch.Tensor, points: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact k nearest neighbours of checked coordinates of one dtype and device."""
+    """Exact k nearest neighbours of checked coordinates of one dtype and device, by brute
+    force."""
     batch, queries, n = int(queries_xyz.shape[0]), int(queries_xyz.shape[1]), int(points.shape[1])
     dtype = points.dtype
     planes = _planes(points)
@@ -363,6 +556,54 @@ def _knn(
         order = values.sort(dim=-1, stable=True).indices  # by distance, then index
         distances[bs, qs] = values.gather(-1, order).sqrt_().view(d2.shape[0], d2.shape[1], k)
         indices[bs, qs] = i.view(rows, k).gather(-1, order).view(d2.shape[0], d2.shape[1], k)
+    return distances, indices
+
+
+def _knn_kdtree(
+    queries_xyz: torch.Tensor, points: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact k nearest neighbours of checked CPU coordinates through a k-d tree: the tree's k
+    nearest give the k-th distance; every point within it (enlarged past rounding) is a
+    candidate, ordered by its squared distance in the dtype, then by index."""
+    batch, queries, n = int(queries_xyz.shape[0]), int(queries_xyz.shape[1]), int(points.shape[1])
+    distances = torch.empty((batch, queries, k), dtype=points.dtype)
+    indices = torch.empty((batch, queries, k), dtype=torch.int64)
+    width = min(n, k + 1)
+    step = max(1, _budget() // (width * _TREE_PAIR))
+    for b in range(batch):
+        tree = _tree(points[b])
+        queries_np = queries_xyz[b].to(torch.float64).numpy()
+
+        def take(rows_np: np.ndarray, candidates: np.ndarray | None, b: int = b) -> None:
+            rows = torch.from_numpy(rows_np)
+            if candidates is None:
+                found = _knn(queries_xyz[b : b + 1, rows], points[b : b + 1], k)
+                distances[b, rows], indices[b, rows] = found[0][0], found[1][0]
+                return
+            ordered, d2 = _sorted_candidates(points[b], queries_xyz[b, rows], candidates)
+            # a stable sort of index-ordered candidates by distance: ties stay in index order
+            order = torch.from_numpy(np.argsort(d2.numpy(), axis=1, kind="stable")[:, :k])
+            distances[b, rows] = d2.gather(1, order).sqrt_()
+            indices[b, rows] = ordered.gather(1, order)
+
+        # the tree's `width` nearest give the k-th distance and, where the last of them lies
+        # beyond its reach, every candidate; the other rows are searched wider
+        reach = np.empty(queries, dtype=np.float64)
+        wider = []
+        for start in range(0, queries, step):
+            rows_np = np.arange(start, min(queries, start + step))
+            distance, index = tree.query(queries_np[rows_np], k=width)
+            distance = distance.reshape(len(rows_np), width)
+            reach[rows_np] = _reach(distance[:, k - 1], points.dtype)
+            complete = (distance[:, -1] > reach[rows_np]) | (width == n)
+            if complete.any():
+                take(rows_np[complete], index.reshape(len(rows_np), width)[complete])
+            wider.append(rows_np[~complete])
+        pending = np.concatenate(wider)
+        for rows_np, candidates in _tree_neighbourhoods(
+            tree, queries_np, reach, 4 * width, pending
+        ):
+            take(rows_np, candidates)
     return distances, indices
 
 
@@ -407,7 +648,8 @@ def three_nn_interpolate(
         dtype, (known, "three_nn_interpolate(known)"), (unknown, "three_nn_interpolate(unknown)")
     )
     with torch.no_grad():
-        distance, index = _knn(queries_xyz, points, min(3, m))
+        search = _knn_kdtree if _use_tree("auto", points, n, "three_nn_interpolate") else _knn
+        distance, index = search(queries_xyz, points, min(3, m))
         weight = 1.0 / (distance + _EPS)
         weight = (weight / weight.sum(-1, keepdim=True)).to(known_features.dtype)
     out = known_features.new_zeros((batch, channels, n))
