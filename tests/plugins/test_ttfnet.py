@@ -434,6 +434,8 @@ def _first(change):
         (_spoil("crowd", lambda c: c[:1]), "crowd"),
         (_spoil("image_ids", lambda ids: ids[None]), "image_ids"),
         (_spoil("image_ids", lambda ids: ids[0]), "image_ids"),
+        (_spoil("image_ids", lambda ids: None), r"'image_ids'\]: expected 2 ids .* got NoneType"),
+        (_spoil("crowd", lambda c: None), r"'crowd'\]: expected a list of 2 .* got NoneType"),
     ],
 )
 def test_loss_refuses_bad_batches_before_running_the_model(spoil, match):

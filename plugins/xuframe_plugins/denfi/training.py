@@ -31,6 +31,7 @@ from xuframe.engine import Trainer, seed_everything
 from xuframe.errors import InputError
 from xuframe.metrics import kitti_ap
 from xuframe.types import Boxes3D, Detections, PointCloud
+from xuframe.validation import check_array, check_float, check_int
 
 __all__ = [
     "bev_figure",
@@ -46,6 +47,59 @@ __all__ = [
 _MARKER = "xuframe-scenes.json"
 
 
+def _check_root(root: Any, what: str) -> Path:
+    if not isinstance(root, (str, os.PathLike)):
+        raise InputError(
+            f"{what}: expected a folder path (str or os.PathLike), got {type(root).__name__}"
+        )
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what}: expected a folder, got the file {path}")
+    return path
+
+
+def _check_mapping(value: Any, what: str) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"{what}: expected a mapping or None, got {type(value).__name__}")
+    return dict(value)
+
+
+def _check_gt_sampling(value: Any, what: str) -> dict[int, int] | None:
+    if value is None:
+        return None
+    per_class = _check_mapping(value, what)
+    return {
+        check_int(k, f"{what}: class index", min=0): check_int(v, f"{what}[{k!r}]", min=0)
+        for k, v in per_class.items()
+    }
+
+
+def _check_detector(model: Any, what: str) -> list[str]:
+    """``model`` a 3-D detector with ``predict`` and ``config.classes``; its class names."""
+    classes = getattr(getattr(model, "config", None), "classes", None)
+    if not (
+        isinstance(model, torch.nn.Module)
+        and callable(getattr(model, "predict", None))
+        and isinstance(classes, Sequence)
+        and classes
+    ):
+        raise InputError(
+            f"{what}: expected a LiDAR detector (a module with predict and config.classes, "
+            f"e.g. denfi), got {type(model).__name__}"
+        )
+    return [str(c) for c in classes]
+
+
+def _check_classes(value: Any, what: str) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise InputError(f"{what}: expected a non-empty sequence of class names, got {value!r}")
+    if not all(isinstance(c, str) for c in value):
+        raise InputError(f"{what}: expected class names (str), got {list(value)!r}")
+    return list(value)
+
+
 def synthetic_kitti(
     root: str | os.PathLike[str],
     n_scenes: int,
@@ -54,10 +108,13 @@ def synthetic_kitti(
 ) -> Path:
     """``root/training``, holding ``n_scenes`` :class:`~xuframe.data.LidarScenes` of ``seed``
     (built with ``scene_args``) in KITTI layout; written on the first call, reused while
-    ``root`` holds the same scenes."""
-    folder = Path(root)
+    ``root`` holds the same scenes. ``n_scenes`` is an int >= 1, ``seed`` an int >= 0,
+    ``scene_args`` a mapping or None; InputError otherwise (LidarScenes checks the values)."""
+    folder = _check_root(root, "synthetic_kitti: root")
+    n_scenes = check_int(n_scenes, "synthetic_kitti: n_scenes", min=1)
+    seed = check_int(seed, "synthetic_kitti: seed", min=0)
+    args = _check_mapping(scene_args, "synthetic_kitti: scene_args")
     marker = folder / _MARKER
-    args = dict(scene_args or {})
     want = {"n_scenes": n_scenes, "seed": seed, "args": args, "generator": "LidarScenes/1"}
     if _marker_matches(marker, want):
         return folder / "training"
@@ -89,7 +146,15 @@ def lidar_train_loader(
 ) -> DataLoader[Any]:
     """The training scenes (``seed``) with ground-truth sampling (by default up to 12 cars, 4
     pedestrians and 4 cyclists per scene, from the training scenes' own objects), global flip,
-    rotation (+-pi/8) and scaling, batched by :func:`~xuframe.data.collate_lidar`."""
+    rotation (+-pi/8) and scaling, batched by :func:`~xuframe.data.collate_lidar`.
+
+    ``n_scenes`` and ``batch_size`` are ints >= 1, ``gt_sampling`` maps class indices to
+    counts >= 0; InputError otherwise, before any scene is written."""
+    root = _check_root(root, "lidar_train_loader: root")
+    n_scenes = check_int(n_scenes, "lidar_train_loader: n_scenes", min=1)
+    batch_size = check_int(batch_size, "lidar_train_loader: batch_size", min=1)
+    seed = check_int(seed, "lidar_train_loader: seed", min=0)
+    gt_sampling = _check_gt_sampling(gt_sampling, "lidar_train_loader: gt_sampling")
     folder = synthetic_kitti(Path(root) / f"train-{seed}-{n_scenes}", n_scenes, seed, scene_args)
     plain = KittiDataset(folder)
     per_class = {0: 12, 1: 4, 2: 4} if gt_sampling is None else dict(gt_sampling)
@@ -108,7 +173,12 @@ def lidar_val_loader(
     seed: int = 1000,
     scene_args: Mapping[str, Any] | None = None,
 ) -> DataLoader[Any]:
-    """Held-out scenes (another ``seed``), in order, no augmentation."""
+    """Held-out scenes (another ``seed``), in order, no augmentation; arguments as
+    :func:`lidar_train_loader`."""
+    root = _check_root(root, "lidar_val_loader: root")
+    n_scenes = check_int(n_scenes, "lidar_val_loader: n_scenes", min=1)
+    batch_size = check_int(batch_size, "lidar_val_loader: batch_size", min=1)
+    seed = check_int(seed, "lidar_val_loader: seed", min=0)
     folder = synthetic_kitti(Path(root) / f"val-{seed}-{n_scenes}", n_scenes, seed, scene_args)
     return DataLoader(
         KittiDataset(folder), batch_size=batch_size, shuffle=False, collate_fn=collate_lidar
@@ -116,11 +186,25 @@ def lidar_val_loader(
 
 
 def detections_to_kitti(dets: Detections, calib: Any, classes: Sequence[str]) -> list[Any]:
-    """One frame's detections as KITTI result objects (camera-visible ones)."""
-    names = [classes[int(k)] for k in dets.labels]
+    """One frame's detections as KITTI result objects (camera-visible ones). ``dets`` holds
+    :class:`~xuframe.Boxes3D` with labels indexing ``classes``; InputError otherwise."""
+    if not isinstance(dets, Detections):
+        raise InputError(
+            f"detections_to_kitti: dets: expected Detections, got {type(dets).__name__}"
+        )
+    classes = _check_classes(classes, "detections_to_kitti: classes")
     boxes = dets.geometry
     if not isinstance(boxes, Boxes3D):
-        raise InputError(f"expected 3-D detections, got {type(boxes).__name__}")
+        raise InputError(
+            f"detections_to_kitti: dets: expected 3-D detections, got {type(boxes).__name__}"
+        )
+    labels = dets.labels.tolist() if dets.labels is not None else []
+    if labels and (min(labels) < 0 or max(labels) >= len(classes)):
+        raise InputError(
+            f"detections_to_kitti: dets.labels: expected labels in [0, {len(classes) - 1}] "
+            f"(one per class name), got values in [{min(labels)}, {max(labels)}]"
+        )
+    names = [classes[int(k)] for k in labels]
     return kitti_objects(boxes, names, calib, scores=dets.scores.tolist())
 
 
@@ -130,20 +214,37 @@ def kitti_evaluator(model: Any, batches: Iterable[Mapping[str, Any]]) -> dict[st
     ``kitti_objects`` and ``calib``: ``<Class>/<bev|3d>/<difficulty>`` for every class at the
     benchmark's overlaps (Car 0.7, others 0.5), the moderate mean over classes as
     ``mAP/<bev|3d>``, and the devkit's looser setting (Car 0.5, others 0.25) as
-    ``<Class>/<bev|3d>@<overlap>/moderate``."""
+    ``<Class>/<bev|3d>@<overlap>/moderate``. Raises InputError for another model, batches
+    of another form or no frames at all."""
+    classes = _check_detector(model, "kitti_evaluator: model")
+    if isinstance(batches, (Mapping, str, bytes)) or not isinstance(batches, Iterable):
+        raise InputError(
+            f"kitti_evaluator: batches: expected an iterable of collated batches (a DataLoader), "
+            f"got {type(batches).__name__}"
+        )
     was_training = model.training
     model.eval()
-    classes = list(model.config.classes)
-    gt, dt = [], []
-    for batch in batches:
-        if "kitti_objects" not in batch or "calib" not in batch:
-            raise InputError("kitti_evaluator: batches need kitti_objects and calib (KittiDataset)")
-        for dets, calib, objects in zip(
-            model.predict(batch["inputs"]), batch["calib"], batch["kitti_objects"], strict=True
-        ):
-            dt.append(detections_to_kitti(dets, calib, classes))
-            gt.append(objects)
-    model.train(was_training)
+    try:
+        gt, dt = [], []
+        for batch in batches:
+            if (
+                not isinstance(batch, Mapping)
+                or "kitti_objects" not in batch
+                or "calib" not in batch
+                or "inputs" not in batch
+            ):
+                raise InputError(
+                    "kitti_evaluator: batches need inputs, kitti_objects and calib (KittiDataset)"
+                )
+            for dets, calib, objects in zip(
+                model.predict(batch["inputs"]), batch["calib"], batch["kitti_objects"], strict=True
+            ):
+                dt.append(detections_to_kitti(dets, calib, classes))
+                gt.append(objects)
+    finally:
+        model.train(was_training)
+    if not gt:
+        raise InputError("kitti_evaluator: batches: expected at least one frame, got none")
     out: dict[str, float] = {}
     metrics: tuple[Literal["bev", "3d"], ...] = ("bev", "3d")
     difficulties: tuple[Literal["easy", "moderate", "hard"], ...] = ("easy", "moderate", "hard")
@@ -186,8 +287,36 @@ def train_lidar(
     Scenes are written in KITTI layout under ``root`` (a temporary folder when None) and read
     back with :class:`~xuframe.data.KittiDataset`; ``scene_args`` go to
     :class:`~xuframe.data.LidarScenes` (e.g. a shorter ``max_range`` for a model with a
-    smaller ``point_range``)."""
+    smaller ``point_range``).
+
+    ``name`` is a registered detector name, ``config`` a mapping, ``steps``, ``n_train``,
+    ``n_val``, ``batch_size`` ints >= 1 (``n_train >= batch_size``), ``lr`` a finite number
+    > 0, ``seed`` an int >= 0, ``eval_every`` None or an int >= 1, ``root`` None or a folder
+    path. Raises :class:`~xuframe.errors.InputError` (:class:`~xuframe.errors.ConfigError`
+    for the detector's config) before any scene is written."""
     import xuframe
+
+    if not isinstance(name, str):
+        raise InputError(f"train_lidar: name: expected a detector name, got {name!r}")
+    xuframe.get_component_class("detector", name)
+    if not isinstance(config, Mapping):
+        raise InputError(f"train_lidar: config: expected a mapping, got {type(config).__name__}")
+    steps = check_int(steps, "train_lidar: steps", min=1)
+    n_train = check_int(n_train, "train_lidar: n_train", min=1)
+    n_val = check_int(n_val, "train_lidar: n_val", min=1)
+    batch_size = check_int(batch_size, "train_lidar: batch_size", min=1)
+    if n_train < batch_size:
+        raise InputError(
+            f"train_lidar: n_train: expected at least batch_size={batch_size} scenes, got {n_train}"
+        )
+    lr = check_float(lr, "train_lidar: lr", min=0.0, min_open=True)
+    seed = check_int(seed, "train_lidar: seed", min=0)
+    if eval_every is not None:
+        eval_every = check_int(eval_every, "train_lidar: eval_every", min=1)
+    gt_sampling = _check_gt_sampling(gt_sampling, "train_lidar: gt_sampling")
+    scene_args = _check_mapping(scene_args, "train_lidar: scene_args")
+    if root is not None:
+        root = _check_root(root, "train_lidar: root")
 
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(root) if root is not None else Path(tmp)
@@ -238,7 +367,42 @@ def bev_figure(
     title: str = "",
 ) -> Path:
     """Write a bird's-eye-view PNG: points (light grey near the ground, dark above it),
-    ground-truth boxes (green) and detections (red, with scores). Needs matplotlib (``pip install 'xuframe[plot]'``)."""
+    ground-truth boxes (green) and detections (red, with scores). Needs matplotlib (``pip install 'xuframe[plot]'``).
+
+    ``points`` is a :class:`~xuframe.PointCloud`, ``ground_truth`` :class:`~xuframe.Boxes3D`,
+    ``detections`` None or 3-D :class:`~xuframe.Detections` whose labels index ``classes``,
+    ``out`` a file path, ``point_range`` six finite numbers ``(x0, y0, z0, x1, y1, z1)`` with
+    each min below its max. Raises InputError for anything else, before drawing."""
+    if not isinstance(points, PointCloud):
+        raise InputError(f"bev_figure: points: expected a PointCloud, got {type(points).__name__}")
+    if not isinstance(ground_truth, Boxes3D):
+        raise InputError(
+            f"bev_figure: ground_truth: expected Boxes3D, got {type(ground_truth).__name__}"
+        )
+    classes = _check_classes(classes, "bev_figure: classes")
+    if detections is not None:
+        if not isinstance(detections, Detections) or not isinstance(detections.geometry, Boxes3D):
+            raise InputError(
+                f"bev_figure: detections: expected None or Detections of Boxes3D, got "
+                f"{type(detections).__name__}"
+            )
+        found = detections.labels.tolist() if detections.labels is not None else []
+        if found and (min(found) < 0 or max(found) >= len(classes)):
+            raise InputError(
+                f"bev_figure: detections.labels: expected labels in [0, {len(classes) - 1}], "
+                f"got values in [{min(found)}, {max(found)}]"
+            )
+    area = check_array(point_range, "bev_figure: point_range", shape=(6,))
+    if not (area[:3] < area[3:]).all():
+        raise InputError(
+            f"bev_figure: point_range: expected (x0, y0, z0, x1, y1, z1) with x0 < x1, y0 < y1, "
+            f"z0 < z1, got {area.tolist()}"
+        )
+    point_range = [float(v) for v in area]
+    if not isinstance(out, (str, os.PathLike)):
+        raise InputError(f"bev_figure: out: expected a file path, got {type(out).__name__}")
+    if not isinstance(title, str):
+        raise InputError(f"bev_figure: title: expected a str, got {type(title).__name__}")
     plt = xuframe.import_extra("matplotlib.pyplot")
     from xuframe.ops import bev_corners
 

@@ -27,10 +27,24 @@ from torch import nn
 
 from xuframe import Verifier
 from xuframe.errors import InputError
-from xuframe.validation import check_choice, check_float, check_int, check_labels
+from xuframe.validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_memory,
+    memory_limit,
+)
 from xuframe_plugins.robust.activations import ParamRamp, Strategy
-from xuframe_plugins.robust.bounds import InputSet, check_clip, compute_bounds, ibp_and_crown_ibp
+from xuframe_plugins.robust.bounds import (
+    InputSet,
+    Method,
+    check_clip,
+    compute_bounds,
+    ibp_and_crown_ibp,
+)
 from xuframe_plugins.robust.network import Network, check_network_input, layer_chain
+from xuframe_plugins.robust.verifiers import _elements_per_input
 
 __all__ = ["VerifiedTraining", "verified_errors"]
 
@@ -151,20 +165,40 @@ class VerifiedTraining(nn.Module):
         ``x`` is a batch the model takes (checked as the verifiers check it), ``y`` its ``B``
         integer labels in ``[0, K)``, ``eps`` a finite radius >= 0 and ``beta`` in ``[0, 1]``
         (the CROWN-IBP share). Raises InputError, before any work, for anything else.
+
+        The bounds are computed in pieces of the batch that fit
+        :func:`~xuframe.validation.memory_limit` (each input's bounds depend on it alone, so
+        the pieces give the same bounds; gradients flow through every piece); a model whose
+        bounds for one input alone would not fit is refused up front with the reason.
         """
         eps = check_float(eps, "eps", min=0.0)
         beta = check_float(beta, "beta", min=0.0, max=1.0)
         net = Network(self.model, x, eval_dropout=True)
         y = _labels(y, x, net)
-        spec = Verifier.margin_spec(y.cpu(), math.prod(net.out_shape)).to(x)
-        inputs = InputSet(x, eps, math.inf, self.clip)
-        if beta <= 0:
-            lower, _ = compute_bounds(net, inputs, spec, "ibp", self.strategy)
-            return lower
-        (ibp, _), (crown, _) = ibp_and_crown_ibp(
-            net, inputs, spec, self.strategy
-        )  # one interval pass
-        return beta * crown + (1 - beta) * ibp
+        classes = math.prod(net.out_shape)
+        spec = Verifier.margin_spec(y.cpu(), classes).to(x)
+        method: Method = "ibp" if beta <= 0 else "crown-ibp"
+        per_input = x.element_size() * _elements_per_input(net, classes - 1, method, math.inf)
+        check_memory(
+            per_input,
+            f"margin_lower_bounds of one input (shape {net.in_shape}, {method}, "
+            f"{classes - 1} margins)",
+        )
+        chunk = max(1, memory_limit() // max(per_input, 1))
+        pieces = []
+        for start in range(0, x.shape[0], chunk):
+            part = x if chunk >= x.shape[0] else x[start : start + chunk]
+            inputs = InputSet(part, eps, math.inf, self.clip)
+            part_spec = spec[start : start + chunk]
+            if beta <= 0:
+                lower, _ = compute_bounds(net, inputs, part_spec, "ibp", self.strategy)
+                pieces.append(lower)
+                continue
+            (ibp, _), (crown, _) = ibp_and_crown_ibp(
+                net, inputs, part_spec, self.strategy
+            )  # one interval pass
+            pieces.append(beta * crown + (1 - beta) * ibp)
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """The clean (and, once eps and kappa allow, the robust) cross-entropy of ``batch``.

@@ -196,10 +196,14 @@ class TTFNet(Detector):
         )
         b = images.shape[0]
         # not used by the losses, but an evaluation of the same batch reads them
-        crowd = batch.get("crowd")
-        if crowd is not None:
+        # a key that is present is checked (None too); an absent one is not needed
+        if "crowd" in batch:
+            crowd = batch["crowd"]
             if not isinstance(crowd, (list, tuple)) or len(crowd) != b:
-                raise InputError(f"{what}: batch['crowd']: expected a list of {b} flag tensors")
+                raise InputError(
+                    f"{what}: batch['crowd']: expected a list of {b} flag tensors, got "
+                    f"{type(crowd).__name__}"
+                )
             for i, flags in enumerate(crowd):
                 if not isinstance(flags, torch.Tensor) or flags.shape != (len(boxes[i]),):
                     raise InputError(
@@ -207,14 +211,18 @@ class TTFNet(Detector):
                         f"flags (one per box), got {getattr(flags, 'shape', type(flags).__name__)}"
                     )
         ids = batch.get("image_ids")
-        if ids is not None and (
+        if "image_ids" in batch and (
             (isinstance(ids, torch.Tensor) and ids.shape != (b,))
             or (
                 not isinstance(ids, torch.Tensor)
                 and (not isinstance(ids, (list, tuple)) or len(ids) != b)
             )
         ):
-            raise InputError(f"{what}: batch['image_ids']: expected {b} ids (one per image)")
+            shown = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise InputError(
+                f"{what}: batch['image_ids']: expected {b} ids (one per image, a tensor or a "
+                f"list), got {shown}"
+            )
         return images, boxes, labels
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
