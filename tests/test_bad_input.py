@@ -23,10 +23,10 @@ import pytest
 import torch
 
 import xuframe
-from xuframe import data, metrics, ops
+from xuframe import data, engine, metrics, ops
 from xuframe.cli import main
 from xuframe.testing._bad_input import BadInputCase, bounded, call_cases, judge
-from xuframe.types import Boxes2D, Boxes3D, Detections
+from xuframe.types import Boxes2D, Boxes3D, Detections, PointCloud, Segments1D
 
 TESTS = Path(__file__).resolve().parent
 
@@ -109,6 +109,14 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "KittiDataset": data.KittiDataset,
     "mnist": lambda path: data.mnist(path, path),
     "cifar": data.cifar,
+    "read_scannet": data.read_scannet,
+    "read_sunrgbd": data.read_sunrgbd,
+    "load_checkpoint": engine.load_checkpoint,
+    "read_metrics": engine.read_metrics,
+    "load_run": engine.load_run,
+    "train_run": engine.train_run,
+    "plot_metrics": engine.plot_metrics,
+    "evaluate_run (checkpoint)": lambda path: engine.evaluate_run(TESTS / "missing.toml", path),
 }
 
 
@@ -119,8 +127,13 @@ def _reader_cases(root: Path) -> list[BadInputCase]:
         for what, path in files.items():
             if name in ("KittiDataset", "cifar") and what == "a folder":
                 continue  # an empty folder is a (valid) root: tested below
-            # an empty label file is a frame without objects, an empty scan one without points
-            valid = name in ("read_labels", "read_velodyne") and what == "an empty file"
+            # an empty label file is a frame without objects, an empty scan one without points,
+            # an empty metrics.jsonl a run that logged nothing yet
+            valid = what == "an empty file" and name in (
+                "read_labels",
+                "read_velodyne",
+                "read_metrics",
+            )
             expect = "any" if valid else "raise"
             cases.append(_case(name, what, lambda read=read, path=path: read(path), expect))
         for what, path in (("None", None), ("42", 42), ("object()", object())):
@@ -201,6 +214,136 @@ def _data_cases() -> list[BadInputCase]:
             lambda: data.ImageClassification(torch.zeros(2, 1, 4, 4), torch.zeros(2)),
         ),
     ]
+    return cases
+
+
+# -- writers and the engine's helpers -------------------------------------------------------------
+def _writer_cases(root: Path) -> list[BadInputCase]:
+    files = _files(root)
+    cloud = PointCloud(torch.rand(4, 3), torch.rand(4, 1))
+    image = torch.rand(3, 8, 8)
+    kitti = data.kitti_objects(
+        Boxes3D(torch.tensor([[10.0, 1.0, -1.0, 3.9, 1.6, 1.5, 0.1]])),
+        ["Car"],
+        data.kitti_calibration(),
+    )
+    shapes = data.ShapesDataset(1, 32)
+    writers: dict[str, Callable[[Any], Any]] = {
+        "save_checkpoint": lambda path: engine.save_checkpoint(path, {"w": torch.ones(2)}),
+        "write_image": lambda path: data.write_image(path, image),
+        "write_velodyne": lambda path: data.write_velodyne(path, cloud),
+        "write_labels": lambda path: data.write_labels(path, kitti),
+        "write_calib": lambda path: data.write_calib(path, data.kitti_calibration()),
+        "write_coco": lambda path: data.write_coco(path, [shapes[0]], ["a", "b", "c"]),
+    }
+    cases = []
+    for name, write in writers.items():
+        bad = {
+            "path=None": None,
+            "path=42": 42,
+            "path=object()": object(),
+            "a path under a file": files["text"] / "x",
+        }
+        if name != "write_coco":
+            bad["a folder"] = files["a folder"]
+        for what, path in bad.items():
+            cases.append(_case(name, what, lambda write=write, path=path: write(path)))
+        cases.append(
+            _case(
+                name,
+                "a new file",
+                lambda write=write, name=name: write(root / "new" / name),
+                "ok",
+            )
+        )
+    for what, value in (
+        ("None", None),
+        ("'x'", "x"),
+        ("42", 42),
+        ("a module", {"m": torch.nn.Linear(1, 1)}),
+        ("a function", {"f": len}),
+    ):
+        cases.append(
+            _case(
+                "save_checkpoint",
+                f"state={what}",
+                lambda value=value: engine.save_checkpoint(root / "s.pt", value),
+            )
+        )
+    cases.append(
+        _case(
+            "save_checkpoint",
+            "state with numpy values",
+            lambda: engine.save_checkpoint(root / "n.pt", {"a": np.float64(1), "b": np.ones(2)}),
+            "ok",
+        )
+    )
+    cases += [
+        _case("write_image", "image=None", lambda: data.write_image(root / "i.png", None)),
+        _case(
+            "write_image",
+            "a NaN image",
+            lambda: data.write_image(root / "i.png", torch.full((3, 4, 4), math.nan)),
+        ),
+        _case(
+            "write_image",
+            "an empty image",
+            lambda: data.write_image(root / "i.png", torch.zeros(3, 0, 4)),
+        ),
+        _case("write_velodyne", "cloud=None", lambda: data.write_velodyne(root / "v.bin", None)),
+        _case("write_labels", "objects='x'", lambda: data.write_labels(root / "l.txt", "x")),
+        _case("write_labels", "objects=[1]", lambda: data.write_labels(root / "l.txt", [1])),
+        _case("write_calib", "calib=None", lambda: data.write_calib(root / "c.txt", None)),
+        _case("write_coco", "samples=None", lambda: data.write_coco(root / "c", None, ["a"])),
+        _case("write_coco", "samples=[1]", lambda: data.write_coco(root / "c", [1], ["a"])),
+        _case("write_coco", "class_names='a'", lambda: data.write_coco(root / "c", [], "a")),
+    ]
+    for what, seed, expect in (
+        ("'x'", "x", "raise"),
+        ("NaN", math.nan, "raise"),
+        ("2.5", 2.5, "raise"),
+        ("None", None, "raise"),
+        ("-1", -1, "raise"),
+        ("2**70", 2**70, "raise"),
+        ("np.int64(3)", np.int64(3), "ok"),
+    ):
+        cases.append(
+            _case("seed_everything", what, lambda seed=seed: engine.seed_everything(seed), expect)
+        )
+    return cases
+
+
+# -- the value types -----------------------------------------------------------------------------
+def _type_cases() -> list[BadInputCase]:
+    box2 = torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, 1.0, 5.0, 6.0]])
+    box3 = torch.tensor([[10.0, 1.0, -1.0, 3.9, 1.6, 1.5, 0.1]])
+    cases = call_cases("Boxes2D", Boxes2D, box2, _shaped=True)
+    cases += call_cases("Boxes3D", Boxes3D, box3, _shaped=True)
+    cases += call_cases("Segments1D", Segments1D, torch.tensor([[0.0, 3.0], [3.0, 8.0]]))
+    cases += call_cases("PointCloud", PointCloud, torch.rand(4, 3), _shaped=True)
+    xyz = torch.rand(4, 3)
+    for what, features in (  # features=None is the documented default (no channels)
+        ("'x'", "x"),
+        ("NaN", torch.full((4, 1), math.nan)),
+        ("3 rows for 4 points", torch.rand(3, 1)),
+        ("complex", torch.ones(4, 1, dtype=torch.complex64)),
+        ("bool", torch.ones(4, 1, dtype=torch.bool)),
+        ("3-D", torch.rand(4, 1, 1)),
+    ):
+        cases.append(
+            _case(
+                "PointCloud",
+                f"features={what}",
+                lambda features=features: PointCloud(xyz, features),
+            )
+        )
+    cases += call_cases(
+        "Detections",
+        Detections,
+        Boxes2D(box2),
+        torch.tensor([0.9, 0.5]),
+        torch.tensor([0, 1]),
+    )
     return cases
 
 
@@ -453,6 +596,8 @@ def _all_cases(root: Path) -> list[BadInputCase]:
         *_data_cases(),
         *_metric_cases(),
         *_ops_cases(),
+        *_writer_cases(root / "writers"),
+        *_type_cases(),
     ]
 
 
@@ -461,12 +606,16 @@ _GROUPS = {
     "data": _data_cases,
     "metrics": _metric_cases,
     "ops": _ops_cases,
+    "types": _type_cases,
 }
 
 
-@pytest.mark.parametrize("group", [*_GROUPS, "readers"])
+_FILE_GROUPS = {"readers": _reader_cases, "writers": _writer_cases}
+
+
+@pytest.mark.parametrize("group", [*_GROUPS, *_FILE_GROUPS])
 def test_core_entry_points_reject_bad_input(group, tmp_path):
-    cases = _reader_cases(tmp_path) if group == "readers" else _GROUPS[group]()
+    cases = _FILE_GROUPS[group](tmp_path) if group in _FILE_GROUPS else _GROUPS[group]()
     failures = [f"{case.label} -> {outcome}" for case in cases if (outcome := judge(case))]
     assert not failures, f"{len(failures)} of {len(cases)} cases:\n  " + "\n  ".join(failures)
 
@@ -474,5 +623,5 @@ def test_core_entry_points_reject_bad_input(group, tmp_path):
 def test_the_sweep_counts_its_cases(tmp_path):
     """Every group has cases (a table that lost its rows would pass silently)."""
     counts = {name: len(make()) for name, make in _GROUPS.items()}
-    counts["readers"] = len(_reader_cases(tmp_path))
+    counts.update({name: len(make(tmp_path / name)) for name, make in _FILE_GROUPS.items()})
     assert all(n > 10 for n in counts.values()), counts

@@ -29,6 +29,7 @@ __all__ = [
     "read_bytes",
     "read_text",
     "require_file",
+    "writable_path",
     "write_atomic",
 ]
 
@@ -48,6 +49,24 @@ def as_path(path: Any, what: str) -> Path:
         return Path(path)
     except TypeError as exc:  # an os.PathLike whose __fspath__ gives no str
         raise InputError(f"expected a path to {what}, got {type(path).__name__}: {exc}") from exc
+
+
+def writable_path(path: Any, what: str) -> Path:
+    """``path`` as a :class:`Path` that a file can be written to: a path (``str`` or
+    ``os.PathLike``) that is not a folder, whose folder exists or is created here. An
+    :class:`InputError` naming ``what`` and the path otherwise (a folder, a file in the way of
+    the folder, no permission)."""
+    target = as_path(path, what)
+    if target.is_dir():
+        raise InputError(f"expected a file path for {what}, got the folder {target}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {what} at {target}: its folder {target.parent} cannot be made "
+            f"({exc.strerror or exc}; is a file in the way?)"
+        ) from exc
+    return target
 
 
 def require_file(path: str | os.PathLike[str], what: str) -> Path:
@@ -214,9 +233,11 @@ def load_torch_file(
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one:
     a temporary file in the same folder, flushed to disk, renamed over the target, and the
-    rename made durable where the OS allows. Creates the folder; returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    rename made durable where the OS allows. Creates the folder; returns the path.
+
+    Raises :class:`InputError` naming the path when it is not a path, names a folder, or
+    cannot be written (a file where a folder should be, no permission, a full disk)."""
+    target = writable_path(path, "the file to write")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -224,9 +245,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
         raise
     with contextlib.suppress(OSError):
         fd = os.open(target.parent, os.O_RDONLY)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from xuframe._files import as_path, describe_start, read_text
 from xuframe.data._detection import (
     ImageId,
     as_id,
+    check_detection_sample,
     check_unique_ids,
     id_order,
     sample_image_id,
@@ -270,7 +271,32 @@ def write_coco(
     an int nor a str, or that appears twice.
     """
     root = as_path(directory, "a folder to write the COCO dataset to")
-    (root / "images").mkdir(parents=True, exist_ok=True)
+    if isinstance(samples, (str, bytes, Mapping)) or not isinstance(samples, Sequence):
+        raise InputError(
+            f"write_coco: samples: expected a sequence of detection samples, got "
+            f"{type(samples).__name__}"
+        )
+    for i, sample in enumerate(samples):
+        check_detection_sample(sample, f"write_coco: samples[{i}]")
+    if (
+        isinstance(class_names, (str, bytes))
+        or not isinstance(class_names, Sequence)
+        or not all(isinstance(n, str) for n in class_names)
+    ):
+        raise InputError(
+            f"write_coco: class_names: expected a sequence of class names (str), got "
+            f"{class_names!r:.60}"
+        )
+    if not isinstance(annotation_file, str) or not annotation_file:
+        raise InputError(
+            f"write_coco: annotation_file: expected a file name (str), got {annotation_file!r}"
+        )
+    try:
+        (root / "images").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"write_coco: cannot make {root / 'images'}: {exc.strerror or exc}"
+        ) from exc
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     ids = [sample_image_id(s, i, f"write_coco: sample {i}") for i, s in enumerate(samples)]

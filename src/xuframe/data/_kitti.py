@@ -17,10 +17,10 @@ import attrs
 import numpy as np
 import torch
 
-from xuframe._files import read_bytes, read_text, require_file
+from xuframe._files import read_bytes, read_text, require_file, writable_path, write_atomic
 from xuframe.errors import InputError
 from xuframe.types import Boxes3D, PointCloud
-from xuframe.validation import check_array, check_int
+from xuframe.validation import check_array, check_int, check_tensor
 
 __all__ = [
     "KITTI_IMAGE_SIZE",
@@ -168,7 +168,12 @@ def read_calib(path: str | os.PathLike[str]) -> Calibration:
 
 
 def write_calib(path: str | os.PathLike[str], calib: Calibration) -> None:
-    """Write the three matrices KITTI's readers need (P0, P1 and P3 as copies of P2)."""
+    """Write the three matrices KITTI's readers need (P0, P1 and P3 as copies of P2).
+    :class:`InputError` for a ``calib`` that is not a :class:`Calibration` or a path that
+    cannot be written."""
+    if not isinstance(calib, Calibration):
+        raise InputError(f"write_calib: calib: expected a Calibration, got {type(calib).__name__}")
+    path = writable_path(path, "a KITTI calibration file")
 
     def row(m: np.ndarray[Any, Any]) -> str:
         return " ".join(f"{v:.12e}" for v in m.reshape(-1))
@@ -199,7 +204,14 @@ def read_velodyne(path: str | os.PathLike[str]) -> PointCloud:
 
 
 def write_velodyne(path: str | os.PathLike[str], cloud: PointCloud) -> None:
-    """Write ``x, y, z`` and the first feature (reflectance; 0 if none) as float32."""
+    """Write ``x, y, z`` and the first feature (reflectance; 0 if none) as float32.
+    :class:`InputError` for a ``cloud`` that is not a :class:`~xuframe.PointCloud` or a path
+    that cannot be written."""
+    if not isinstance(cloud, PointCloud):
+        raise InputError(
+            f"write_velodyne: cloud: expected a PointCloud, got {type(cloud).__name__}"
+        )
+    path = writable_path(path, "a KITTI velodyne scan")
     refl = cloud.features[:, :1] if cloud.num_features else torch.zeros(len(cloud), 1)
     data = torch.cat([cloud.xyz, refl], 1).to(torch.float32).numpy()
     _atomic_write(Path(path), data.tobytes())
@@ -220,13 +232,15 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
 
 
 def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
-    """Write a ``(3, H, W)`` image in ``[0, 1]`` as an 8-bit PNG (atomically)."""
+    """Write a ``(3, H, W)`` image in ``[0, 1]`` as an 8-bit PNG (atomically).
+    :class:`InputError` for an image that is not a finite, non-empty, real ``(3, H, W)``
+    tensor or a path that cannot be written."""
     import io
 
     from PIL import Image
 
-    if image.ndim != 3 or image.shape[0] != 3:
-        raise InputError(f"write_image: expected a (3, H, W) image, got {tuple(image.shape)}")
+    image = check_tensor(image, "write_image: image", shape=(3, None, None), non_empty=True)
+    path = writable_path(path, "a KITTI image")
     array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -419,12 +433,20 @@ def read_labels(path: str | os.PathLike[str]) -> list[KittiObject]:
 
 
 def write_labels(path: str | os.PathLike[str], objects: list[KittiObject]) -> None:
-    """Write ``label_2`` lines (atomically)."""
+    """Write ``label_2`` lines (atomically). :class:`InputError` for ``objects`` that are not
+    a list (or tuple) of :class:`KittiObject` or a path that cannot be written."""
+    if not isinstance(objects, (list, tuple)):
+        raise InputError(
+            f"write_labels: objects: expected a list of KittiObject, got {type(objects).__name__}"
+        )
+    for i, obj in enumerate(objects):
+        if not isinstance(obj, KittiObject):
+            raise InputError(
+                f"write_labels: objects[{i}]: expected a KittiObject, got {type(obj).__name__}"
+            )
+    path = writable_path(path, "a KITTI label file")
     _atomic_write(Path(path), "".join(o.line() + "\n" for o in objects).encode())
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_atomic(path, data)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from xuframe._files import as_path, load_torch_file, write_atomic
@@ -27,10 +29,55 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
-    """Write ``state`` (tensors and plain data) to ``path`` atomically; returns the path."""
+    """Write ``state`` (tensors and plain data) to ``path`` atomically; returns the path.
+
+    ``state`` is a dict of tensors, numbers, strings, None, dtypes, devices and lists, tuples
+    and dicts of them (what :func:`load_checkpoint` reads back with ``weights_only``); ``path``
+    a file path. Numpy scalars are written as Python numbers and numpy arrays as tensors.
+    Raises :class:`~xuframe.errors.InputError` naming the first value of another type (e.g. a
+    module or a function) or a path that cannot be written, before writing."""
+    if not isinstance(state, dict):
+        raise InputError(
+            f"save_checkpoint: state: expected a dict of tensors and plain data, got "
+            f"{type(state).__name__}"
+        )
+    state = _plain(state, "state")
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state}, buffer)
     return write_atomic(path, buffer.getvalue())
+
+
+_PLAIN = (int, float, complex, bool, str, bytes, type(None), torch.dtype, torch.device, torch.Size)
+
+
+def _plain(value: Any, where: str, depth: int = 0) -> Any:
+    """``value`` as data that ``torch.load(weights_only=True)`` reads back: numpy scalars become
+    Python numbers and numpy arrays tensors; anything else that is not data is refused."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":  # np.float64 is a float
+        return value.item()
+    if isinstance(value, (torch.Tensor, *_PLAIN)):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if depth > 64:
+        raise InputError(f"save_checkpoint: {where}: expected plain data, nested over 64 deep")
+    if isinstance(value, dict):
+        out = type(value)() if type(value) in (dict, OrderedDict) else {}
+        for key, item in value.items():
+            if not isinstance(key, _PLAIN):
+                raise InputError(
+                    f"save_checkpoint: {where}: expected keys of plain data, got "
+                    f"{type(key).__name__}"
+                )
+            out[key] = _plain(item, f"{where}[{key!r}]", depth + 1)
+        return out
+    if isinstance(value, (list, tuple, set)):
+        items = [_plain(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return type(value)(items) if type(value) in (list, tuple, set) else items
+    raise InputError(
+        f"save_checkpoint: {where}: expected tensors and plain data (what load_checkpoint "
+        f"reads back), got {type(value).__module__}.{type(value).__qualname__}"
+    )
 
 
 def load_checkpoint(

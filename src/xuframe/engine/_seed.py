@@ -8,11 +8,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from xuframe.validation import check_int
+
 __all__ = ["get_rng_state", "seed_everything", "seed_worker", "set_rng_state"]
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy's global generator and torch (CPU and every GPU)."""
+    """Seed python's ``random``, numpy's global generator and torch (CPU and every GPU).
+
+    ``seed`` is an int (numpy integers too) in ``[0, 2**64)``; anything else raises
+    :class:`~xuframe.errors.InputError`."""
+    seed = check_int(seed, "seed_everything: seed", min=0, max=2**64 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -416,7 +416,11 @@ def _argument_cases(
         else:
             muts = []
         if path and not isinstance(leaf, (bool, int, float, np.generic)) and leaf is not None:
-            muts.append(("None", lambda: None, "raise"))
+            # None where an attrs field defaults to None is that default (e.g. a PointCloud
+            # without feature channels): it may be valid
+            muts.append(
+                ("None", lambda: None, "any" if _defaults_to_none(example, path) else "raise")
+            )
         for what, make, expect in muts:
             case(
                 f"{where}: {what}",
@@ -433,6 +437,17 @@ def _argument_cases(
                     "raise" if _is_label(parent) else "any",
                 )
     return cases
+
+
+def _defaults_to_none(example: Any, path: Path) -> bool:
+    """Whether the leaf at ``path`` is an attrs field whose default is ``None``."""
+    if not path or not isinstance(path[-1], str):
+        return False
+    parent = _get(example, path[:-1])
+    if not attrs.has(type(parent)):
+        return False
+    field = next((f for f in attrs.fields(type(parent)) if f.name == path[-1]), None)
+    return field is not None and field.default is None
 
 
 def _identity(value: Any) -> Any:
