@@ -577,3 +577,71 @@ def test_training_helpers_refuse_bad_arguments_before_any_step():
         with pytest.raises(InputError, match=message):
             call()
     assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters(), strict=True))
+
+
+def test_the_demo_shows_the_shipped_students_against_the_teacher_without_training():
+    """Before: the demo distilled two students for 40 steps (noise, 15 s), and the one with a
+    random mapping ended closer to the teacher. Now it loads the students StyleKD distilled
+    (the manifest's numbers, for seed 0) and puts an untrained student beside them."""
+    import xuframe
+    from xuframe.pictures import image_grid
+    from xuframe_plugins.stylekd.pretrained import RANDOM_MAPPING_TAG, STUDENT_TAG
+
+    start = time.perf_counter()
+    result = StyleKD.demo(seed=0)
+    seconds = time.perf_counter() - start
+    m = result.metrics
+    assert result.headline == "student/l1" and "256 z: pixel L1" in result.summary
+    shipped = xuframe.pretrained_weights("generator", "stylegan2")
+    for tag, key in ((STUDENT_TAG, "student"), (RANDOM_MAPPING_TAG, "random_mapping")):
+        for name in ("l1", "psnr", "fd"):
+            assert m[f"{key}/{name}"] == pytest.approx(
+                shipped[tag].metrics[f"gap_{name}"], abs=1e-4
+            )
+        assert m[f"{key}/heldout_fd"] == pytest.approx(shipped[tag].metrics["fd"], abs=1e-4)
+    # distilled: far closer to the teacher, and to real digits, than the untrained student
+    assert m["student/l1"] < 0.6 * m["untrained/l1"]
+    assert m["student/heldout_fd"] < 0.5 * m["untrained/heldout_fd"]
+    # teacher, two shipped students, an untrained one: four rows of the same 8 z
+    assert result.picture.shape == image_grid(torch.zeros(32, 3, 16, 16), 8).shape
+    assert seconds < 30  # about 3 s on a quiet core
+
+
+def test_shipped_students_are_half_the_teacher_and_made_from_it():
+    import xuframe
+    from xuframe_plugins.stylekd.pretrained import RANDOM_MAPPING_TAG, STUDENT_TAG, TEACHER_TAG
+
+    teacher = xuframe.create("generator", "stylegan2", weights=TEACHER_TAG)
+    shipped = xuframe.pretrained_weights("generator", "stylegan2")
+    for tag in (STUDENT_TAG, RANDOM_MAPPING_TAG):
+        student = xuframe.create("generator", "stylegan2", weights=tag)
+        half = tuple(round(c / 2) for c in teacher.channels.values())
+        assert tuple(student.channels.values()) == half
+        assert f"--teacher-weights {TEACHER_TAG}" in shipped[tag].command
+        assert shipped[tag].evaluate.endswith(":evaluate_student")
+
+
+def test_evaluate_student_refuses_what_it_cannot_measure():
+    from xuframe_plugins.stylekd.pretrained import evaluate_student
+
+    with pytest.raises(InputError, match="expected a StyleGAN2, got object"):
+        evaluate_student(object())
+    with pytest.raises(InputError, match="share resolution and latent size"):
+        evaluate_student(StyleGAN2(TINY))
+    with pytest.raises(InputError, match="seed"):
+        evaluate_student(StyleGAN2(TINY), seed=-1)
+
+
+def test_the_example_ships_students_only_against_the_shipped_teacher(tmp_path):
+    """--export-students is measured against weights="digits": anything else is refused
+    before any work, and nothing is written."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "stylekd" / "distill_digits.py"
+    for args in (["--export-students", "t"], ["--export-students", "t", "--teacher-weights", "x"]):
+        result = subprocess.run(
+            [sys.executable, str(script), *args], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.returncode == 2 and "--teacher-weights digits" in result.stderr
+    assert list(tmp_path.iterdir()) == []
