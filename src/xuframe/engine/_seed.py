@@ -16,9 +16,9 @@ __all__ = ["get_rng_state", "seed_everything", "seed_worker", "set_rng_state"]
 def seed_everything(seed: int) -> None:
     """Seed python's ``random``, numpy's global generator and torch (CPU and every GPU).
 
-    ``seed`` is an int (numpy integers too) in ``[0, 2**64)``; anything else raises
-    :class:`~xuframe.errors.InputError`."""
-    seed = check_int(seed, "seed_everything: seed", min=0, max=2**64 - 1)
+    ``seed`` is an int (numpy integers too) in ``[-2**63, 2**64)``, the range torch takes
+    (numpy gets ``seed % 2**32``); anything else raises :class:`~xuframe.errors.InputError`."""
+    seed = check_int(seed, "seed_everything: seed", min=-(2**63), max=2**64 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
