@@ -41,7 +41,7 @@ def run_script(code: str, tmp_path: Path) -> str:
 
 
 def test_the_readme_has_the_snippets_this_file_checks():
-    assert len(SCRIPTS) == 4 and len(SESSIONS) == 1 and len(COMMANDS) == 3
+    assert len(SCRIPTS) == 4 and len(SESSIONS) == 2 and len(COMMANDS) == 3
     infos = {info for info, _ in BLOCKS}
     assert infos <= {"bash", "console", "python", "python no-run", "toml"}
 
