@@ -11,6 +11,7 @@ read and written by the ``*_calib``, ``*_velodyne`` and ``*_labels`` functions.
 
 from xuframe._files import load_torch_file
 from xuframe.data._blobs import make_blobs
+from xuframe.data._camera import SEMANTIC_CLASSES, PointProjection, project_points
 from xuframe.data._classification import (
     ImageClassification,
     cifar,
@@ -89,6 +90,7 @@ __all__ = [
     "subsample_indoor",
     "KITTI_IMAGE_SIZE",
     "LIDAR_CLASSES",
+    "SEMANTIC_CLASSES",
     "SHAPE_CLASSES",
     "Calibration",
     "CocoDetection",
@@ -105,6 +107,7 @@ __all__ = [
     "LidarScenes",
     "Normalize",
     "ObjectDatabase",
+    "PointProjection",
     "RandomFlip",
     "Resize",
     "SampledObject",
@@ -123,6 +126,7 @@ __all__ = [
     "kitti_objects",
     "make_blobs",
     "mnist",
+    "project_points",
     "read_calib",
     "read_idx",
     "read_image",

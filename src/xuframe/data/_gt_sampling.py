@@ -9,6 +9,14 @@ inside the pasted boxes. Detectors then see many more objects per scene.
 Objects keep their original position (and so their range-dependent density and the side the
 sensor saw); the synthetic scenes have a flat ground, so pasted objects stand on it. Pasting
 ignores occlusion: a pasted object may sit behind a surface that would have hidden it.
+
+With a camera (samples with ``"image"`` and ``"calib"``, optionally ``"semantic"``), every cut
+object keeps its points' image features: the colour and class of the pixel each point
+projects to in its own image (PI-RCNN's pre-saved features of pasted points). A pasted point
+lands on an unrelated pixel of the new image, so the pasted sample carries per-point rows:
+``"pasted"`` ``(N,)`` bool, ``"point_rgb"`` ``(N, 3)`` float32 and ``"point_semantic"``
+``(N,)`` int64: the pasted points' own features, the others' sampled from the sample's image
+(zeros and -1 for points outside the image or behind the camera).
 """
 
 from __future__ import annotations
@@ -19,11 +27,12 @@ from typing import Any
 import attrs
 import torch
 
+from xuframe.data._camera import camera_of, sample_point_image
 from xuframe.data._scene3d import check_lidar_sample
 from xuframe.errors import InputError
 from xuframe.ops import bev_iou, points_in_boxes
 from xuframe.types import Boxes3D, PointCloud
-from xuframe.validation import check_float, check_int
+from xuframe.validation import check_float, check_int, check_tensor
 
 __all__ = ["GroundTruthSampling", "ObjectDatabase", "SampledObject"]
 
@@ -32,11 +41,17 @@ Sample = dict[str, Any]
 
 @attrs.frozen(eq=False)
 class SampledObject:
-    """One object cut from a scene: its box, class index and the points inside the box."""
+    """One object cut from a scene: its box, class index and the points inside the box; from
+    a sample with a camera also, per point, ``rgb`` ``(M, 3)`` float32 in ``[0, 1]`` and
+    ``semantic`` ``(M,)`` int64 (ids into :data:`~xuframe.data.SEMANTIC_CLASSES`; only when
+    the sample has a label map): the pixel each point projects to in its own image (zeros and
+    -1 for points outside it). ``None`` without a camera."""
 
     box: torch.Tensor  # (7,)
     label: int
     points: PointCloud
+    rgb: torch.Tensor | None = None
+    semantic: torch.Tensor | None = None
 
 
 class ObjectDatabase:
@@ -46,7 +61,10 @@ class ObjectDatabase:
 
     Raises :class:`~xuframe.errors.InputError` for ``samples`` that are not an iterable of 3-D
     detection samples (dicts with ``points``, ``boxes`` and one integer label >= 0 per box),
-    or a ``min_points`` that is not an int >= 0 or a mapping of class indices to such ints."""
+    or a ``min_points`` that is not an int >= 0 or a mapping of class indices to such ints,
+    and for a sample's camera keys (``"image"`` not a finite ``(3, H, W)`` float tensor,
+    ``"semantic"`` not an ``(H, W)`` integer one, ``"calib"`` not a
+    :class:`~xuframe.data.Calibration`, a bad ``"augmentation"``)."""
 
     def __init__(
         self, samples: Iterable[Mapping[str, Any]], min_points: int | Mapping[int, int] = 5
@@ -74,6 +92,7 @@ class ObjectDatabase:
             if len(boxes) == 0:
                 continue
             inside = points_in_boxes(cloud.xyz, boxes)
+            rgb, semantic = _point_image(sample, f"ObjectDatabase: sample {i}")
             for j in range(len(boxes)):
                 label = int(labels[j])
                 need = min_points if isinstance(min_points, int) else min_points.get(label, 5)
@@ -81,7 +100,13 @@ class ObjectDatabase:
                 if int(mask.sum()) < need or bool((boxes.tensor[j, 3:5] <= 0).any()):
                     continue
                 self.objects.setdefault(label, []).append(
-                    SampledObject(boxes.tensor[j].clone(), label, cloud[mask])
+                    SampledObject(
+                        boxes.tensor[j].clone(),
+                        label,
+                        cloud[mask],
+                        None if rgb is None else rgb[mask],
+                        None if semantic is None else semantic[mask],
+                    )
                 )
 
     def __len__(self) -> int:
@@ -100,10 +125,16 @@ class GroundTruthSampling:
     if its BEV box, grown by ``margin`` metres, overlaps none of the sample's boxes or the
     candidates kept before it. Apply it before the global augmentations.
 
+    A sample into which nothing is pasted comes back as it was. Otherwise the result holds
+    ``"pasted"`` (which points were pasted) and, when the sample has a camera (or per-point
+    image rows from an earlier pasting), ``"point_rgb"`` and ``"point_semantic"`` as the module
+    describes; pasted objects without image features (a database of samples without images)
+    get zeros and -1.
+
     Raises :class:`~xuframe.errors.InputError` for a ``database`` that is not an
     :class:`ObjectDatabase`, a ``per_class`` that is not a mapping of class indices (ints >= 0)
     to counts (ints >= 0), a ``margin`` that is not a finite number >= 0, and (when called) for
-    a sample that is not a 3-D detection sample.
+    a sample that is not a 3-D detection sample or has bad camera keys or per-point rows.
     """
 
     def __init__(
@@ -128,6 +159,8 @@ class GroundTruthSampling:
 
     def __call__(self, sample: Sample) -> Sample:
         check_lidar_sample(sample, "GroundTruthSampling: sample")
+        rgb, semantic = _point_image(sample, "GroundTruthSampling: sample")
+        pasted_before = _pasted(sample, "GroundTruthSampling: sample")
         boxes: Boxes3D = sample["boxes"]
         labels: torch.Tensor = sample["labels"]
         candidates: list[SampledObject] = []
@@ -173,11 +206,89 @@ class GroundTruthSampling:
         feats = torch.cat(
             [cloud.features[keep], *(o.points.features.to(cloud.features) for o in chosen)]
         )
+        rows = _with_rows(
+            sample,
+            pasted_before[keep],
+            None if rgb is None else rgb[keep],
+            None if semantic is None else semantic[keep],
+            chosen,
+        )
         return {
-            **sample,
+            **rows,
             "points": PointCloud(xyz, feats),
             "boxes": Boxes3D(torch.cat([boxes.tensor, pasted.tensor])),
             "labels": torch.cat(
                 [labels, torch.tensor([o.label for o in chosen], dtype=labels.dtype)]
             ),
         }
+
+
+def _pasted(sample: Sample, where: str) -> torch.Tensor:
+    """The sample's ``"pasted"`` rows (checked), all False when it has none."""
+    n = len(sample["points"])
+    if "pasted" not in sample:
+        return torch.zeros(n, dtype=torch.bool)
+    pasted = sample["pasted"]
+    if not isinstance(pasted, torch.Tensor) or pasted.dtype != torch.bool or pasted.shape != (n,):
+        shown = (
+            f"{pasted.dtype} {tuple(pasted.shape)}"
+            if isinstance(pasted, torch.Tensor)
+            else type(pasted).__name__
+        )
+        raise InputError(f"{where}.pasted: expected a bool tensor of shape ({n},), got {shown}")
+    return pasted
+
+
+def _point_image(
+    sample: Mapping[str, Any], where: str
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Per point the image colour and class: the sample's own ``"point_rgb"`` /
+    ``"point_semantic"`` rows when it has them (checked), else sampled from its camera, else
+    ``None``."""
+    n = len(sample["points"])
+    camera = camera_of(sample, where)
+    if "point_rgb" in sample:
+        rgb = check_tensor(sample["point_rgb"], f"{where}.point_rgb", shape=(n, 3)).float()
+        semantic = sample.get("point_semantic")
+        if semantic is not None:
+            semantic = check_tensor(
+                semantic, f"{where}.point_semantic", shape=(n,), floating=False
+            ).to(torch.int64)
+        return rgb, semantic
+    if camera is None:
+        return None, None
+    image, labels, calib, augmentation = camera
+    return sample_point_image(sample["points"].xyz, image, labels, calib, augmentation)
+
+
+def _with_rows(
+    sample: Sample,
+    pasted: torch.Tensor,
+    rgb: torch.Tensor | None,
+    semantic: torch.Tensor | None,
+    chosen: list[SampledObject],
+) -> Sample:
+    """``sample`` with per-point rows: those of the points it keeps (``pasted``, ``rgb``,
+    ``semantic``), then those of the ``chosen`` objects' points."""
+    out = {**sample}
+    out.pop("point_rgb", None)
+    out.pop("point_semantic", None)
+    sizes = [len(o.points) for o in chosen]
+    out["pasted"] = torch.cat([pasted, torch.ones(sum(sizes), dtype=torch.bool)])
+    if rgb is not None:
+        out["point_rgb"] = torch.cat(
+            [rgb]
+            + [
+                o.rgb.float() if o.rgb is not None else torch.zeros(m, 3)
+                for o, m in zip(chosen, sizes, strict=True)
+            ]
+        )
+    if semantic is not None:
+        out["point_semantic"] = torch.cat(
+            [semantic]
+            + [
+                o.semantic if o.semantic is not None else torch.full((m,), -1, dtype=torch.int64)
+                for o, m in zip(chosen, sizes, strict=True)
+            ]
+        )
+    return out

@@ -8,6 +8,10 @@ sensor sees: density falls with range and near objects hide far ones. Hits get r
 an intensity by surface. :meth:`LidarScenes.write_kitti` writes scenes in KITTI layout with an
 ideal calibration, 2-D boxes projected into a 1242 x 375 image and occlusion levels from the
 share of each object's rays blocked by something nearer.
+
+With ``images=True`` each scene also gets camera 2's picture of the same boxes and ground
+through the same calibration (:func:`~xuframe.data._camera.render_camera`) and its per-pixel
+classes: walls are buildings, bushes vegetation, poles "other" (:data:`SEMANTIC_CLASSES`).
 """
 
 from __future__ import annotations
@@ -22,18 +26,30 @@ import numpy as np
 import torch
 
 from xuframe._files import as_path
+from xuframe.data._camera import (
+    BUSH,
+    CAR,
+    CYCLIST,
+    PEDESTRIAN,
+    POLE,
+    WALL,
+    draw_look,
+    render_camera,
+    write_label_map,
+)
 from xuframe.data._kitti import (
     KITTI_IMAGE_SIZE,
     Calibration,
     KittiObject,
     _visible_objects,
     write_calib,
+    write_image,
     write_labels,
     write_velodyne,
 )
 from xuframe.ops import bev_iou
 from xuframe.types import Boxes3D, PointCloud
-from xuframe.validation import check_float, check_int, check_memory
+from xuframe.validation import check_choice, check_float, check_int, check_memory
 
 __all__ = ["LIDAR_CLASSES", "LidarScene", "LidarScenes", "kitti_calibration"]
 
@@ -48,6 +64,9 @@ _SIZES = {
 _IMAGE = KITTI_IMAGE_SIZE
 # placing an object tests it against every placed one, ten tries each: quadratic in the count
 _MAX_OBJECTS = 256
+# how the camera paints labelled classes (LIDAR_CLASSES order) and clutter (pole, wall, bush)
+_CLASS_MATERIAL = np.array([CAR, PEDESTRIAN, CYCLIST], dtype=np.int64)
+_CLUTTER_MATERIAL = np.array([POLE, WALL, BUSH], dtype=np.int64)
 
 
 def kitti_calibration() -> Calibration:
@@ -61,13 +80,22 @@ def kitti_calibration() -> Calibration:
 @attrs.frozen(eq=False)
 class LidarScene:
     """One scene: the points, the labelled boxes with their class indices into
-    :data:`LIDAR_CLASSES`, and per box the number of points on it and its occluded share."""
+    :data:`LIDAR_CLASSES`, and per box the number of points on it and its occluded share.
+
+    Scenes made with ``images=True`` also hold camera 2's view through
+    :func:`kitti_calibration`: ``image`` ``(3, 375, 1242)`` float32 in ``[0, 1]``,
+    ``semantic`` ``(375, 1242)`` int64 class ids into :data:`SEMANTIC_CLASSES` and ``depth``
+    ``(375, 1242)`` float32, the z-buffer: each pixel's projective depth in metres (``inf`` for
+    sky); ``None`` otherwise."""
 
     points: PointCloud
     boxes: Boxes3D
     labels: torch.Tensor
     hits: torch.Tensor
     occluded_share: torch.Tensor
+    image: torch.Tensor | None = None
+    semantic: torch.Tensor | None = None
+    depth: torch.Tensor | None = None
 
 
 def _ray_box(
@@ -110,12 +138,14 @@ class LidarScenes:
 
     ``azimuth_step`` (degrees) sets the horizontal resolution (KITTI's sensor: about 0.09;
     the default 0.2 keeps a scene near 25k points); ``field_of_view`` the azimuth span centred
-    on ``+x`` (90 matches KITTI's camera; 360 a full sweep).
+    on ``+x`` (90 matches KITTI's camera; 360 a full sweep). ``images=True`` renders each
+    scene's camera image and label map too (about 0.3 s more per scene); the points are the
+    same either way.
 
     Raises :class:`~xuframe.errors.InputError` for ``n_scenes`` < 0, ``max_objects`` outside
     ``0 .. 256``, ``beams`` < 1, a ``seed`` < 0 (each an int; numpy integers are accepted),
     ``max_range`` <= 5, ``azimuth_step`` <= 0, ``field_of_view`` outside ``(0, 360]`` (each a
-    finite number), or rays (``beams x field_of_view / azimuth_step``) too many to cast in
+    finite number), an ``images`` that is not a bool, or rays (``beams x field_of_view / azimuth_step``) too many to cast in
     memory. An index outside ``0 .. n_scenes - 1`` is an :class:`IndexError`.
     """
 
@@ -129,6 +159,7 @@ class LidarScenes:
         azimuth_step: float = 0.2,
         field_of_view: float = 90.0,
         beams: int = 64,
+        images: bool = False,
     ) -> None:
         n_scenes = check_int(n_scenes, "LidarScenes: n_scenes", min=0)
         seed = check_int(seed, "LidarScenes: seed", min=0)
@@ -141,6 +172,7 @@ class LidarScenes:
             field_of_view, "LidarScenes: field_of_view", min=0.0, max=360.0, min_open=True
         )
         beams = check_int(beams, "LidarScenes: beams", min=1)
+        self.images = check_choice(images, "LidarScenes: images", (True, False))
         rays = beams * (field_of_view / azimuth_step + 1.0)  # a float: it may be huge
         # per ray and box (labelled and up to 9 clutter) about six float64 3-vectors of the
         # slab test, plus the ray's own arrays
@@ -168,8 +200,11 @@ class LidarScenes:
 
     def _layout(
         self, rng: np.random.Generator
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Labelled boxes, their classes, and clutter boxes, none overlapping in BEV."""
+    ) -> tuple[
+        np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]
+    ]:
+        """Labelled boxes, their classes, clutter boxes and their kinds (0 pole, 1 wall,
+        2 bush), none overlapping in BEV."""
         boxes: list[list[float]] = []
         classes: list[int] = []
         half_fov = math.radians(min(self._fov, 160) / 2)
@@ -195,6 +230,7 @@ class LidarScenes:
                 boxes.append(box)
                 classes.append(k)
         clutter: list[list[float]] = []
+        kinds: list[int] = []
         for _ in range(int(rng.integers(3, 10))):
             kind = rng.integers(3)
             size = [
@@ -215,10 +251,12 @@ class LidarScenes:
             ]
             if self._free(box, boxes + clutter):
                 clutter.append(box)
+                kinds.append(int(kind))
         return (
             np.array(boxes).reshape(-1, 7),
             np.array(classes, dtype=np.int64),
             np.array(clutter).reshape(-1, 7),
+            np.array(kinds, dtype=np.int64),
         )
 
     @staticmethod
@@ -238,7 +276,7 @@ class LidarScenes:
         if not 0 <= i < self.n_scenes:
             raise IndexError(f"LidarScenes: index {i} out of range 0 .. {self.n_scenes - 1}")
         rng = np.random.default_rng([self.seed, 7, i])
-        boxes, classes, clutter = self._layout(rng)
+        boxes, classes, clutter, kinds = self._layout(rng)
         origin = np.zeros(3)
         dirs = self._dirs
         every = np.concatenate([boxes, clutter])
@@ -264,17 +302,34 @@ class LidarScenes:
         share = blocked.sum(0) / np.maximum(reach.sum(0), 1)
         pts = torch.tensor(xyz[keep], dtype=torch.float32)
         feats = torch.tensor(intensity[keep, None], dtype=torch.float32)
-        return LidarScene(
+        scene = LidarScene(
             PointCloud(pts, feats),
             Boxes3D(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 7)),
             torch.tensor(classes, dtype=torch.int64),
             torch.tensor(hits, dtype=torch.int64),
             torch.tensor(share, dtype=torch.float32),
         )
+        if not self.images:
+            return scene
+        view = self._camera(
+            i, every, np.concatenate([_CLASS_MATERIAL[classes], _CLUTTER_MATERIAL[kinds]])
+        )
+        return attrs.evolve(scene, image=view.image, semantic=view.semantic, depth=view.depth)
+
+    def _camera(self, i: int, every: np.ndarray[Any, Any], materials: np.ndarray[Any, Any]) -> Any:
+        """Scene ``i``'s camera view of its boxes ``every`` (labelled ones first) painted as
+        ``materials``, from a generator of its own (the LiDAR's draws stay as they were)."""
+        rng = np.random.default_rng([self.seed, 11, i])
+        look = draw_look(rng, materials)
+        return render_camera(
+            kitti_calibration(), every, materials, -SENSOR_HEIGHT, look, _IMAGE, noise_rng=rng
+        )
 
     def write_kitti(self, directory: str | os.PathLike[str], split: str = "training") -> Path:
-        """Write every scene as ``split/{velodyne,label_2,calib}/NNNNNN.*`` (KITTI layout; no
-        images). Labels: 2-D boxes projected with P2 and clipped to 1242 x 375, truncation =
+        """Write every scene as ``split/{velodyne,label_2,calib}/NNNNNN.*`` (KITTI layout), and
+        with ``images=True`` ``split/image_2/NNNNNN.png`` (8-bit RGB) and
+        ``split/semantic_2/NNNNNN.png`` (8-bit, one channel: the class ids of
+        :data:`SEMANTIC_CLASSES`), which :class:`KittiDataset` reads with ``images=True``. Labels: 2-D boxes projected with P2 and clipped to 1242 x 375, truncation =
         the share of the projected box outside the image, occlusion 0/1/2 from the occluded
         share (< 0.3, < 0.7, else); boxes behind the camera or with no point are ``DontCare``."""
         root = as_path(directory, "a folder to write the KITTI layout to") / split
@@ -285,6 +340,9 @@ class LidarScenes:
             write_velodyne(root / "velodyne" / f"{name}.bin", scene.points)
             write_calib(root / "calib" / f"{name}.txt", calib)
             write_labels(root / "label_2" / f"{name}.txt", _labels(scene, calib))
+            if scene.image is not None and scene.semantic is not None:
+                write_image(root / "image_2" / f"{name}.png", scene.image)
+                write_label_map(root / "semantic_2" / f"{name}.png", scene.semantic)
         return root
 
 
