@@ -164,6 +164,27 @@ def test_lgss_timeline_example_runs_end_to_end(tmp_path):
     assert (tmp_path / "timeline.png").stat().st_size > 20_000
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--moviescenes", "root"), "not --moviescenes"),
+        (("--seed", "1"), "--seed 1 trains on the held-out movies"),
+    ],
+)
+def test_lgss_export_weights_refuses_weights_the_manifest_cannot_measure(tmp_path, args, message):
+    """Shipped lgss weights are measured on synthetic movies of seed 2: weights trained on
+    MovieScenes or on those very movies are refused before any training."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "lgss/timeline.py"), "--export-weights", "t", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_defocus_example_deblurs_a_photo_and_draws_it(tmp_path):
     """A small-crop run of examples/defocus/deblur_photo.py (the full run is in the docs)."""
     out = run_example(

@@ -13,17 +13,24 @@ feature widths.
 
     python examples/lgss/timeline.py [--steps 600] [--out lgss_timeline.png]
     python examples/lgss/timeline.py --moviescenes /data/MovieScenes --steps 3000
+    python examples/lgss/timeline.py --export-weights synthetic   # the shipped weights
+
+With ``--export-weights TAG`` (maintainers) the trained model is shipped as ``TAG`` in the
+plugin's ``weights/`` folder, measured on the held-out movies of
+:mod:`xuframe_plugins.lgss.pretrained`; it needs the synthetic movies, not ``--moviescenes``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
 import torch
 
 import xuframe
+from xuframe.engine import save_pretrained
 from xuframe.errors import MissingExtraError
 from xuframe.metrics import scenes_from_boundaries
 from xuframe_plugins.lgss import (
@@ -32,6 +39,7 @@ from xuframe_plugins.lgss import (
     read_moviescenes,
     synthetic_movies,
 )
+from xuframe_plugins.lgss.pretrained import HELD_OUT_MOVIES, HELD_OUT_SEED, HELD_OUT_SHOTS
 from xuframe_plugins.lgss.training import evaluate, fit
 
 SYNTHETIC_SIZE = {
@@ -102,7 +110,18 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=2, help="held-out movies to draw")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="lgss_timeline.png")
+    parser.add_argument(
+        "--export-weights",
+        metavar="TAG",
+        help="ship the trained weights as TAG in the plugin's weights/ folder (maintainers)",
+    )
     args = parser.parse_args()
+    if args.export_weights and args.moviescenes:
+        parser.error("--export-weights ships weights for the synthetic movies, not --moviescenes")
+    train_seeds = range((args.seed + 1) * 1000, (args.seed + 1) * 1000 + args.train_movies)
+    held_out = range(HELD_OUT_SEED * 1000, HELD_OUT_SEED * 1000 + HELD_OUT_MOVIES)
+    if args.export_weights and set(train_seeds) & set(held_out):
+        parser.error(f"--export-weights: --seed {args.seed} trains on the held-out movies")
     xuframe.import_extra("matplotlib.pyplot")  # fail before training, not after
 
     start = time.perf_counter()
@@ -138,6 +157,24 @@ def main() -> None:
         print(f"{how:18}" + "".join(f"{s[n]:>10.3f}" for n in names))
     draw(test[: args.show], local, model, args.out)
     print(f"wrote {args.out}")
+    if args.export_weights:
+        shipped = save_pretrained(
+            model,
+            args.export_weights,
+            evaluate="xuframe_plugins.lgss.pretrained:evaluate",
+            command="python examples/lgss/timeline.py " + " ".join(sys.argv[1:]),
+            description=(
+                f"{args.steps} steps of {args.batch_size} clips of 40 shots on "
+                f"{args.train_movies} synthetic movies of {args.shots} shots (seed "
+                f"{args.seed + 1}); metrics on the {HELD_OUT_MOVIES} held-out movies of "
+                f"{HELD_OUT_SHOTS} shots (seed {HELD_OUT_SEED})"
+            ),
+        )
+        m = shipped.metrics
+        print(
+            f"wrote {shipped.path} ({shipped.path.stat().st_size / 2**20:.2f} MiB): held-out "
+            f"AP {m['AP']:.3f}, mIoU {m['mIoU']:.3f}"
+        )
 
 
 if __name__ == "__main__":
