@@ -130,7 +130,7 @@ def check_choice(
     raise error(f"{what}: expected one of {listed}, got {_shown(value)}")
 
 
-def _shape_text(shape: Sequence[int | None]) -> str:
+def _shape_text(shape: Sequence[int | str | None]) -> str:
     sizes = ["N" if s is None else str(s) for s in shape]
     return f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
 
@@ -139,13 +139,13 @@ def _check_geometry(
     shape_of: tuple[int, ...],
     what: str,
     ndim: int | None,
-    shape: Sequence[int | None] | None,
+    shape: Sequence[int | str | None] | None,
     non_empty: bool,
     error: _Error,
 ) -> None:
     if shape is not None:
         ok = len(shape_of) == len(shape) and all(
-            s is None or t == s for t, s in zip(shape_of, shape, strict=True)
+            s is None or isinstance(s, str) or t == s for t, s in zip(shape_of, shape, strict=True)
         )
         if not ok:
             raise error(f"{what}: expected shape {_shape_text(shape)}, got {shape_of}")
@@ -160,7 +160,7 @@ def check_array(
     what: str,
     *,
     ndim: int | None = None,
-    shape: Sequence[int | None] | None = None,
+    shape: Sequence[int | str | None] | None = None,
     non_empty: bool = False,
     finite: bool = True,
     max_abs: float | None = None,
@@ -170,7 +170,8 @@ def check_array(
     """``value`` (array, tensor or nested sequence of real numbers) as a numpy array of
     ``dtype`` (float64 by default).
 
-    ``shape`` gives each size or ``None`` for any (it implies ``ndim``); ``non_empty``
+    ``shape`` gives each size, or ``None`` or a name such as ``"H"`` for any size (the name
+    is shown in messages; ``shape`` implies ``ndim``); ``non_empty``
     refuses zero elements; ``finite`` refuses NaN and inf; ``max_abs`` refuses values whose
     magnitude would overflow the work that follows (e.g. squared distances). Strings, objects,
     booleans, complex numbers and ragged sequences are refused. An integer ``dtype`` refuses
@@ -209,7 +210,7 @@ def check_tensor(
     what: str,
     *,
     ndim: int | None = None,
-    shape: Sequence[int | None] | None = None,
+    shape: Sequence[int | str | None] | None = None,
     non_empty: bool = False,
     finite: bool = True,
     floating: bool = True,

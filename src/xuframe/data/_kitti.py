@@ -239,7 +239,7 @@ def write_image(path: str | os.PathLike[str], image: torch.Tensor) -> None:
 
     from PIL import Image
 
-    image = check_tensor(image, "write_image: image", shape=(3, None, None), non_empty=True)
+    image = check_tensor(image, "write_image: image", shape=(3, "H", "W"), non_empty=True)
     path = writable_path(path, "a KITTI image")
     array = (image.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     buffer = io.BytesIO()
