@@ -15,6 +15,7 @@ SLOW_SWEEPS = {
     "detector/denfi",
     "detector/pillars-baseline",
     "detector/lgss",
+    "detector/srdet",
     "detector/ttfnet-r18",
     "detector/votenet",
 }

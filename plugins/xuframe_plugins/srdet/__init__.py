@@ -5,6 +5,10 @@ voting, vote clustering, bin-based box proposals, 3-D NMS), the baseline of "Sup
 Refine" (SRDet). Its voting (:mod:`~xuframe_plugins.srdet.voting`), proposal
 (:mod:`~xuframe_plugins.srdet.proposal`) and box coding (:mod:`~xuframe_plugins.srdet.coder`)
 modules are shared with SRDet.
+
+Detector ``srdet`` (:class:`~xuframe_plugins.srdet.model.SRDet`, Suppress-and-Refine, Liu, Xu,
+Yang et al., 2021): noise suppression, VoteNet's initial proposals, refinement stages with
+RoI-aware pooling, gating and self-attention, one-to-one set prediction, no NMS.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from xuframe_plugins.srdet.coder import (
     encode_heading,
     encode_size,
 )
+from xuframe_plugins.srdet.model import ABLATIONS, SRDET_DEMO_CONFIG, SRDet
 from xuframe_plugins.srdet.proposal import (
     ProposalModule,
     Proposals,
@@ -30,11 +35,14 @@ from xuframe_plugins.srdet.votenet import DEMO_CONFIG, INDOOR_MEAN_SIZES, VoteNe
 from xuframe_plugins.srdet.voting import Votes, VotingModule, vote_loss, vote_targets
 
 __all__ = [
+    "ABLATIONS",
     "DEMO_CONFIG",
     "INDOOR_MEAN_SIZES",
     "ProposalModule",
     "ProposalTargets",
     "Proposals",
+    "SRDET_DEMO_CONFIG",
+    "SRDet",
     "VoteNet",
     "Votes",
     "VotingModule",
@@ -55,3 +63,4 @@ __all__ = [
 @hookimpl
 def xuframe_register(registry: Registry) -> None:
     registry.add(VoteNet)
+    registry.add(SRDet)
