@@ -15,12 +15,14 @@ from xuframe.errors import ConfigError, InputError
 from xuframe.testing import check_rejects_bad_input, checks_for
 from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe_plugins.srdet import (
+    Proposals,
     VoteNet,
     decode_heading,
     decode_size,
     encode_heading,
     encode_size,
     nms_3d,
+    proposal_losses,
     proposal_targets,
     vote_loss,
     vote_targets,
@@ -116,6 +118,42 @@ def test_proposal_targets_hand_made():
     assert t.assigned.tolist() == [[0, 0, 0, 1, 0]]
     none = proposal_targets(xyz, [Boxes3D(torch.zeros(0, 7))])
     assert not none.positive.any() and none.counted.all()
+
+
+def _proposals(centres: torch.Tensor, size_residuals: torch.Tensor, c: int) -> Proposals:
+    """Hand-made axis-aligned proposals of one scene: confident objects of class 0."""
+    p = len(centres)
+    class_scores = torch.full((1, p, c), -10.0)
+    class_scores[..., 0] = 10.0
+    return Proposals(
+        xyz=centres[None],
+        features=torch.zeros(1, 1, p),
+        objectness=torch.tensor([[-10.0, 10.0]]).repeat(1, p, 1),
+        centres=centres[None],
+        heading_scores=torch.zeros(1, p, 0),
+        heading_residuals=torch.zeros(1, p, 0),
+        size_scores=class_scores.clone(),
+        size_residuals=size_residuals.reshape(1, p, c, 3),
+        class_scores=class_scores,
+    )
+
+
+def test_proposal_losses_hand_made():
+    # one 2 x 1 x 1 box of class 0 (mean size 1 x 1 x 1) and a proposal on its centre that
+    # predicts the mean size: the normalised size error is (1, 0, 0), whose Huber loss is 0.5,
+    # averaged over l, w, h as VoteNet does (torch.mean(huber, -1)): 1/6, not the sum 0.5
+    box = Boxes3D(torch.tensor([[1.0, 2.0, 0.5, 2.0, 1.0, 1.0, 0.0]]))
+    mean_sizes = torch.tensor([[1.0, 1.0, 1.0], [0.5, 0.5, 0.5]])
+    proposals = _proposals(torch.tensor([[1.0, 2.0, 0.5]]), torch.zeros(1, 2, 3), 2)
+    targets = proposal_targets(proposals.xyz, [box])
+    losses = proposal_losses(proposals, [box], [torch.tensor([0])], mean_sizes, targets)
+    assert float(losses["size_reg"]) == pytest.approx(0.5 / 3)
+    assert float(losses["center"]) == pytest.approx(0.0, abs=1e-12)
+    assert float(losses["sem_cls"]) < 1e-6 and float(losses["size_cls"]) < 1e-6
+    # the right residual (+1 in l, normalised by the mean) costs nothing
+    exact = _proposals(torch.tensor([[1.0, 2.0, 0.5]]), torch.tensor([[1.0, 0, 0], [0, 0, 0]]), 2)
+    losses = proposal_losses(exact, [box], [torch.tensor([0])], mean_sizes, targets)
+    assert float(losses["size_reg"]) == pytest.approx(0.0, abs=1e-12)
 
 
 # ------------------------------------------------------------------ box coding

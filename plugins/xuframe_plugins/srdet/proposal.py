@@ -179,7 +179,9 @@ def proposal_losses(
     0.2 / 0.8 over the counted proposals), ``center`` (the two-way squared-distance Chamfer
     term: positive proposals to their nearest centre, every centre to its nearest proposal),
     ``heading_cls`` / ``heading_reg`` (bin cross-entropy; Huber loss of the normalised residual
-    in the true bin), ``size_cls`` / ``size_reg`` (likewise with the class-wise mean sizes),
+    in the true bin), ``size_cls`` / ``size_reg`` (likewise with the class-wise mean sizes; the
+    Huber loss averaged over ``l, w, h``, as VoteNet's ``torch.mean(..., -1)`` and
+    mmdetection3d's weight ``10 / 3`` on a sum),
     ``sem_cls`` (class cross-entropy); all but ``objectness`` and the centre's second term over
     the positive proposals, each with the ground-truth box it is assigned to. With no heading
     bins the targets are the boxes' axis-aligned extents and there are no heading terms."""
@@ -234,7 +236,7 @@ def proposal_losses(
     index = gt_label[..., None, None].expand(b, p, 1, 3)
     pred_size = proposals.size_residuals.gather(2, index)[:, :, 0]
     mean = table[gt_label]
-    size_err = _huber(pred_size - (sizes - mean) / mean).sum(-1)
+    size_err = _huber(pred_size - (sizes - mean) / mean).mean(-1)
     out["size_reg"] = (size_err * pos).sum() / n_pos
     ce = F.cross_entropy(
         proposals.class_scores.reshape(-1, c), gt_label.reshape(-1), reduction="none"
