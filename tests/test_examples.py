@@ -46,7 +46,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 10
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 13
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
