@@ -170,7 +170,7 @@ class CocoDetection:
             bbox = ann["bbox"]
             if not _finite_box(bbox):
                 raise InputError(
-                    f"{path}: annotation bbox must be 4 finite numbers, got {_shown(bbox)}"
+                    f"{path}: annotation bbox: expected 4 finite numbers [x, y, w, h], got {_shown(bbox)}"
                 )
             crowd = ann.get("iscrowd", 0)
             if not isinstance(crowd, (bool, int, float)) or crowd not in (0, 1):
