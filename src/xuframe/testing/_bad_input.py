@@ -245,9 +245,8 @@ def _is_label(path: Path) -> bool:
 
 def _with_one(t: Any, value: float) -> Any:
     out = t.clone() if isinstance(t, torch.Tensor) else np.array(t, copy=True)
-    if out.ndim == 0:
-        return type(out)(value) if not isinstance(out, torch.Tensor) else torch.tensor(value)
-    out[(0,) * out.ndim] = value  # an index, not reshape: reshape copies a non-contiguous one
+    # an index, not reshape: reshape copies a non-contiguous input (and () indexes a 0-d one)
+    out[(0,) * out.ndim] = value
     return out
 
 
