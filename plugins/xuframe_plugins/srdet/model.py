@@ -38,9 +38,21 @@ from torch import nn
 from xuframe import DemoResult, Detector, config_field, fraction, positive
 from xuframe.data import INDOOR_CLASSES
 from xuframe.errors import ConfigError, InputError
-from xuframe.nn import PointNet2Backbone
-from xuframe.types import Boxes3D, Detections, PointCloud
-from xuframe.validation import check_float, check_int, check_memory, check_targets, check_tensor
+from xuframe.types import Boxes3D, Detections
+from xuframe.validation import check_float, check_int
+from xuframe_plugins.srdet.inputs import (
+    bounded,
+    check_backbone_config,
+    check_batch,
+    check_clouds,
+    check_width,
+    example_rooms,
+    make_backbone,
+    prepare_clouds,
+    valid_class_names,
+    valid_levels,
+    valid_mean_sizes,
+)
 from xuframe_plugins.srdet.losses import (
     center_size_l1,
     corner_loss,
@@ -97,36 +109,6 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no-attention": {"attention": False},
     "nms": {"assignment": "nearest", "nms": True},
 }
-
-
-def _class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    if not value:
-        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
-    if len(set(value)) != len(value):
-        raise ConfigError(f"{attribute.name}: expected distinct names, got {list(value)}")
-
-
-def _mean_sizes(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    for i, row in enumerate(value):
-        if len(row) != 3 or not all(isinstance(v, (int, float)) and 0 < v < 1e3 for v in row):
-            raise ConfigError(
-                f"{attribute.name}[{i}]: expected three sizes l, w, h in (0, 1000) m, got {row!r}"
-            )
-
-
-def _levels(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not 1 <= len(value) <= 8:
-        raise ConfigError(f"{attribute.name}: expected 1 to 8 levels, got {len(value)}")
-
-
-def _bounded(low: int, high: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        check_int(value, attribute.name, min=low, max=high, error=ConfigError)
-
-    return check
 
 
 def _weight(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -219,20 +201,20 @@ class SRDet(Detector):
     @attrs.frozen
     class Config:
         classes: tuple[str, ...] = config_field(
-            INDOOR_CLASSES, doc="class names, in label order", validator=_class_names
+            INDOOR_CLASSES, doc="class names, in label order", validator=valid_class_names
         )
         mean_sizes: tuple[tuple[float, ...], ...] = config_field(
             INDOOR_MEAN_SIZES,
             doc="mean l, w, h of each class (metres): size clusters; their mean scales sizes",
-            validator=_mean_sizes,
+            validator=valid_mean_sizes,
         )
         num_points: int = config_field(
-            20000, doc="points per cloud (more are subsampled)", validator=_bounded(1, 10**6)
+            20000, doc="points per cloud (more are subsampled)", validator=bounded(1, 10**6)
         )
         use_height: bool = config_field(True, doc="add the height above the floor as a feature")
         use_color: bool = config_field(False, doc="add the first three features (r, g, b)")
         npoints: tuple[int, ...] = config_field(
-            (2048, 1024, 512, 256), doc="centres of each set abstraction", validator=_levels
+            (2048, 1024, 512, 256), doc="centres of each set abstraction", validator=valid_levels
         )
         radii: tuple[float, ...] = config_field(
             (0.2, 0.4, 0.8, 1.2), doc="ball radius of each set abstraction, metres"
@@ -249,23 +231,23 @@ class SRDet(Detector):
             True, doc="scale each vote's offset by its seed's foreground probability"
         )
         num_candidates: int = config_field(
-            256, doc="vote clusters (initial candidates) per cloud", validator=_bounded(1, 4096)
+            256, doc="vote clusters (initial candidates) per cloud", validator=bounded(1, 4096)
         )
         num_proposals: int = config_field(
-            128, doc="candidates kept (best objectness) and refined", validator=_bounded(1, 4096)
+            128, doc="candidates kept (best objectness) and refined", validator=bounded(1, 4096)
         )
         aggregation_radius: float = config_field(
             0.3, doc="vote grouping radius, metres", validator=positive
         )
-        aggregation_k: int = config_field(16, doc="votes per cluster", validator=_bounded(1, 1024))
+        aggregation_k: int = config_field(16, doc="votes per cluster", validator=bounded(1, 1024))
         aggregation_mlp: tuple[int, ...] = config_field(
             (128, 128, 128), doc="vote aggregation MLP widths"
         )
         head_channels: int = config_field(
-            128, doc="initial proposal head width", validator=_bounded(1, 4096)
+            128, doc="initial proposal head width", validator=bounded(1, 4096)
         )
         num_heading_bins: int = config_field(
-            12, doc="initial heading bins (0: axis-aligned boxes)", validator=_bounded(0, 360)
+            12, doc="initial heading bins (0: axis-aligned boxes)", validator=bounded(0, 360)
         )
         near_threshold: float = config_field(
             0.3, doc="initial objectness positive within this distance, metres", validator=positive
@@ -274,7 +256,7 @@ class SRDet(Detector):
             0.6, doc="initial objectness negative beyond this distance, metres", validator=positive
         )
         num_stages: int = config_field(
-            3, doc="refinement stages (one shared set of weights)", validator=_bounded(1, 16)
+            3, doc="refinement stages (one shared set of weights)", validator=bounded(1, 16)
         )
         stage_weights: tuple[float, ...] = config_field(
             (1.0, 1.0, 1.0), doc="loss weight of each stage", validator=_weights
@@ -283,19 +265,19 @@ class SRDet(Detector):
             (1, 3, 5), doc="RoI pooling grids (cells per axis)", validator=_grids
         )
         pool_channels: int = config_field(
-            128, doc="point feature width before pooling", validator=_bounded(1, 4096)
+            128, doc="point feature width before pooling", validator=bounded(1, 4096)
         )
         cell_channels: int = config_field(
-            32, doc="width of each pooled cell after projection", validator=_bounded(1, 4096)
+            32, doc="width of each pooled cell after projection", validator=bounded(1, 4096)
         )
         embed_dim: int = config_field(
-            128, doc="proposal embedding width", validator=_bounded(1, 4096)
+            128, doc="proposal embedding width", validator=bounded(1, 4096)
         )
         attention_heads: int = config_field(
-            8, doc="self-attention heads (divide embed_dim)", validator=_bounded(1, 64)
+            8, doc="self-attention heads (divide embed_dim)", validator=bounded(1, 64)
         )
         ffn_channels: int = config_field(
-            2048, doc="feed-forward width after attention", validator=_bounded(1, 16384)
+            2048, doc="feed-forward width after attention", validator=bounded(1, 16384)
         )
         dropout: float = config_field(
             0.1, doc="dropout in the refinement, in [0, 0.99]", validator=_dropout
@@ -344,34 +326,13 @@ class SRDet(Detector):
             0.05, doc="(proposal, class) pairs below this are dropped", validator=fraction
         )
         max_detections: int = config_field(
-            256, doc="detections kept per cloud", validator=_bounded(1, 10**6)
+            256, doc="detections kept per cloud", validator=bounded(1, 10**6)
         )
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
         cfg = self.config
-        if len(cfg.mean_sizes) != len(cfg.classes):
-            raise ConfigError(
-                f"{self.name}: mean_sizes: expected one (l, w, h) per class "
-                f"({len(cfg.classes)}), got {len(cfg.mean_sizes)}"
-            )
-        if cfg.far_threshold < cfg.near_threshold:
-            raise ConfigError(
-                f"{self.name}: far_threshold ({cfg.far_threshold}) must be >= near_threshold "
-                f"({cfg.near_threshold})"
-            )
-        levels = len(cfg.npoints)
-        for key in ("radii", "ks", "sa_mlps"):
-            if len(getattr(cfg, key)) != levels:
-                raise ConfigError(
-                    f"{self.name}: {key}: expected {levels} entries (one per set abstraction), "
-                    f"got {len(getattr(cfg, key))}"
-                )
-        if len(cfg.fp_mlps) >= levels:
-            raise ConfigError(
-                f"{self.name}: fp_mlps: expected fewer feature propagations than set "
-                f"abstractions ({levels}), got {len(cfg.fp_mlps)}"
-            )
+        check_backbone_config(cfg, self.name)
         if len(cfg.stage_weights) != cfg.num_stages:
             raise ConfigError(
                 f"{self.name}: stage_weights: expected {cfg.num_stages} (one per stage), got "
@@ -388,16 +349,8 @@ class SRDet(Detector):
                 f"({cfg.attention_heads})"
             )
         self._check_width()
-        in_channels = int(cfg.use_height) + 3 * int(cfg.use_color)
         try:
-            self.backbone = PointNet2Backbone(
-                in_channels,
-                npoints=cfg.npoints,
-                radii=cfg.radii,
-                ks=cfg.ks,
-                sa_mlps=cfg.sa_mlps,
-                fp_mlps=cfg.fp_mlps,
-            )
+            self.backbone = make_backbone(cfg)
             channels = self.backbone.out_channels
             self.suppression = NoiseSuppression(channels, suppress=cfg.suppression)
             self.proposal = ProposalModule(
@@ -449,113 +402,19 @@ class SRDet(Detector):
         )
 
     def _check_width(self) -> None:
-        """Refuse weights that cannot fit before they are made."""
+        """Refuse weights that cannot fit before they are made (the refinement's too)."""
         cfg = self.config
-        widths = [w for row in (*cfg.sa_mlps, *cfg.fp_mlps, cfg.aggregation_mlp) for w in row]
-        for w in widths:
-            check_int(w, f"{self.name}: layer width", min=1, max=1 << 16, error=ConfigError)
         cells = sum(g**3 for g in cfg.grid_sizes)
-        params = (
-            sum(w * w for w in widths)
-            + 4 * max(widths) ** 2
-            + cells * cfg.cell_channels * cfg.embed_dim
+        refine = (
+            cells * cfg.cell_channels * cfg.embed_dim
             + 2 * cfg.embed_dim * cfg.ffn_channels
             + 8 * cfg.embed_dim**2
         )
-        check_memory(4.0 * params, f"{self.name}: the weights ({params:.3g})", error=ConfigError)
+        check_width(cfg, self.name, refine)
 
     @property
     def num_classes(self) -> int:
         return len(self.config.classes)
-
-    # ------------------------------------------------------------------ inputs
-
-    def _check_clouds(self, inputs: Any, what: str) -> list[PointCloud]:
-        if not isinstance(inputs, (list, tuple)):
-            raise InputError(f"{what}: expected a list of PointCloud, got {type(inputs).__name__}")
-        if not inputs:
-            raise InputError(f"{what}: expected at least one point cloud, got an empty list")
-        for i, cloud in enumerate(inputs):
-            if not isinstance(cloud, PointCloud):
-                raise InputError(
-                    f"{what}: expected a list of PointCloud, item {i} is {type(cloud).__name__}"
-                )
-            check_tensor(cloud.xyz, f"{what}: point cloud {i} xyz", max_abs=1e6)
-            if self.config.use_color:
-                if cloud.num_features < 3:
-                    raise InputError(
-                        f"{what}: point cloud {i}: expected r, g, b features (use_color), got "
-                        f"{cloud.num_features} feature channel(s)"
-                    )
-                check_tensor(cloud.features, f"{what}: point cloud {i} features")
-        return list(inputs)
-
-    def _check_batch(
-        self, batch: Any, what: str
-    ) -> tuple[list[PointCloud], list[Boxes3D], list[torch.Tensor]]:
-        if not isinstance(batch, Mapping):
-            raise InputError(
-                f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
-            )
-        for key in ("inputs", "boxes", "labels"):
-            if key not in batch:
-                raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
-        clouds = self._check_clouds(batch["inputs"], f"{what}: batch['inputs']")
-        boxes, labels = check_targets(
-            batch["boxes"],
-            batch["labels"],
-            f"{what}: batch",
-            geometry=Boxes3D,
-            n=len(clouds),
-            n_classes=self.num_classes,
-        )
-        for i, b in enumerate(boxes):
-            check_tensor(b.tensor, f"{what}: batch['boxes'][{i}]", max_abs=1e6)
-            flat = (b.tensor[:, 3:6] <= 0).any(1)
-            if bool(flat.any()):
-                k = int(flat.nonzero()[0, 0])
-                raise InputError(
-                    f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
-                    f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
-                )
-            if len(clouds[i]) == 0:
-                raise InputError(
-                    f"{what}: batch['inputs'][{i}]: expected points to train on, got none"
-                )
-        return clouds, boxes, labels
-
-    def _prepare(
-        self, clouds: Sequence[PointCloud], generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The batch tensors ``(B, N, 3)`` and features ``(B, C, N)`` of non-empty clouds,
-        each subsampled to ``num_points`` when larger, the smaller padded to the largest by
-        repeating their points (drawn from ``generator``)."""
-        cfg = self.config
-        ref = self.mean_size_table
-        kept = [
-            torch.randperm(len(c), generator=generator)[: cfg.num_points]
-            if len(c) > cfg.num_points
-            else torch.arange(len(c))
-            for c in clouds
-        ]
-        size = max(len(k) for k in kept)
-        rows, feats = [], []
-        for cloud, k in zip(clouds, kept, strict=True):
-            if len(k) < size:
-                extra = k[torch.randint(0, len(k), (size - len(k),), generator=generator)]
-                k = torch.cat([k, extra])
-            xyz = cloud.xyz[k].to(ref)
-            parts = []
-            if cfg.use_height:
-                floor = torch.quantile(cloud.xyz[:, 2].to(ref), 0.0099)
-                parts.append(xyz[:, 2:3] - floor)
-            if cfg.use_color:
-                parts.append(cloud.features[k, :3].to(ref))
-            rows.append(xyz)
-            if parts:
-                feats.append(torch.cat(parts, 1))
-        features = torch.stack(feats).transpose(1, 2).contiguous() if feats else None
-        return torch.stack(rows), features
 
     # ------------------------------------------------------------------ network
 
@@ -669,8 +528,10 @@ class SRDet(Detector):
         ``center``, ``size``, ``iou``, ``corner`` summed over stages with ``stage_weights``.
         Raises :class:`~xuframe.errors.InputError` for anything else, before any work."""
         cfg = self.config
-        clouds, boxes, labels = self._check_batch(batch, f"{self.name}.loss")
-        xyz, features = self._prepare(clouds, None)
+        clouds, boxes, labels = check_batch(
+            batch, f"{self.name}.loss", use_color=cfg.use_color, num_classes=self.num_classes
+        )
+        xyz, features, _ = prepare_clouds(clouds, None, cfg, self.mean_size_table)
         run = self._run(xyz, features)
         seeds, votes = run.seeds, run.votes
         out: dict[str, torch.Tensor] = {}
@@ -708,13 +569,16 @@ class SRDet(Detector):
         with ``nms``). ``inputs`` is a non-empty list of :class:`~xuframe.PointCloud` with
         finite coordinates (and ``r, g, b`` features with ``use_color``); an empty cloud gives
         no detections. Raises :class:`~xuframe.errors.InputError` for anything else."""
-        clouds = self._check_clouds(inputs, f"{self.name}.predict: inputs")
+        clouds = check_clouds(
+            inputs, f"{self.name}.predict: inputs", use_color=self.config.use_color
+        )
         out = []
         for cloud in clouds:  # one cloud at a time: the memory of one, and no padding
             if len(cloud) == 0:
                 out.append(Detections.empty(Boxes3D))
                 continue
-            xyz, features = self._prepare([cloud], torch.Generator().manual_seed(0))
+            generator = torch.Generator().manual_seed(0)
+            xyz, features, _ = prepare_clouds([cloud], generator, self.config, self.mean_size_table)
             logits, boxes = self(xyz, features)
             out.append(self._select(logits[0].float().cpu(), boxes[0].float().cpu()))
         return out
@@ -747,16 +611,7 @@ class SRDet(Detector):
         """``batch_size`` synthetic rooms (:class:`~xuframe.data.IndoorScenes` of ``seed``,
         2,048 points and up to 6 objects each), collated by
         :func:`~xuframe.data.collate_lidar`."""
-        from xuframe.data import IndoorScenes, collate_lidar
-
-        rooms = IndoorScenes(batch_size, seed=seed, n_points=2048, max_objects=6)
-        samples = [rooms[i] for i in range(batch_size)]
-        return collate_lidar(
-            [
-                {"points": r.points, "boxes": r.boxes, "labels": r.labels, "frame_id": r.name}
-                for r in samples
-            ]
-        )
+        return example_rooms(batch_size, seed)
 
     @classmethod
     def demo(cls, seed: int = 0, scannet: str | None = None) -> DemoResult:
