@@ -3,7 +3,6 @@ and VoteNet's backbone, on the point ops of :mod:`xuframe.ops`."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -13,6 +12,7 @@ from torch import nn
 from xuframe.errors import ConfigError, InputError
 from xuframe.nn._mlp import SharedMLP
 from xuframe.ops import ball_query, furthest_point_sample, three_nn_interpolate
+from xuframe.ops._point_sampling import _max_coordinate
 from xuframe.validation import check_float, check_int, check_memory, check_tensor
 
 __all__ = [
@@ -82,12 +82,6 @@ def _flag(value: Any, what: str) -> bool:
 
 def _parameter(module: nn.Module) -> torch.Tensor:
     return next(module.parameters())
-
-
-def _max_coordinate(dtype: torch.dtype) -> float:
-    """The largest coordinate magnitude whose squared distances stay finite in ``dtype`` (the
-    point ops' bound)."""
-    return math.sqrt(torch.finfo(dtype).max / 12.0)
 
 
 def _check_xyz(

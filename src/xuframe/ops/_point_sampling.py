@@ -95,11 +95,7 @@ def _coordinates(dtype: torch.dtype, *clouds: tuple[torch.Tensor, str]) -> list[
     bound = _max_coordinate(dtype)
     out = []
     for cloud, what in clouds:
-        check_tensor(cloud, what, floating=False)
-        # the max_abs rule of check_array (check_tensor's own max_abs is not committed yet)
-        largest = float(cloud.detach().abs().max())
-        if largest > bound:
-            raise InputError(f"{what}: expected values of magnitude <= {bound:g}, got {largest:g}")
+        check_tensor(cloud, what, floating=False, max_abs=bound)
         out.append(cloud.detach().to(dtype))
     return out
 
