@@ -22,9 +22,7 @@ import statistics
 import time
 from typing import Any
 
-import torch
-
-from xuframe_plugins.srdet.training import IndoorRooms, train_indoor
+from xuframe_plugins.srdet.training import train_indoor
 
 #: SRDet's small model for this example: the demo's, on 4,096 points.
 SMALL_SRDET: dict[str, Any] = {"num_points": 4096}
@@ -90,14 +88,9 @@ def main() -> None:
     if first_srdet is not None:
         from PIL import Image
 
-        from xuframe_plugins.srdet.demo import top_view
+        from xuframe_plugins.srdet.demo import held_out_view
 
-        room = IndoorRooms(1, 1000 + args.seeds[0], n_points=first_srdet.config.num_points)[0]
-        first_srdet.eval()
-        with torch.no_grad():
-            found = first_srdet.predict([room["points"]])[0]
-        picture = top_view(room["points"], room["boxes"], found, first_srdet.config.classes)
-        Image.fromarray(picture).save(args.out)
+        Image.fromarray(held_out_view(first_srdet, args.seeds[0])).save(args.out)
         print(f"wrote {args.out}")
 
 

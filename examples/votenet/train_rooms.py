@@ -17,10 +17,8 @@ import argparse
 import sys
 import time
 
-import torch
-
 from xuframe.engine import save_pretrained
-from xuframe_plugins.srdet.training import IndoorRooms, train_indoor
+from xuframe_plugins.srdet.training import train_indoor
 
 
 def main() -> None:
@@ -60,16 +58,11 @@ def main() -> None:
         print(f"  {name:12} AP@0.25 {metrics[f'AP@0.25/{name}']:.3f}  "
               f"AP@0.5 {metrics[f'AP@0.5/{name}']:.3f}")  # fmt: skip
 
-    room = IndoorRooms(1, 1000, n_points=model.config.num_points)[0]
-    model.eval()
-    with torch.no_grad():
-        found = model.predict([room["points"]])[0]
     from PIL import Image
 
-    from xuframe_plugins.srdet.demo import top_view
+    from xuframe_plugins.srdet.demo import held_out_view
 
-    picture = top_view(room["points"], room["boxes"], found, model.config.classes)
-    Image.fromarray(picture).save(args.out)
+    Image.fromarray(held_out_view(model)).save(args.out)
     print(f"wrote {args.out}")
     if args.export_weights:
         shipped = save_pretrained(

@@ -24,7 +24,7 @@ from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe_plugins.srdet.pretrained import HELD_OUT_SEED, evaluate
 from xuframe_plugins.srdet.training import IndoorRooms
 
-__all__ = ["DEMO_ROOMS", "demo", "top_view"]
+__all__ = ["DEMO_ROOMS", "demo", "held_out_view", "top_view"]
 
 _TRUTH = (0, 160, 0)
 _DETECTED = tuple(c for i, c in enumerate(PALETTE) if i != 2)
@@ -81,6 +81,17 @@ def top_view(
     return annotate(np.asarray(image, dtype=np.uint8), legend=legend, min_width=0)
 
 
+def held_out_view(model: Any, seed: int = 0) -> np.ndarray[Any, Any]:
+    """:func:`top_view` of the first held-out synthetic room (``IndoorRooms`` seed 1000 +
+    ``seed``, at the model's ``num_points``) with ``model``'s detections; puts ``model`` in
+    eval mode."""
+    room = IndoorRooms(1, HELD_OUT_SEED + seed, n_points=model.config.num_points)[0]
+    model.eval()
+    with torch.no_grad():
+        found = model.predict([room["points"]])[0]
+    return top_view(room["points"], room["boxes"], found, model.config.classes)
+
+
 def demo(cls: Any, seed: int = 0, scannet: str | None = None) -> DemoResult:
     """Build ``cls`` with its shipped ``synthetic`` weights; report mAP@0.25 and mAP@0.5 on
     :data:`DEMO_ROOMS` held-out synthetic rooms (seed 1000 + ``seed``) and draw the first; with
@@ -105,9 +116,7 @@ def demo(cls: Any, seed: int = 0, scannet: str | None = None) -> DemoResult:
             picture=top_view(scene.points, scene.boxes, found, model.config.classes),
         )
     metrics = evaluate(model, DEMO_ROOMS, HELD_OUT_SEED + seed)
-    room = IndoorRooms(1, HELD_OUT_SEED + seed, n_points=model.config.num_points)[0]
-    with torch.no_grad():
-        found = model.predict([room["points"]])[0]
+    picture = held_out_view(model, seed)
     seconds = time.perf_counter() - start
     return DemoResult(
         {**metrics, "seconds": seconds},
@@ -117,5 +126,5 @@ def demo(cls: Any, seed: int = 0, scannet: str | None = None) -> DemoResult:
             f"{metrics['mAP@0.5']:.3f} ({seconds:.0f} s)"
         ),
         headline="mAP@0.25",
-        picture=top_view(room["points"], room["boxes"], found, model.config.classes),
+        picture=picture,
     )
