@@ -55,6 +55,9 @@ def main() -> None:
     print(f"held-out rooms ({args.val}): mAP@0.25 {metrics['mAP@0.25']:.3f}, "
           f"mAP@0.5 {metrics['mAP@0.5']:.3f}")  # fmt: skip
     for name in model.config.classes:
+        if f"AP@0.25/{name}" not in metrics:  # a class absent from the held-out rooms has no AP
+            print(f"  {name:12} absent from the held-out rooms")
+            continue
         print(f"  {name:12} AP@0.25 {metrics[f'AP@0.25/{name}']:.3f}  "
               f"AP@0.5 {metrics[f'AP@0.5/{name}']:.3f}")  # fmt: skip
 
