@@ -9,9 +9,9 @@ core's 3-D detection base.
 from __future__ import annotations
 
 from xuframe import Registry, hookimpl
+from xuframe.nn import BevBackbone, BevGrid, PillarEncoder
 from xuframe_plugins.denfi.layers import DenfiConv, boundary_sample_points
 from xuframe_plugins.denfi.model import DEMO_CONFIG, Denfi, DenseBoundaryHead, PillarsBaseline
-from xuframe_plugins.denfi.pillars import BevBackbone, BevGrid, PillarEncoder
 from xuframe_plugins.denfi.targets import (
     boundary_losses,
     boundary_targets,

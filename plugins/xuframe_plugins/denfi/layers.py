@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from xuframe.errors import InputError
+from xuframe.nn import BevGrid
 from xuframe.validation import check_int, check_tensor
-from xuframe_plugins.denfi.pillars import BevGrid
 
 __all__ = ["DenfiConv", "boundary_sample_points"]
 
@@ -30,7 +30,7 @@ _UNIT = torch.tensor([[sx, sy] for sy in (1.0, 0.0, -1.0) for sx in (-1.0, 0.0, 
 def boundary_sample_points(boxes: torch.Tensor, grid: BevGrid) -> torch.Tensor:
     """``(B, H, W, 9, 2)`` sampling positions, in ``grid_sample``'s normalised ``(x, y)``
     (``align_corners=True``), of the nine boundary points of each cell's box ``(B, H, W, 7)``
-    (a finite floating tensor; ``grid`` a :class:`~xuframe_plugins.denfi.pillars.BevGrid`).
+    (a finite floating tensor; ``grid`` a :class:`~xuframe.nn.BevGrid`).
     Raises :class:`~xuframe.errors.InputError` otherwise."""
     if not isinstance(grid, BevGrid):
         raise InputError(

@@ -14,17 +14,12 @@ from torch import nn
 from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
 from xuframe.data import LIDAR_CLASSES, LidarScenes
 from xuframe.errors import ConfigError, InputError
+from xuframe.nn import BevBackbone, BevGrid, PillarEncoder
+from xuframe.nn._bev import _check_cells, _check_point_range
 from xuframe.ops import rotated_nms
 from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe.validation import check_int, check_memory, check_targets, check_tensor
 from xuframe_plugins.denfi.layers import DenfiConv
-from xuframe_plugins.denfi.pillars import (
-    BevBackbone,
-    BevGrid,
-    PillarEncoder,
-    _check_cells,
-    _check_point_range,
-)
 from xuframe_plugins.denfi.targets import (
     REG_FIXED,
     _boundary_losses,

@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from xuframe.errors import InputError
+from xuframe.nn import BevGrid
 from xuframe.types import Boxes3D
 from xuframe.validation import check_float, check_int, check_labels, check_memory, check_tensor
-from xuframe_plugins.denfi.pillars import BevGrid
 
 __all__ = [
     "REG_FIXED",
