@@ -1,32 +1,26 @@
-"""The built-in demo of ``srdet``: no shipped weights yet, so it overfits two rooms.
+"""Overfitting SRDet on a few rooms, the check that its pipeline learns.
 
 :func:`overfit_rooms` trains a small SRDet on two synthetic rooms (the same batch every step,
-no augmentation) and :func:`covered_objects` counts the objects a detection covers; the demo
-reports both honestly: this shows the pipeline learns and that its NMS-free output lands on
-the objects it was shown, not that it generalises (``examples/srdet/train_rooms.py`` measures
-held-out mAP).
+no augmentation) and :func:`covered_objects` counts the objects a detection covers. This shows
+that the NMS-free output lands on the objects it was shown, not that it generalises
+(``examples/srdet/train_rooms.py`` measures held-out mAP).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 import xuframe
-from xuframe import DemoResult
 from xuframe.engine import seed_everything
 from xuframe.errors import InputError
 from xuframe.ops import boxes3d_iou
 from xuframe.types import Boxes3D, Detections
 from xuframe.validation import check_float, check_int
 
-__all__ = ["DEMO_STEPS", "covered_objects", "demo", "overfit_rooms"]
-
-#: Adam steps of the demo's overfit (about 20 s on one CPU thread).
-DEMO_STEPS = 150
+__all__ = ["covered_objects", "overfit_rooms"]
 
 
 def overfit_rooms(
@@ -89,43 +83,3 @@ def covered_objects(
         return 0
     overlap = boxes3d_iou(geometry.tensor.double(), truth.tensor.double())
     return int((overlap.max(0).values > iou).sum())
-
-
-def demo(seed: int = 0, scannet: str | None = None) -> DemoResult:
-    """Overfit :data:`~xuframe_plugins.srdet.model.SRDET_DEMO_CONFIG` on two rooms of ``seed``
-    (:data:`DEMO_STEPS` steps) and report the fraction of their objects covered (IoU > 0.25) by the
-    detections, the first and last loss and a top view of the first room."""
-    if scannet is not None:
-        raise InputError(
-            "srdet.demo: scannet: no trained srdet weights ship yet, so there is nothing to "
-            "show on a real scene; train one with examples/srdet/train_rooms.py"
-        )
-    from xuframe_plugins.srdet.demo import top_view
-    from xuframe_plugins.srdet.model import SRDET_DEMO_CONFIG
-
-    start = time.perf_counter()
-    model, batch, losses = overfit_rooms(SRDET_DEMO_CONFIG, steps=DEMO_STEPS, seed=seed)
-    found = model.predict(batch["inputs"])
-    covered = sum(
-        covered_objects(d, b, top=2 * len(b)) for d, b in zip(found, batch["boxes"], strict=True)
-    )
-    total = sum(len(b) for b in batch["boxes"])
-    seconds = time.perf_counter() - start
-    return DemoResult(
-        {
-            "covered@0.25": covered / max(total, 1),
-            "loss_first": losses[0],
-            "loss_last": losses[-1],
-            "seconds": seconds,
-        },
-        summary=(
-            f"srdet has no shipped weights yet: overfit on 2 rooms for {len(losses)} steps "
-            f"(loss {losses[0]:.1f} -> {losses[-1]:.1f}), its NMS-free detections cover "
-            f"{covered}/{total} of those rooms' objects at IoU > 0.25 ({seconds:.0f} s); "
-            "training rooms, not held-out ones"
-        ),
-        headline="covered@0.25",
-        picture=top_view(
-            batch["inputs"][0], batch["boxes"][0], found[0], model.config.classes, min_score=0.2
-        ),
-    )
