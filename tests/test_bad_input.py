@@ -453,6 +453,7 @@ def _ops_cases() -> list[BadInputCase]:
     cases += call_cases("boxes3d_iou", ops.boxes3d_iou, b7, b7, _shaped=True)
     cases += call_cases("bev_corners", ops.bev_corners, b5, _shaped=True)
     cases += call_cases("rotated_nms", ops.rotated_nms, b5, torch.tensor([0.9, 0.8]), 0.5)
+    cases += call_cases("nms_3d", ops.nms_3d, b7, torch.tensor([0.9, 0.8]), 0.25)
     cases += call_cases(
         "gaussian_radius",
         ops.gaussian_radius,

@@ -15,6 +15,7 @@ from xuframe.ops import (
     bev_iou,
     boxes3d_iou,
     has_torch_scatter,
+    nms_3d,
     pillarize,
     rotated_nms,
     scatter_to_bev,
@@ -103,6 +104,44 @@ def test_rotated_nms_keeps_the_best_of_overlapping_boxes():
     scores = torch.tensor([0.9, 0.95, 0.5, 0.8])
     assert rotated_nms(boxes, scores, 0.5).tolist() == [1, 3, 2]
     assert rotated_nms(boxes, scores, 0.2).tolist() == [1, 2]
+
+
+def test_nms_3d_uses_the_3d_overlap():
+    boxes = torch.tensor(
+        [[0, 0, 0, 1, 1, 1, 0], [0.05, 0, 0, 1, 1, 1, 0], [0, 0, 1.5, 1, 1, 1, 0]],
+        dtype=torch.float32,
+    )
+    # the second box overlaps the first (IoU 0.9); the third stands above it (IoU 0 in 3-D,
+    # though its BEV IoU with the first is 1, so BEV NMS would drop it)
+    assert nms_3d(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.25).tolist() == [0, 2]
+    assert rotated_nms(boxes[:, [0, 1, 3, 4, 6]], torch.tensor([0.9, 0.8, 0.7]), 0.25).tolist() == [
+        0
+    ]
+    assert nms_3d(boxes[:0], torch.zeros(0), 0.25).tolist() == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 12), st.floats(0.05, 0.9))
+def test_nms_3d_keeps_no_overlapping_pair_and_drops_only_overlapped_boxes(seed, n, threshold):
+    g = torch.Generator().manual_seed(seed)
+    boxes = torch.cat(
+        [
+            torch.rand(n, 3, generator=g) * 3,
+            0.5 + torch.rand(n, 3, generator=g),
+            torch.rand(n, 1, generator=g) * 6,
+        ],
+        1,
+    ).double()
+    scores = torch.rand(n, generator=g)
+    kept = nms_3d(boxes, scores, threshold)
+    iou = boxes3d_iou(boxes, boxes)
+    assert scores[kept].tolist() == sorted(scores[kept].tolist(), reverse=True)
+    for a in range(len(kept)):
+        for b in range(a + 1, len(kept)):
+            assert iou[kept[a], kept[b]] <= threshold
+    dropped = sorted(set(range(n)) - set(kept.tolist()))
+    for d in dropped:
+        assert any(iou[d, k] > threshold and scores[k] >= scores[d] for k in kept.tolist())
 
 
 # Issue 18 item 1: each pair's IoU is its own, wherever it is and whatever else is in the batch.

@@ -32,6 +32,8 @@ TENSOR_ARGS = {
     "bev_corners": (ops.bev_corners, B5),
     "rotated_nms(boxes)": (lambda x: ops.rotated_nms(x, torch.tensor([0.9, 0.8]), 0.5), B5),
     "rotated_nms(scores)": (lambda x: ops.rotated_nms(B5, x, 0.5), torch.tensor([0.9, 0.8])),
+    "nms_3d(boxes)": (lambda x: ops.nms_3d(x, torch.tensor([0.9, 0.8]), 0.25), B7),
+    "nms_3d(scores)": (lambda x: ops.nms_3d(B7, x, 0.25), torch.tensor([0.9, 0.8])),
     "gaussian_radius": (lambda x: ops.gaussian_radius(x, torch.tensor([6.0, 3.0])), B4[:, 2]),
     "draw_gaussian": (lambda x: ops.draw_gaussian(x, 5, 6, 2, 3), torch.zeros(16, 16)),
     "heatmap_peaks": (lambda x: ops.heatmap_peaks(x, k=4), torch.rand(1, 2, 8, 8)),

@@ -21,7 +21,6 @@ from xuframe_plugins.srdet import (
     decode_size,
     encode_heading,
     encode_size,
-    nms_3d,
     proposal_losses,
     proposal_targets,
     vote_loss,
@@ -198,17 +197,6 @@ def test_coding_bad_input():
         encode_heading(torch.tensor([0.0]), 0)
     with pytest.raises(InputError):
         encode_size(torch.ones(2, 3), torch.tensor([0, 5]), torch.ones(3, 3))
-
-
-def test_nms_3d():
-    boxes = torch.tensor(
-        [[0, 0, 0, 1, 1, 1, 0], [0.05, 0, 0, 1, 1, 1, 0], [0, 0, 1.5, 1, 1, 1, 0]],
-        dtype=torch.float32,
-    )
-    # the second box overlaps the first (IoU 0.9); the third stands above it (IoU 0 in 3-D,
-    # though its BEV IoU with the first is 1)
-    kept = nms_3d(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.25)
-    assert kept.tolist() == [0, 2]
 
 
 # ------------------------------------------------------------------ training and predict

@@ -2,7 +2,7 @@
 
 Shared by ``votenet`` and SRDet: :class:`ProposalModule` (votes -> proposals),
 :func:`proposal_targets` (objectness labels and the ground-truth box of each proposal),
-:func:`proposal_losses` and :func:`decode_proposals`, and :func:`nms_3d`.
+:func:`proposal_losses` and :func:`decode_proposals`, and :func:`~xuframe.ops.nms_3d` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import nn
 
 from xuframe.errors import ConfigError
 from xuframe.nn import PointNetSetAbstraction
-from xuframe.ops import boxes3d_iou
+from xuframe.ops import nms_3d
 from xuframe.types import Boxes3D
 from xuframe.validation import check_float, check_int
 from xuframe_plugins.srdet.coder import axis_aligned_sizes, encode_heading
@@ -267,22 +267,3 @@ def decode_proposals(
     boxes = torch.cat([proposals.centres, size, yaw[..., None]], 2)
     objectness = proposals.objectness.softmax(2)[..., 1]
     return boxes, objectness, proposals.class_scores.softmax(2)
-
-
-def nms_3d(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """Greedy 3-D NMS: ``int64`` indices of the kept rows of ``boxes`` ``(N, 7)`` (``x, y, z,
-    l, w, h, yaw``), best ``scores`` ``(N,)`` first; a box is dropped when its 3-D IoU
-    (:func:`~xuframe.ops.boxes3d_iou`, yawed boxes exactly) with a kept better box exceeds
-    ``iou_threshold``. ``O(N^2)`` IoUs: run it on a scene's few hundred proposals."""
-    order = scores.argsort(descending=True, stable=True)
-    if len(order) == 0:
-        return order
-    iou = boxes3d_iou(boxes[order].double(), boxes[order].double())
-    keep: list[int] = []
-    suppressed = torch.zeros(len(order), dtype=torch.bool, device=iou.device)
-    for i in range(len(order)):
-        if bool(suppressed[i]):
-            continue
-        keep.append(i)
-        suppressed |= iou[i] > iou_threshold
-    return order[torch.tensor(keep, dtype=torch.int64, device=order.device)]

@@ -1,7 +1,7 @@
 """Shared tensor kernels. Each kernel lives here once and every plugin calls it.
 
 Scatter reductions; IoU and GIoU of 2-D boxes; Gaussian heatmap targets and their peaks;
-exact rotated BEV and 3-D IoU and rotated NMS; voxelization, pillarization and BEV scatter;
+exact rotated BEV and 3-D IoU, rotated BEV and 3-D NMS; voxelization, pillarization and BEV scatter;
 box encoding for anchor-free BEV heads; points in oriented 3-D boxes; PointNet++'s furthest
 point sampling, ball query, k nearest neighbours and three-NN interpolation.
 """
@@ -16,7 +16,7 @@ from xuframe.ops._point_sampling import (
     three_nn_interpolate,
 )
 from xuframe.ops._points import points_in_boxes
-from xuframe.ops._rotated import bev_corners, bev_iou, boxes3d_iou, rotated_nms
+from xuframe.ops._rotated import bev_corners, bev_iou, boxes3d_iou, nms_3d, rotated_nms
 from xuframe.ops._scatter import Reduce, ScatterBackend, has_torch_scatter, scatter
 from xuframe.ops._voxel import Voxels, pillarize, scatter_to_bev, voxelize
 
@@ -41,6 +41,7 @@ __all__ = [
     "has_torch_scatter",
     "heatmap_peaks",
     "knn",
+    "nms_3d",
     "pillarize",
     "points_in_boxes",
     "rotated_nms",
