@@ -8,7 +8,8 @@ Both detectors are trained by the same loop (``train_indoor``: ``--train`` augme
 ``--steps`` steps of ``--batch-size`` rooms, with the small models (SRDet's
 ``SRDET_DEMO_CONFIG`` widened to 4,096 points and VoteNet's ``DEMO_CONFIG``), and measured on
 ``--val`` held-out rooms (seed ``s + 1000``): indoor mAP at IoU 0.25 and 0.5 (VoteNet with its
-3-D NMS, SRDet without). With several ``--seeds`` the table gives mean and spread. With
+3-D NMS, SRDet without). With several ``--seeds`` the table gives mean and spread (the runs go seed by seed, each
+row printed as it ends). With
 ``--ablations``, SRDet's ablations (``ABLATIONS``: without suppression, gating, attention, and
 with nearest-object targets + NMS) are trained too. Also writes a top view of the first
 held-out room with SRDet's detections (``--out``). ``rooms.toml`` describes SRDet's run for
@@ -81,42 +82,46 @@ def main() -> None:
     else:
         runs["srdet"] = ("srdet", srdet)
     table: dict[str, list[dict[str, float]]] = {}
-    first_srdet = None
-    for label, (name, config) in runs.items():
-        print(label)
-        for seed in args.seeds:
+    # seed by seed, so that an interrupted run still compares every model on the same seeds
+    for seed in args.seeds:
+        for label, (name, config) in runs.items():
+            print(label)
             model, metrics = _run(name, config, args, seed)
             table.setdefault(label, []).append(metrics)
-            if name == "srdet" and first_srdet is None and label in ("srdet", "srdet/full"):
-                first_srdet = model
+            if seed == args.seeds[0] and label in ("srdet", "srdet/full"):
+                _picture_and_weights(model, args)
     print(f"\n{args.steps} steps x {args.batch_size} rooms, {args.val} held-out rooms, "
           f"seeds {args.seeds}")  # fmt: skip
     print(f"{'model':24} {'mAP@0.25':>16} {'mAP@0.5':>16}")
     for label, rows in table.items():
         print(f"{label:24} {_summary(rows, 'mAP@0.25'):>16} {_summary(rows, 'mAP@0.5'):>16}")
-    if first_srdet is not None:
-        from PIL import Image
 
-        from xuframe_plugins.srdet.demo import held_out_view
 
-        Image.fromarray(held_out_view(first_srdet, args.seeds[0])).save(args.out)
-        print(f"wrote {args.out}")
-        if args.export_weights:
-            from xuframe.engine import save_pretrained
+def _picture_and_weights(model: Any, args: argparse.Namespace) -> None:
+    """Draw the first held-out room with ``model``'s detections; ship it with
+    ``--export-weights``."""
+    from PIL import Image
 
-            shipped = save_pretrained(
-                first_srdet,
-                args.export_weights,
-                evaluate="xuframe_plugins.srdet.pretrained:evaluate",
-                command="python examples/srdet/train_rooms.py " + " ".join(sys.argv[1:]),
-                description=(
-                    f"{args.steps} steps of {args.batch_size} rooms on {args.train} synthetic "
-                    f"rooms (IndoorScenes seed {args.seeds[0]}); metrics on 40 held-out rooms "
-                    "(seed 1000)"
-                ),
-            )
-            print(f"wrote {shipped.path}: mAP@0.25 {shipped.metrics['mAP@0.25']:.3f}, "
-                  f"mAP@0.5 {shipped.metrics['mAP@0.5']:.3f}")  # fmt: skip
+    from xuframe_plugins.srdet.demo import held_out_view
+
+    Image.fromarray(held_out_view(model, args.seeds[0])).save(args.out)
+    print(f"wrote {args.out}")
+    if args.export_weights:
+        from xuframe.engine import save_pretrained
+
+        shipped = save_pretrained(
+            model,
+            args.export_weights,
+            evaluate="xuframe_plugins.srdet.pretrained:evaluate",
+            command="python examples/srdet/train_rooms.py " + " ".join(sys.argv[1:]),
+            description=(
+                f"{args.steps} steps of {args.batch_size} rooms on {args.train} synthetic "
+                f"rooms (IndoorScenes seed {args.seeds[0]}); metrics on 40 held-out rooms "
+                "(seed 1000)"
+            ),
+        )
+        print(f"wrote {shipped.path}: mAP@0.25 {shipped.metrics['mAP@0.25']:.3f}, "
+              f"mAP@0.5 {shipped.metrics['mAP@0.5']:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":
