@@ -46,7 +46,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 13
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 15
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -132,6 +132,24 @@ def test_denfi_example_runs_end_to_end(tmp_path):
     )  # fmt: skip
     assert "held-out KITTI AP" in out and "Car" in out
     assert (tmp_path / "bev.png").stat().st_size > 20_000
+
+
+def test_pircnn_segmentation_example_runs_end_to_end(tmp_path):
+    """A 3-step smoke run of examples/pircnn/train_segmentation.py (the full run is in the docs)."""
+    out = run_example(
+        tmp_path, "pircnn/train_segmentation.py", "--steps", "3", "--scenes", "2", "--held-out",
+        "1", "--out", "seg.png", "--save", "seg.pt",
+    )  # fmt: skip
+    assert "IoU Car" in out and "mIoU" in out
+    from PIL import Image
+
+    with Image.open(tmp_path / "seg.png") as picture:
+        assert picture.size == (1242, 3 * 375 + 36)
+    import torch
+
+    from xuframe_plugins.pircnn.segmentation import ImageSegmenter
+
+    ImageSegmenter().load_state_dict(torch.load(tmp_path / "seg.pt", weights_only=True))
 
 
 def test_distill_comparison_example_runs_end_to_end(tmp_path):

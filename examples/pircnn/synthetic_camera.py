@@ -30,21 +30,7 @@ from xuframe.data import (
     kitti_calibration,
     project_points,
 )
-
-# one colour per class id of SEMANTIC_CLASSES
-PALETTE = np.array(
-    [
-        [0, 0, 142],  # Car
-        [220, 20, 60],  # Pedestrian
-        [255, 150, 0],  # Cyclist
-        [128, 64, 128],  # ground
-        [70, 70, 70],  # building
-        [107, 142, 35],  # vegetation
-        [70, 130, 180],  # sky
-        [190, 153, 153],  # other
-    ],
-    dtype=np.uint8,
-)
+from xuframe_plugins.pircnn.segmentation import SEMANTIC_PALETTE as PALETTE
 
 
 def _depth_colour(depth: np.ndarray) -> np.ndarray:
