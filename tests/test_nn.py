@@ -86,6 +86,46 @@ def test_multi_scale_concatenates_the_scales() -> None:
         start += width
 
 
+def test_group_all_is_one_group_of_every_point_around_the_origin() -> None:
+    """group_all: [xyz, features] of every point (xyz not moved to a centre, not divided by
+    the radius), the MLP, a max over all points; the centre is the origin."""
+    torch.manual_seed(0)
+    block = PointNetSetAbstraction(1, [(0.1, 2, (6,))], 2, group_all=True, normalize_xyz=True)
+    block.eval()
+    identity_mlp(block)
+    xyz = cloud(2, 50, seed=3) - 1.0  # some coordinates negative: the ReLU drops them
+    features = torch.randn(2, 2, 50)
+    out = block(xyz, features)
+    assert out.xyz.shape == (2, 1, 3) and not out.xyz.any()
+    assert out.indices.shape == (2, 1) and out.indices.dtype == torch.int64
+    table = torch.cat([xyz, features.transpose(1, 2)], 2)  # (B, N, 5)
+    want = (table * BN).relu().amax(1)  # identity on 5 of the 6 channels, the 6th is zero
+    assert out.features.shape == (2, 6, 1)
+    assert torch.allclose(out.features[:, :5, 0], want, atol=1e-6)
+    assert not out.features[:, 5].any()
+    # every point counts, however far (a ball of radius 0.1 would hold few of them)
+    far = xyz.clone()
+    far[0, 7] = torch.tensor([40.0, 0.0, 0.0])
+    assert float(block(far, features).features[0, 0, 0]) == pytest.approx(40.0 * BN)
+    # training mode, gradients to the input
+    block.train()
+    leaf = xyz.clone().requires_grad_(True)
+    block(leaf, features).features.sum().backward()
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+
+
+def test_group_all_refuses_centres_and_bad_configuration() -> None:
+    block = PointNetSetAbstraction(1, [(1.0, 4, (8,))], group_all=True)
+    with pytest.raises(InputError, match="group_all"):
+        block(cloud(1, 10, seed=0), indices=torch.zeros(1, 1, dtype=torch.int64))
+    with pytest.raises(ConfigError, match="group_all"):
+        PointNetSetAbstraction(2, [(1.0, 4, (8,))], group_all=True)
+    with pytest.raises(ConfigError, match="group_all"):
+        PointNetSetAbstraction(1, [(1.0, 4, (8,)), (2.0, 4, (8,))], group_all=True)
+    with pytest.raises(ConfigError, match="group_all"):
+        PointNetSetAbstraction(1, [(1.0, 4, (8,))], group_all=1)  # type: ignore[arg-type]
+
+
 def test_without_xyz_and_without_features() -> None:
     only_features = PointNetSetAbstraction(10, [(0.5, 8, (16,))], 4, use_xyz=False)
     assert only_features(cloud(1, 50, 2), torch.randn(1, 4, 50)).features.shape == (1, 16, 10)

@@ -6,8 +6,43 @@ baseline ``pointrcnn`` (PointRCNN, Shi, Wang, Li, CVPR 2019).
 from __future__ import annotations
 
 from xuframe import Registry, hookimpl
+from xuframe_plugins.pircnn.backbone import PointNet2MSG, RowMLP
+from xuframe_plugins.pircnn.bins import BinCoder
+from xuframe_plugins.pircnn.pointrcnn import (
+    DEMO_CONFIG,
+    DEMO_SCENES,
+    KITTI_MEAN_SIZES,
+    PointRCNN,
+    StageOne,
+)
+from xuframe_plugins.pircnn.rcnn_targets import (
+    box_corners,
+    canonical_points,
+    corner_loss,
+    decode_residuals,
+    encode_residuals,
+    sample_proposals,
+)
+
+__all__ = [
+    "DEMO_CONFIG",
+    "DEMO_SCENES",
+    "KITTI_MEAN_SIZES",
+    "BinCoder",
+    "PointNet2MSG",
+    "PointRCNN",
+    "RowMLP",
+    "StageOne",
+    "box_corners",
+    "canonical_points",
+    "corner_loss",
+    "decode_residuals",
+    "encode_residuals",
+    "sample_proposals",
+]
 
 
 @hookimpl
 def xuframe_register(registry: Registry) -> None:
     """Register the plugin's detectors."""
+    registry.add(PointRCNN)

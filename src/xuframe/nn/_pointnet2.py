@@ -177,12 +177,20 @@ class PointNetSetAbstraction(nn.Module):
     4. The scales' outputs are concatenated along the channels:
        ``out_channels = sum(mlp[-1])``.
 
+    With ``group_all=True`` (PointNet++'s last layer of a classifier, PointRCNN's stage-2
+    head, mmdetection3d's ``GroupAll``) there is one centre per cloud, the origin, and its
+    group is every input point: each point's ``xyz`` as it is (its offset from the origin; not
+    divided by anything) followed by its features, the MLP, then a max over all points.
+    ``npoint`` must then be 1 and ``scales`` hold one scale, whose ``radius`` and ``k`` are not
+    used.
+
     Arguments: ``npoint`` (int >= 1; may exceed the input's point count, FPS then repeats
     index 0 as the CUDA op does), ``scales`` a non-empty sequence of ``(radius > 0, k >= 1,
     mlp)`` with ``mlp`` the non-empty layer widths, ``in_channels`` (int >= 0) the input
-    feature channels, ``use_xyz`` and ``normalize_xyz`` bools. Raises
-    :class:`~xuframe.errors.ConfigError` for anything else, and when ``in_channels`` is 0
-    without ``use_xyz`` (nothing to group).
+    feature channels, ``use_xyz``, ``normalize_xyz`` and ``group_all`` bools. Raises
+    :class:`~xuframe.errors.ConfigError` for anything else, when ``in_channels`` is 0
+    without ``use_xyz`` (nothing to group), and with ``group_all`` for ``npoint`` other than 1
+    or several scales.
     """
 
     def __init__(
@@ -193,6 +201,7 @@ class PointNetSetAbstraction(nn.Module):
         *,
         use_xyz: bool = True,
         normalize_xyz: bool = False,
+        group_all: bool = False,
     ) -> None:
         super().__init__()
         self.npoint = check_int(npoint, "PointNetSetAbstraction: npoint", min=1, error=ConfigError)
@@ -202,6 +211,12 @@ class PointNetSetAbstraction(nn.Module):
         )
         self.use_xyz = _flag(use_xyz, "PointNetSetAbstraction: use_xyz")
         self.normalize_xyz = _flag(normalize_xyz, "PointNetSetAbstraction: normalize_xyz")
+        self.group_all = _flag(group_all, "PointNetSetAbstraction: group_all")
+        if self.group_all and (self.npoint != 1 or len(self.scales) != 1):
+            raise ConfigError(
+                f"PointNetSetAbstraction: group_all: expected npoint=1 and one scale (one group "
+                f"of every point), got npoint={self.npoint} and {len(self.scales)} scales"
+            )
         if self.in_channels == 0 and not self.use_xyz:
             raise ConfigError(
                 "PointNetSetAbstraction: expected in_channels >= 1 or use_xyz=True, got neither "
@@ -215,7 +230,8 @@ class PointNetSetAbstraction(nn.Module):
         scales = ", ".join(f"(r={r:g}, k={k}, mlp={list(mlp)})" for r, k, mlp in self.scales)
         return (
             f"npoint={self.npoint}, in_channels={self.in_channels}, scales=[{scales}], "
-            f"use_xyz={self.use_xyz}, normalize_xyz={self.normalize_xyz}"
+            f"use_xyz={self.use_xyz}, normalize_xyz={self.normalize_xyz}, "
+            f"group_all={self.group_all}"
         )
 
     def check_input(
@@ -231,12 +247,20 @@ class PointNetSetAbstraction(nn.Module):
             features, f"{what}(features)", reference, batch, self.in_channels, n
         )
         if indices is not None:
+            if self.group_all:
+                raise InputError(
+                    f"{what}(indices): expected None (group_all has one centre, the origin), "
+                    f"got {type(indices).__name__}"
+                )
             indices = _check_indices(indices, f"{what}(indices)", batch, self.npoint, n)
         groups = batch * self.npoint
-        _check_batch_norm(self, groups * min(k for _, k, _ in self.scales), what)
+        members = n if self.group_all else max(k for _, k, _ in self.scales)
+        _check_batch_norm(
+            self, groups * (n if self.group_all else min(k for _, k, _ in self.scales)), what
+        )
         widest = max(max(mlp) for _, _, mlp in self.scales)
         check_memory(
-            2.0 * groups * max(k for _, k, _ in self.scales) * widest * reference.element_size(),
+            2.0 * groups * members * widest * reference.element_size(),
             f"{what}: the groups of {batch} x {self.npoint} centres",
         )
         return xyz, features, indices
@@ -254,7 +278,8 @@ class PointNetSetAbstraction(nn.Module):
         (VoteNet's ``inds``: seed FPS, random sampling). Returns :class:`PointFeatures`: the
         centres ``(B, npoint, 3)``, their features ``(B, out_channels, npoint)`` and their
         indices ``(B, npoint)`` ``int64`` into the input points. Differentiable in ``xyz`` and
-        ``features``.
+        ``features``. With ``group_all`` the centres are ``(B, 1, 3)`` zeros (the origin), the
+        indices ``(B, 1)`` zeros (the origin is no input point) and ``indices`` must be None.
 
         Raises :class:`~xuframe.errors.InputError`, before any work, when ``xyz`` is not a
         finite ``(B, N, 3)`` tensor with ``B, N >= 1`` of the module's dtype and device (or a
@@ -270,6 +295,8 @@ class PointNetSetAbstraction(nn.Module):
         self, xyz: torch.Tensor, features: torch.Tensor | None, indices: torch.Tensor | None
     ) -> PointFeatures:
         """:meth:`forward` on checked input."""
+        if self.group_all:
+            return self._group_all(xyz, features)
         if indices is None:
             indices = furthest_point_sample(xyz, self.npoint)
         centres = _gather_rows(xyz, indices)  # (B, M, 3)
@@ -291,6 +318,22 @@ class PointNetSetAbstraction(nn.Module):
             pooled.append(mlp(grouped, pool_dim=2))  # (B, M, mlp[-1]): max over the group
         out = pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=2)
         return PointFeatures(centres, out.transpose(1, 2), indices)
+
+    def _group_all(self, xyz: torch.Tensor, features: torch.Tensor | None) -> PointFeatures:
+        """One group of every point around the origin: ``[xyz, features]``, MLP, max."""
+        parts = []
+        if self.use_xyz:
+            parts.append(xyz)
+        if features is not None:
+            parts.append(features.transpose(1, 2))
+        table = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)  # (B, N, C)
+        pooled = self.mlps[0](table[:, None], pool_dim=2)  # (B, 1, mlp[-1])
+        batch = int(xyz.shape[0])
+        return PointFeatures(
+            xyz.new_zeros(batch, 1, 3),
+            pooled.transpose(1, 2),
+            torch.zeros(batch, 1, dtype=torch.int64, device=xyz.device),
+        )
 
 
 class PointNetFeaturePropagation(nn.Module):
