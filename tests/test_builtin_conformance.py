@@ -18,6 +18,8 @@ SLOW_SWEEPS = {
     "detector/srdet",
     "detector/ttfnet-r18",
     "detector/votenet",
+    "detector/xview-denfi",
+    "detector/xview-pillars",
 }
 
 

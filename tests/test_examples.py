@@ -46,7 +46,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 15
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 16
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -132,6 +132,16 @@ def test_denfi_example_runs_end_to_end(tmp_path):
     )  # fmt: skip
     assert "held-out KITTI AP" in out and "Car" in out
     assert (tmp_path / "bev.png").stat().st_size > 20_000
+
+
+def test_xview_example_runs_end_to_end(tmp_path):
+    """A 2-step smoke run of examples/xview/train_scenes.py on the small model, with the picture."""
+    out = run_example(
+        tmp_path, "xview/train_scenes.py", "--small", "--steps", "2", "--train", "4", "--val",
+        "2", "--views", "1", "--root", "scenes", "--picture", "grids.jpg",
+    )  # fmt: skip
+    assert "xview-pillars (1 views)" in out and "time_ratio" in out
+    assert (tmp_path / "grids.jpg").stat().st_size > 0
 
 
 def test_pircnn_segmentation_example_runs_end_to_end(tmp_path):
