@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
+from tqdm.auto import tqdm
 
 from xuframe.errors import InputError
 from xuframe.validation import check_array, check_float, check_int, check_memory
@@ -75,7 +76,8 @@ class WeightGraph:
             raise InputError(
                 f"WeightGraph.edges: expected pairs i < j within 0 .. {self.n_points - 1}"
             )
-        if np.unique(i * self.n_points + j).size != m:
+        keys = np.sort(i * self.n_points + j)  # a sort: numpy's hashing unique is 6x slower here
+        if (keys[1:] == keys[:-1]).any():
             raise InputError("WeightGraph.edges: expected each pair at most once")
 
     @property
@@ -111,27 +113,57 @@ def _gaussian(sq_dist: np.ndarray[Any, Any], phi: float | None) -> np.ndarray[An
     return np.maximum(np.exp(-phi * sq_dist), np.finfo(np.float64).tiny)
 
 
-def knn_weights(points: Any, k: int = 10, phi: float | None = None) -> WeightGraph:
+#: Points queried at a time by :func:`knn_weights` (bounds its working memory).
+KNN_CHUNK = 65_536
+
+#: From this many points on, :func:`knn_weights` shows a progress bar by default (on a terminal).
+KNN_PROGRESS_FROM = 200_000
+
+
+def knn_weights(
+    points: Any, k: int = 10, phi: float | None = None, *, progress: bool | None = None
+) -> WeightGraph:
     """Each point tied to its ``k`` nearest neighbours (the union of both directions), with
     weight ``exp(-phi * ||x_i - x_j||^2)``. ``phi=None`` takes 1 / the mean squared edge length.
 
     ``points`` ``(n, d)``; ``k`` an int >= 1 (numpy ints too); ``phi`` a number >= 0 or None.
-    Raises :class:`~xuframe.errors.InputError` for anything else."""
+    The neighbours come from a k-d tree queried :data:`KNN_CHUNK` points at a time, so no
+    ``(n, n)`` array is ever made: memory is about ``48 n k`` bytes (checked against
+    :func:`xuframe.validation.memory_limit` before any work) and a million 2-D points take a
+    few seconds. ``progress``: a progress bar over the chunks on stderr (``None``: only on a
+    terminal, from :data:`KNN_PROGRESS_FROM` points on). Raises :class:`~xuframe.errors.InputError` for bad
+    input or too little memory."""
     x = _check_points(points)
     n = x.shape[0]
     k = check_int(k, "knn_weights: k", min=1)
     phi = _phi(phi)
+    if progress is not None and not isinstance(progress, bool):
+        raise InputError(f"knn_weights: progress: expected True, False or None, got {progress!r}")
     k = min(k, n - 1)
     if k == 0:
         return WeightGraph(n, np.zeros((0, 2), np.int64), np.zeros(0))
-    _, idx = cKDTree(x).query(x, k=k + 1)
-    i = np.repeat(np.arange(n), k)
-    j = idx[:, 1:].reshape(-1)
-    # duplicate points can push a point itself past position 0; drop self-pairs either way
-    keep = i != j
-    lo, hi = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-    pairs = np.unique(lo * n + hi)
+    # pair keys (8 B), their sort (~16 B), then the graph's edges, weights and checks (~24 B)
+    check_memory(48.0 * n * k + 8.0 * n * x.shape[1], f"knn_weights for {n} points and k={k}")
+    tree = cKDTree(x)
+    keys = np.empty(n * k, np.int64)  # lo * n + hi of every (point, neighbour) pair
+    # True: always; None: on a terminal (tqdm's None) for large n; False: never
+    hide = not progress if progress is not None else (None if n >= KNN_PROGRESS_FROM else True)
+    starts = range(0, n, KNN_CHUNK)
+    for start in tqdm(starts, desc="k-NN weights", unit="chunk", disable=hide):
+        stop = min(start + KNN_CHUNK, n)
+        _, idx = tree.query(x[start:stop], k=k + 1)
+        i = np.arange(start, stop)[:, None]
+        j = idx[:, 1:]
+        # duplicate points can push a point itself past position 0: map it to itself, dropped below
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        keys[start * k : stop * k] = (lo * n + hi).reshape(-1)
+    keys.sort()  # in place (numpy's hashing unique is several times slower at this size)
+    first = np.ones(keys.size, bool)
+    first[1:] = keys[1:] != keys[:-1]
+    pairs = keys[first]
     lo, hi = pairs // n, pairs % n
+    keep = lo != hi  # self-pairs
+    lo, hi = lo[keep], hi[keep]
     sq = ((x[lo] - x[hi]) ** 2).sum(1)
     return WeightGraph(n, np.stack([lo, hi], 1), _gaussian(sq, phi))
 
