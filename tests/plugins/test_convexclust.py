@@ -26,7 +26,16 @@ from xuframe_plugins.convexclust import (
 
 cp = pytest.importorskip("cvxpy")
 
-TIGHT = ConvexClustering.from_config({"tol": 1e-12})
+TIGHT = ConvexClustering.from_config({"tol": 1e-12, "method": "ssnal"})
+
+#: Every solver path; the property tests run on each (issue 26).
+PATHS = ["ssnal", "maxflow", "maxflow-scipy"]
+
+
+def tight(method, tol=1e-12):
+    if method == "maxflow":
+        pytest.importorskip("maxflow")  # PyMaxflow, the maxflow extra
+    return ConvexClustering.from_config({"tol": tol, "method": method})
 
 
 def reference(points, lam, graph):
@@ -57,14 +66,15 @@ instances = st.tuples(
 )
 
 
+@pytest.mark.parametrize("method", PATHS)
 @settings(max_examples=25, deadline=None)
-@given(instances)
-def test_matches_the_cvxpy_clarabel_reference(case):
+@given(case=instances)
+def test_matches_the_cvxpy_clarabel_reference(method, case):
     n, d, seed, kind, lam = case
     points = np.random.default_rng(seed).normal(size=(n, d)) * 3
     graph = weights_for(kind, points)
     lam = lam / graph.weights.mean() / (n if kind != "knn" else 4)
-    result = TIGHT.solve(ConvexClusteringProblem(points, lam, graph))
+    result = tight(method).solve(ConvexClusteringProblem(points, lam, graph))
     ref_value, ref_u = reference(points, lam, graph)
     assert abs(result.objective - ref_value) <= 1e-6 * max(1.0, abs(ref_value))
     # the certificate holds: the objective is within the gap of the optimum (and of Clarabel's)
@@ -73,46 +83,50 @@ def test_matches_the_cvxpy_clarabel_reference(case):
     np.testing.assert_allclose(result.centroids, ref_u, atol=1e-4 * (1 + np.abs(points).max()))
 
 
-def test_lambda_zero_gives_the_data_and_large_lambda_the_mean():
+@pytest.mark.parametrize("method", PATHS)
+def test_lambda_zero_gives_the_data_and_large_lambda_the_mean(method):
     points = np.random.default_rng(1).normal(size=(60, 2))  # one cloud: a connected 5-NN graph
     graph = knn_weights(points, 5)
-    zero = ConvexClustering().solve(ConvexClusteringProblem(points, 0.0, graph))
+    zero = tight(method, 1e-8).solve(ConvexClusteringProblem(points, 0.0, graph))
     np.testing.assert_array_equal(zero.centroids, points)
     assert zero.n_clusters == 60
     # any cut S of a connected graph carries at least min(w); sum_S (x - mean) <= n * range
     assert sp.csgraph.connected_components(graph.adjacency())[0] == 1
     big = 2 * 60 * np.ptp(points) / graph.weights.min()
-    one = TIGHT.solve(ConvexClusteringProblem(points, big, graph))
+    one = tight(method).solve(ConvexClusteringProblem(points, big, graph))
     assert one.n_clusters == 1
     np.testing.assert_allclose(
         one.centroids, np.broadcast_to(points.mean(0), points.shape), atol=1e-6
     )
 
 
+@pytest.mark.parametrize("method", PATHS)
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, 10_000), st.floats(0.05, 3.0))
-def test_permuting_points_permutes_and_translating_translates(seed, lam):
+@given(seed=st.integers(0, 10_000), lam=st.floats(0.05, 3.0))
+def test_permuting_points_permutes_and_translating_translates(method, seed, lam):
+    solver = tight(method)
     rng = np.random.default_rng(seed)
     points = rng.normal(size=(15, 2)) * 2
     graph = dense_weights(points, phi=0.3)
-    base = TIGHT.solve(ConvexClusteringProblem(points, lam, graph))
+    base = solver.solve(ConvexClusteringProblem(points, lam, graph))
     perm = rng.permutation(15)
     inverse = np.argsort(perm)
     edges = np.sort(inverse[graph.edges], axis=1)  # point p of the original is point inverse[p]
     permuted = WeightGraph(15, edges, graph.weights)
-    moved = TIGHT.solve(ConvexClusteringProblem(points[perm], lam, permuted))
+    moved = solver.solve(ConvexClusteringProblem(points[perm], lam, permuted))
     np.testing.assert_allclose(moved.centroids, base.centroids[perm], atol=1e-6)
     assert adjusted_rand_index(moved.labels, base.labels[perm]) == 1.0
     shift = rng.normal(size=2) * 10
-    shifted = TIGHT.solve(ConvexClusteringProblem(points + shift, lam, graph))
+    shifted = solver.solve(ConvexClusteringProblem(points + shift, lam, graph))
     np.testing.assert_allclose(shifted.centroids, base.centroids + shift, atol=1e-6)
 
 
-def test_the_mean_is_preserved():
+@pytest.mark.parametrize("method", PATHS)
+def test_the_mean_is_preserved(method):
     """sum_i (x_i - u_i) = sum_i (B^T Y)_i = 0: U keeps the data's mean for any lambda."""
     points, _ = make_blobs(80, 4, 3, seed=2)
     for lam in (0.01, 0.3, 3.0):
-        result = TIGHT.solve(ConvexClusteringProblem(points, lam))
+        result = tight(method).solve(ConvexClusteringProblem(points, lam))
         np.testing.assert_allclose(result.centroids.mean(0), points.mean(0), atol=1e-9)
 
 
@@ -130,15 +144,16 @@ def separated_clusters(draw_sizes, d, seed, separation):
     return points, labels
 
 
+@pytest.mark.parametrize("method", PATHS)
 @settings(max_examples=30, deadline=None)
 @given(
-    st.lists(st.integers(2, 8), min_size=2, max_size=4),
-    st.integers(1, 3),
-    st.integers(0, 10_000),
-    st.sampled_from(["uniform", "gaussian"]),
-    st.floats(0.0, 0.999),
+    sizes=st.lists(st.integers(2, 8), min_size=2, max_size=4),
+    d=st.integers(1, 3),
+    seed=st.integers(0, 10_000),
+    kind=st.sampled_from(["uniform", "gaussian"]),
+    frac=st.floats(0.0, 0.999),
 )
-def test_exact_recovery_for_every_lambda_in_the_interval(sizes, d, seed, kind, frac):
+def test_exact_recovery_for_every_lambda_in_the_interval(method, sizes, d, seed, kind, frac):
     """The theorem as a property: inside [lam_min, lam_max) the clusters are exactly the truth,
     and every point of a cluster has the same row of U."""
     points, truth = separated_clusters(sizes, d, seed, separation=60.0)
@@ -147,7 +162,7 @@ def test_exact_recovery_for_every_lambda_in_the_interval(sizes, d, seed, kind, f
     assume(not interval.empty)
     top = min(interval.lam_max, 4 * interval.lam_min + 1e-3)
     lam = interval.lam_min + frac * (top - interval.lam_min)
-    result = TIGHT.solve(ConvexClusteringProblem(points, lam, graph))
+    result = tight(method).solve(ConvexClusteringProblem(points, lam, graph))
     assert adjusted_rand_index(truth, result.labels) == 1.0
     assert result.n_clusters == len(sizes)
     for t in range(len(sizes)):
@@ -187,10 +202,11 @@ def test_fuse_rows_merges_equal_rows_the_graph_does_not_tie():
     np.testing.assert_array_equal(fuse_rows(u, graph, 1e-12), [0, 1, 2, 1])
 
 
-def test_path_warm_starts_agree_with_cold_solves_and_the_fusion_lambda():
+@pytest.mark.parametrize("method", PATHS)
+def test_path_warm_starts_agree_with_cold_solves_and_the_fusion_lambda(method):
     points, truth = separated_clusters([6, 6, 6], 2, 3, separation=30.0)
     graph = knn_weights(points, 4)  # no edge between clusters: they never merge
-    solver = ConvexClustering.from_config({"tol": 1e-11})
+    solver = tight(method, 1e-11)
     lams = [0.05, 0.2, 0.5, 1.0, 3.0]
     path = solver.solve_path(points, lams, graph)
     for lam, result in zip(lams, path.results, strict=True):
@@ -263,10 +279,11 @@ def _component_means(points, graph):
     return count, means[comp]
 
 
+@pytest.mark.parametrize("method", PATHS)
 @pytest.mark.parametrize("lam", [1e20, 1e100, 1.7e308])
-def test_a_huge_lambda_returns_the_component_means_at_once_with_a_zero_gap(lam):
+def test_a_huge_lambda_returns_the_component_means_at_once_with_a_zero_gap(lam, method):
     points = make_blobs(60, 3, dim=2, seed=0)[0]
-    solver = ConvexClustering()
+    solver = tight(method, 1e-8)
     labels = solver.fit_predict(points, lam)
     result = solver.result_
     count, means = _component_means(points, knn_weights(points))
@@ -274,7 +291,7 @@ def test_a_huge_lambda_returns_the_component_means_at_once_with_a_zero_gap(lam):
     np.testing.assert_allclose(result.centroids, means, rtol=0, atol=1e-12)
     assert result.residual <= 1e-14
     assert result.seconds < 1.0
-    one = ConvexClustering().solve(
+    one = solver.solve(
         ConvexClusteringProblem(points, lam, dense_weights(points))
     )  # a connected graph: every point at the mean
     assert one.n_clusters == 1
@@ -303,13 +320,14 @@ def test_the_closed_form_past_the_fusion_point_matches_the_reference(case):
     assert result.objective == pytest.approx(value, rel=1e-7, abs=1e-9)
 
 
-def test_large_lambdas_below_the_fusion_point_converge_in_bounded_time():
+@pytest.mark.parametrize("method", PATHS)
+def test_large_lambdas_below_the_fusion_point_converge_in_bounded_time(method):
     # a 5-NN graph whose weakest edges are ~4e-4: the fusion point is ~2e5, and lambdas of
     # 1e3 .. 1e5 used to run all 2000 Newton steps (15 s each) without reaching the tolerance
     points = make_blobs(80, 3, dim=2, seed=1)[0]
     graph = knn_weights(points, 5)
     for lam in (1e3, 1e4, 1e5):
-        result = ConvexClustering().solve(ConvexClusteringProblem(points, lam, graph))
+        result = tight(method, 1e-8).solve(ConvexClusteringProblem(points, lam, graph))
         assert result.residual <= 1e-8
         assert result.iterations < 200
         value, _ = reference(points, lam, graph)
@@ -392,3 +410,172 @@ def test_other_entry_points_refuse_bad_input_and_accept_numpy_ints():
 def test_bad_config_is_refused_when_built(config):
     with pytest.raises(xuframe.errors.ConfigError):
         ConvexClustering.from_config(config)
+
+
+# -- issue 26: k-NN weights in chunks, the exact graph-TV path --------------------------
+
+
+def _brute_knn_pairs(points, k):
+    """Every (i, j), i < j, with j among i's k nearest others or i among j's (ties by index)."""
+    from scipy.spatial.distance import cdist
+
+    dist = cdist(points, points)
+    np.fill_diagonal(dist, np.inf)
+    n = len(points)
+    near = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    pairs = {(min(i, j), max(i, j)) for i in range(n) for j in near[i]}
+    return sorted(pairs)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 60), st.integers(1, 3), st.integers(1, 8), st.integers(0, 10_000))
+def test_chunked_knn_weights_match_brute_force(n, d, k, seed):
+    import xuframe_plugins.convexclust.weights as weights_module
+
+    points = np.random.default_rng(seed).normal(size=(n, d))
+    old = weights_module.KNN_CHUNK
+    weights_module.KNN_CHUNK = 7  # many chunks, one ending mid-way
+    try:
+        graph = knn_weights(points, k)
+    finally:
+        weights_module.KNN_CHUNK = old
+    assert [tuple(e) for e in graph.edges.tolist()] == _brute_knn_pairs(points, min(k, n - 1))
+    sq = ((points[graph.edges[:, 0]] - points[graph.edges[:, 1]]) ** 2).sum(1)
+    np.testing.assert_allclose(graph.weights, np.exp(-sq / sq.mean()))
+
+
+def test_knn_weights_checks_memory_and_progress(monkeypatch, capsys):
+    points = np.random.default_rng(0).normal(size=(300, 2))
+    graph = knn_weights(points, 5, progress=True)
+    assert "k-NN weights" in capsys.readouterr().err
+    assert graph.n_edges >= 300 * 5 / 2
+    with pytest.raises(InputError, match="progress"):
+        knn_weights(points, 5, progress="yes")
+    monkeypatch.setenv("XUFRAME_MAX_BYTES", "10000")
+    with pytest.raises(InputError, match="knn_weights for 300 points.*memory"):
+        knn_weights(points, 5)
+
+
+EXACT_PATHS = ["maxflow", "maxflow-scipy"]
+
+
+@pytest.mark.parametrize("method", EXACT_PATHS)
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 25),
+    d=st.integers(1, 3),
+    seed=st.integers(0, 10_000),
+    kind=st.sampled_from(["knn", "dense", "uniform"]),
+    lam=st.floats(0.01, 3.0),
+    ties=st.booleans(),
+)
+def test_the_exact_path_equals_ssnal_within_the_certified_distance(
+    method, n, d, seed, kind, lam, ties
+):
+    """Both answers are within sqrt(2 gap) of the unique optimum (P is 1-strongly convex)."""
+    rng = np.random.default_rng(seed)
+    points = rng.integers(-2, 3, size=(n, d)).astype(float) if ties else rng.normal(size=(n, d))
+    graph = weights_for(kind, points)
+    lam = lam / graph.weights.mean() / (n if kind != "knn" else 4)
+    problem = ConvexClusteringProblem(points, lam, graph)
+    exact = tight(method).solve(problem)
+    ssnal = TIGHT.solve(problem)
+    assert exact.residual <= 1e-12
+    scale = max(1.0, abs(exact.objective))
+    radius = math.sqrt(2 * scale * exact.residual) + math.sqrt(2 * scale * ssnal.residual)
+    assert np.sqrt(((exact.centroids - ssnal.centroids) ** 2).sum()) <= radius + 1e-9
+    assert exact.objective == pytest.approx(ssnal.objective, rel=1e-10, abs=1e-10)
+    assert adjusted_rand_index(exact.labels, ssnal.labels) == 1.0
+
+
+def _chain_by_bvls(x, mu):
+    """The 1-D fused lasso on a chain through its dual, a bounded least-squares problem solved
+    by an exact active-set method: u = x - D^T y, y = argmin ||D^T y - x||, |y| <= mu."""
+    from scipy.optimize import lsq_linear
+
+    n = x.size
+    dt = np.zeros((n, n - 1))  # D^T: edge e = (e, e + 1) gives +1 at e, -1 at e + 1
+    dt[np.arange(n - 1), np.arange(n - 1)] = 1.0
+    dt[np.arange(1, n), np.arange(n - 1)] = -1.0
+    y = lsq_linear(dt, x, bounds=(-mu, mu), method="bvls", tol=1e-14).x
+    return x - dt @ y
+
+
+@pytest.mark.parametrize("method", EXACT_PATHS)
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(2, 40), seed=st.integers(0, 10_000), lam=st.floats(0.01, 5.0))
+def test_a_chain_matches_the_bounded_least_squares_reference(method, n, seed, lam):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n) * 2
+    w = rng.uniform(0.2, 2.0, size=n - 1)
+    chain = WeightGraph(n, np.stack([np.arange(n - 1), np.arange(1, n)], 1), w)
+    result = tight(method).solve(ConvexClusteringProblem(x[:, None], lam, chain))
+    np.testing.assert_allclose(result.centroids[:, 0], _chain_by_bvls(x, lam * w), atol=1e-7)
+    assert result.residual <= 1e-12
+
+
+@pytest.mark.parametrize("method", EXACT_PATHS)
+@pytest.mark.parametrize(("x2", "expected"), [(1.0, [0.5, 0.5]), (5.0, [1.0, 4.0])])
+def test_two_points_have_the_closed_form(method, x2, expected):
+    """min 1/2 (u1 - x1)^2 + 1/2 (u2 - x2)^2 + mu |u1 - u2|: both at the mean when
+    |x1 - x2| <= 2 mu, else each moves mu towards the other (here mu = 1)."""
+    graph = WeightGraph(2, np.array([[0, 1]]), np.ones(1))
+    result = tight(method).solve(ConvexClusteringProblem([[0.0], [x2]], 1.0, graph))
+    np.testing.assert_allclose(result.centroids[:, 0], expected, atol=1e-12)
+    assert result.residual <= 1e-14
+
+
+@pytest.mark.parametrize("backend", ["pymaxflow", "scipy"])
+def test_the_exact_certificate_is_a_feasible_dual_flow(backend):
+    from xuframe_plugins.convexclust.graphtv import objectives, solve_exact
+
+    if backend == "pymaxflow":
+        pytest.importorskip("maxflow")
+    points, _ = make_blobs(400, 4, 3, std=1.0, separation=6.0, seed=7)
+    graph = knn_weights(points, 6)
+    lam = 0.4
+    state = solve_exact(points, graph, lam, backend)
+    mu = lam * graph.weights
+    assert (np.abs(state.Y) <= mu[:, None]).all()  # dual feasible, exactly
+    primal, dual = objectives(points, state.U, state.Y, graph, mu)
+    assert (primal, dual) == (state.primal, state.dual)
+    # gap = 1/2 ||X - U - B^T Y||^2 when Y is complementary to U: the flow routes the data
+    bty = np.zeros_like(points)
+    np.add.at(bty, graph.edges[:, 0], state.Y)
+    np.subtract.at(bty, graph.edges[:, 1], state.Y)
+    np.testing.assert_allclose(points - state.U, bty, atol=1e-6)
+    assert state.relative_gap <= 1e-12
+
+
+def test_the_method_is_chosen_by_size_and_a_missing_extra_is_named(monkeypatch):
+    from xuframe_plugins.convexclust.solver import _choose_method
+
+    pytest.importorskip("maxflow")
+    assert _choose_method("auto", 199, 2) == "ssnal"
+    assert _choose_method("auto", 200, 2) == "maxflow"
+    assert _choose_method("auto", 299, 100) == "ssnal"  # many coordinates: SSNAL
+    assert _choose_method("maxflow-scipy", 5, 1) == "maxflow-scipy"
+    monkeypatch.setitem(__import__("sys").modules, "maxflow", None)  # as if not installed
+    assert _choose_method("auto", 1999, 2) == "ssnal"
+    assert _choose_method("auto", 2000, 2) == "maxflow-scipy"
+    points = make_blobs(20, 2, dim=2, seed=0)[0]
+    solver = ConvexClustering.from_config({"method": "maxflow"})
+    with pytest.raises(xuframe.errors.MissingExtraError, match=r"xuframe\[maxflow\]"):
+        solver.fit_predict(points, 0.5)
+    assert ConvexClustering.from_config({"method": "maxflow-scipy"}).fit_predict(points, 0.5).size
+
+
+@pytest.mark.parametrize("method", ["bogus", "", None, 3, "SSNAL"])
+def test_an_unknown_method_is_refused_when_built(method):
+    with pytest.raises(xuframe.errors.ConfigError, match="method"):
+        ConvexClustering.from_config({"method": method})
+
+
+@pytest.mark.parametrize("method", EXACT_PATHS)
+def test_the_exact_path_on_a_disconnected_graph_with_duplicates(method):
+    points = np.array([[0.0], [0.0], [0.0], [5.0], [5.0], [9.0], [1.0]])
+    graph = WeightGraph(7, np.array([[0, 1], [1, 2], [3, 4], [0, 6]]), np.ones(4))
+    result = tight(method).solve(ConvexClusteringProblem(points, 0.2, graph))
+    ssnal = TIGHT.solve(ConvexClusteringProblem(points, 0.2, graph))
+    np.testing.assert_allclose(result.centroids, ssnal.centroids, atol=1e-6)
+    assert result.residual <= 1e-12

@@ -16,10 +16,11 @@ from tqdm.auto import tqdm
 import xuframe
 from xuframe import ClusteringResult, DemoResult, Solver, config_field, positive
 from xuframe.data import make_blobs
-from xuframe.errors import InputError
+from xuframe.errors import ConfigError, InputError
 from xuframe.metrics import adjusted_rand_index
 from xuframe.pictures import scatter_picture
 from xuframe.validation import check_array, check_float, check_labels
+from xuframe_plugins.convexclust.graphtv import Backend, have_pymaxflow, solve_exact
 from xuframe_plugins.convexclust.recovery import recovery_interval
 from xuframe_plugins.convexclust.ssnal import SolverState, _Operators, solve_ssnal
 from xuframe_plugins.convexclust.weights import (
@@ -148,12 +149,40 @@ class ClusteringPath:
         return ax
 
 
-class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
-    """Weighted-l1 convex clustering solved by a semismooth Newton augmented Lagrangian.
+#: Methods of :class:`ConvexClustering`; ``"auto"`` picks by :func:`_choose_method`.
+METHODS = ("auto", "ssnal", "maxflow", "maxflow-scipy")
 
-    ``residual`` in the result is the relative duality gap ``(P - D) / max(1, |P|)`` (a
-    certificate: the objective is within ``residual * max(1, |P|)`` of the optimum). Points
+
+def _method(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in METHODS:
+        raise ConfigError(f"{attribute.name} must be one of {', '.join(METHODS)}, got {value!r}")
+
+
+def _choose_method(method: str, n_points: int, dim: int) -> str:
+    """The path that ``method`` means for ``n_points`` points in ``dim`` coordinates.
+
+    ``"auto"``: with PyMaxflow, ``"maxflow"`` from 200 points and 3 points per coordinate on;
+    without it, ``"maxflow-scipy"`` from 2000 points and 20 per coordinate on; else
+    ``"ssnal"`` (the crossovers measured, docs/plugins/convexclust.md "Choosing a path"). Any
+    other method is itself."""
+    if method != "auto":
+        return method
+    if have_pymaxflow():
+        return "maxflow" if n_points >= max(200, 3 * dim) else "ssnal"
+    return "maxflow-scipy" if n_points >= max(2000, 20 * dim) else "ssnal"
+
+
+class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
+    """Weighted-l1 convex clustering, solved by a semismooth Newton augmented Lagrangian
+    (``method="ssnal"``) or exactly, coordinate by coordinate, by min-cuts (``"maxflow"``:
+    PyMaxflow, the ``maxflow`` extra; ``"maxflow-scipy"``: scipy's integer max-flow);
+    ``"auto"`` (the default) picks by size (docs: "Choosing a path").
+
+    ``residual`` in the result is the relative duality gap ``(P - D) / max(1, |P|)`` on every
+    path (a certificate: the objective is within ``residual * max(1, |P|)`` of the optimum);
+    ``iterations`` counts Newton steps (SSNAL) or min-cut calls (the exact path). Points
     whose rows of ``U`` lie within :func:`fusion_tolerance` of each other share a label.
+    ``method="maxflow"`` without PyMaxflow raises :class:`~xuframe.errors.MissingExtraError`.
     """
 
     name: ClassVar[str] = "convexclust"
@@ -173,20 +202,40 @@ class ConvexClustering(Solver[ConvexClusteringProblem, ClusteringResult]):
             doc="seconds per lambda at most (None: no limit); the result says its gap",
             validator=attrs.validators.optional(positive),
         )
+        method: str = config_field(
+            "auto",
+            doc="auto, ssnal, maxflow (exact min-cuts, PyMaxflow) or maxflow-scipy",
+            validator=_method,
+        )
 
     def _run(
         self, x: Array, ops: _Operators, lam: float, warm: SolverState | None
     ) -> tuple[SolverState, ClusteringResult]:
-        state = solve_ssnal(
-            x,
-            ops,
-            lam,
-            tol=self.config.tol,
-            u0=None if warm is None else warm.U,
-            y0=None if warm is None else warm.Y,
-            max_newton=self.config.max_newton,
-            time_limit=self.config.time_limit,
-        )
+        method = _choose_method(self.config.method, x.shape[0], x.shape[1])
+        exact: SolverState | None = None
+        if method != "ssnal" and ops.graph.n_edges and lam > 0.0:
+            backend: Backend = "pymaxflow" if method == "maxflow" else "scipy"
+            exact = solve_exact(x, ops.graph, lam, backend)
+            warm = exact if exact.relative_gap > self.config.tol else None
+        if exact is not None and warm is None:
+            state = exact
+        else:  # SSNAL, or SSNAL polishing an exact answer whose certificate missed tol
+            state = solve_ssnal(
+                x,
+                ops,
+                lam,
+                tol=self.config.tol,
+                u0=None if warm is None else warm.U,
+                y0=None if warm is None else warm.Y,
+                max_newton=self.config.max_newton,
+                time_limit=self.config.time_limit,
+            )
+            if exact is not None:
+                state = attrs.evolve(
+                    state,
+                    newton_steps=state.newton_steps + exact.newton_steps,
+                    seconds=state.seconds + exact.seconds,
+                )
         labels = fuse_rows(state.U, ops.graph, fusion_tolerance(state, x))
         result = ClusteringResult(
             centroids=state.U,

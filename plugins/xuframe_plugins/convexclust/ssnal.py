@@ -29,6 +29,7 @@ feasible always, so the duality gap ``P(U) - D(Y)`` certifies the accuracy of ea
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -81,11 +82,21 @@ class _Operators:
 
     def __init__(self, graph: WeightGraph) -> None:
         self.graph = graph
-        self.B = graph.incidence()
-        self.Bt = self.B.T.tocsr()
-        self.absBt = abs(self.Bt).tocsr()
         self._patterns: dict[int, _Pattern] = {}
         self._forest: _Forest | None = None
+
+    # built on first use: the exact path (graphtv.py) needs none of them
+    @functools.cached_property
+    def B(self) -> sp.csr_matrix:
+        return self.graph.incidence()
+
+    @functools.cached_property
+    def Bt(self) -> sp.csr_matrix:
+        return self.B.T.tocsr()
+
+    @functools.cached_property
+    def absBt(self) -> sp.csr_matrix:
+        return abs(self.Bt).tocsr()
 
     def forest(self) -> _Forest:
         if self._forest is None:
