@@ -2,11 +2,13 @@
 
 Renders ``--scenes`` scenes of ``LidarScenes(seed=--seed, images=True)`` (camera 2's image and
 its per-pixel classes), trains an ``ImageSegmenter`` on random crops of them with the focal
-loss for ``--steps`` steps, then segments ``--held-out`` scenes of another seed and prints
+loss for ``--steps`` steps (each class weighted by the inverse square root of its share of
+the training pixels, so small classes such as Pedestrian count; ``--unweighted`` turns that
+off), then segments ``--held-out`` scenes of another seed and prints
 the IoU of every class there. Writes a picture of the first held-out scene in three rows:
 the image, the true classes and the predicted ones (coloured as the legend says), and with
 ``--save PATH`` the trained weights (a ``state_dict``; load it with ``torch.load(PATH,
-weights_only=True)`` into ``ImageSegmenter()``).
+weights_only=True)`` into ``ImageSegmenter()``; class weights only matter for training).
 
     python examples/pircnn/train_segmentation.py [--steps 200] [--scenes 40] [--seed 0]
         [--out segmentation.png] [--save segmenter.pt]
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--held-out", type=int, default=10, help="held-out scenes (seed + 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--unweighted", action="store_true", help="no class weights")
     parser.add_argument("--out", default="segmentation.png", help="the picture")
     parser.add_argument("--save", default=None, help="write the trained state_dict here")
     args = parser.parse_args(argv)
@@ -79,8 +82,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"rendered {len(train_scenes)} + {len(held_scenes)} scenes in {time.perf_counter() - start:.1f} s"
     )
 
+    weights = None
+    if not args.unweighted:
+        labels = torch.cat([s.semantic.flatten() for s in train_scenes])
+        share = torch.bincount(labels, minlength=len(SEMANTIC_CLASSES)).double() / len(labels)
+        weights = share.clamp_min(1e-4).pow(-0.5)
+        weights = (weights / weights.min()).tolist()
+        print(
+            "class weights "
+            + ", ".join(f"{n} {w:.1f}" for n, w in zip(SEMANTIC_CLASSES, weights, strict=True))
+        )
     torch.manual_seed(args.seed)
-    model = ImageSegmenter()
+    model = ImageSegmenter(class_weights=weights)
     begun = time.perf_counter()
     losses = train_segmenter(
         model,

@@ -93,6 +93,29 @@ def test_focal_loss_with_gamma_zero_is_cross_entropy():
     )
 
 
+def test_class_weights_average_as_cross_entropy_does():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    labels = torch.randint(-1, 4, (2, 5, 6))
+    weight = torch.tensor([0.5, 2.0, 0.0, 1.0], dtype=torch.float64)
+    expected = F.cross_entropy(logits, labels, weight=weight, ignore_index=-1)
+    for given in (weight, weight.tolist()):
+        loss = segmentation_focal_loss(logits, labels, gamma=0, weight=given)
+        torch.testing.assert_close(loss, expected)
+    # equal weights are no weights; zero weights everywhere give 0
+    plain = segmentation_focal_loss(logits, labels)
+    torch.testing.assert_close(segmentation_focal_loss(logits, labels, weight=[3.0] * 4), plain)
+    assert float(segmentation_focal_loss(logits, labels, weight=[0.0] * 4)) == 0.0
+    model = ImageSegmenter(widths=(4,), num_classes=4, class_weights=[1, 2, 3, 4])
+    assert model.class_weights == (1.0, 2.0, 3.0, 4.0)
+    with pytest.raises(InputError, match="class_weights"):
+        ImageSegmenter(widths=(4,), num_classes=4, class_weights=[1, 2, 3])
+    with pytest.raises(InputError, match="weight"):
+        segmentation_focal_loss(logits, labels, weight=[1.0, -1.0, 1.0, 1.0])
+    with pytest.raises(InputError, match="weight"):
+        segmentation_focal_loss(logits, labels, weight=torch.tensor([1.0, math.nan, 1.0, 1.0]))
+
+
 def test_focal_loss_weighs_down_easy_pixels():
     torch.manual_seed(0)
     logits = torch.randn(1, 4, 8, 8)
@@ -272,6 +295,15 @@ def _sweep_cases():
     cases = call_cases("ImageSegmenter", model, images, _shaped=True)
     cases += call_cases("ImageSegmenter.loss", model.loss, {"image": images, "semantic": labels})
     cases += call_cases("segmentation_focal_loss", segmentation_focal_loss, logits, labels)
+    weighted = call_cases(
+        "segmentation_focal_loss",
+        segmentation_focal_loss,
+        logits,
+        labels,
+        weight=torch.tensor([1.0, 2.0, 0.5]),
+    )
+    # weight=None is the documented default (no weights), not a bad value
+    cases += [c for c in weighted if c.label != "segmentation_focal_loss weight=: None"]
     cases += call_cases("segmentation_miou", segmentation_miou, logits, labels, 3)
     cases += call_cases("segmentation_miou", segmentation_miou, labels, labels, num_classes=3)
     return cases

@@ -120,8 +120,9 @@ class ImageSegmenter(nn.Module):
 
     ``widths`` channel counts per level (ints in ``1 .. 4096``, 1 to 8 levels),
     ``num_classes`` an int >= 1 (default ``len(SEMANTIC_CLASSES)``), ``scale`` a number in
-    ``(0, 1]``, ``gamma`` the focal loss's focusing exponent (a number >= 0) used by
-    :meth:`loss`. Raises :class:`~xuframe.errors.InputError` for anything else.
+    ``(0, 1]``, ``gamma`` the focal loss's focusing exponent (a number in ``[0, 100]``) and
+    ``class_weights`` its per-class weights (``num_classes`` finite numbers >= 0, or None for
+    none), both used by :meth:`loss`. Raises :class:`~xuframe.errors.InputError` for anything else.
 
     The constructor arguments are kept as attributes of the same names; a trained network is
     saved as ``torch.save(model.state_dict(), path)`` and restored with
@@ -134,12 +135,22 @@ class ImageSegmenter(nn.Module):
         num_classes: int = len(SEMANTIC_CLASSES),
         scale: float = 0.5,
         gamma: float = 2.0,
+        class_weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         self.widths = _check_widths(widths)
         self.num_classes = check_int(num_classes, "ImageSegmenter: num_classes", min=1, max=4096)
         self.scale = check_float(scale, "ImageSegmenter: scale", min=0.0, max=1.0, min_open=True)
         self.gamma = check_float(gamma, "ImageSegmenter: gamma", min=0.0, max=100.0)
+        self.class_weights = (
+            None
+            if class_weights is None
+            else tuple(
+                _check_weights(
+                    class_weights, self.num_classes, "ImageSegmenter: class_weights"
+                ).tolist()
+            )
+        )
         w = self.widths
         self.encoder = nn.ModuleList(
             [_DoubleConv(3, w[0])] + [_DoubleConv(w[i - 1], w[i]) for i in range(1, len(w))]
@@ -208,8 +219,8 @@ class ImageSegmenter(nn.Module):
         return logits.argmax(1)
 
     def loss(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        """``{"focal": ...}``: :func:`segmentation_focal_loss` (with ``self.gamma``, ignore
-        index ``-1``) of a batch ``{"image": (B, 3, H, W) in [0, 1], "semantic": (B, H, W)
+        """``{"focal": ...}``: :func:`segmentation_focal_loss` (with ``self.gamma``,
+        ``self.class_weights``, ignore index ``-1``) of a batch ``{"image": (B, 3, H, W) in [0, 1], "semantic": (B, H, W)
         integer class ids, -1 for no label}`` such as :class:`SegmentationDataset` gives; what
         :class:`~xuframe.engine.Trainer` calls. Raises :class:`~xuframe.errors.InputError` for
         a batch that is not such a mapping."""
@@ -220,7 +231,10 @@ class ImageSegmenter(nn.Module):
                 f"'semantic' (B, H, W), got {got}"
             )
         logits = self(batch["image"])
-        return {"focal": segmentation_focal_loss(logits, batch["semantic"], gamma=self.gamma)}
+        loss = segmentation_focal_loss(
+            logits, batch["semantic"], gamma=self.gamma, weight=self.class_weights
+        )
+        return {"focal": loss}
 
 
 # -- loss and metric -------------------------------------------------------------------------------
@@ -247,17 +261,45 @@ def _check_labels(
     return labels.to(torch.int64)
 
 
+def _check_weights(value: Any, num_classes: int, what: str) -> torch.Tensor:
+    """``num_classes`` finite class weights >= 0 as a float64 tensor."""
+    if isinstance(value, torch.Tensor):
+        weights = check_tensor(value, what, shape=(num_classes,)).detach().cpu().double()
+    else:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise InputError(
+                f"{what}: expected {num_classes} class weights, got {type(value).__name__}"
+            )
+        weights = torch.tensor(
+            [check_float(v, f"{what}[{k}]", min=0.0) for k, v in enumerate(value)],
+            dtype=torch.float64,
+        )
+        if weights.shape != (num_classes,):
+            raise InputError(f"{what}: expected {num_classes} class weights, got {len(weights)}")
+    if bool((weights < 0).any()):
+        raise InputError(f"{what}: expected class weights >= 0, got {weights.min().item():g}")
+    return weights
+
+
 def segmentation_focal_loss(
-    logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0, ignore_index: int = -1
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    gamma: float = 2.0,
+    ignore_index: int = -1,
+    weight: Sequence[float] | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The softmax focal loss (Lin et al. 2017) of per-pixel class logits, averaged over the
     labelled pixels: ``mean(-(1 - p_t) ** gamma * log p_t)`` with ``p_t`` the softmax
-    probability of a pixel's true class. ``gamma = 0`` is the cross entropy.
+    probability of a pixel's true class. ``gamma = 0`` is the cross entropy. With ``weight``
+    (``K`` finite numbers >= 0, one per class) each pixel's term is multiplied by its true
+    class's weight and the sum divided by the sum of those weights (as
+    ``torch.nn.functional.cross_entropy(weight=...)`` averages).
 
     ``logits`` ``(B, K, H, W)`` (or ``(B, K)``, any trailing sizes) finite floats; ``labels``
     ``(B, H, W)`` integers in ``[0, K)`` or ``ignore_index`` (such pixels add nothing, nor to
     the count); ``gamma`` a number in ``[0, 100]``; ``ignore_index`` an int. Returns a scalar
-    tensor (0, still connected to ``logits``, when no pixel is labelled). Raises
+    tensor (0, still connected to ``logits``, when no pixel is labelled or all labelled
+    pixels weigh 0). Raises
     :class:`~xuframe.errors.InputError` for anything else."""
     logits = check_tensor(logits, "segmentation_focal_loss: logits", non_empty=True)
     if logits.dim() < 2:
@@ -267,6 +309,11 @@ def segmentation_focal_loss(
         )
     gamma = check_float(gamma, "segmentation_focal_loss: gamma", min=0.0, max=100.0)
     ignore_index = check_int(ignore_index, "segmentation_focal_loss: ignore_index")
+    weights = (
+        None
+        if weight is None
+        else _check_weights(weight, logits.shape[1], "segmentation_focal_loss: weight")
+    )
     shape = (logits.shape[0], *logits.shape[2:])
     labels = _check_labels(
         labels, "segmentation_focal_loss: labels", shape, logits.shape[1], ignore_index
@@ -274,10 +321,14 @@ def segmentation_focal_loss(
     labelled = labels != ignore_index
     target = torch.where(labelled, labels, torch.zeros_like(labels))
     log_pt = F.log_softmax(logits, 1).gather(1, target.unsqueeze(1)).squeeze(1)
-    # the clamp keeps the weight's gradient finite where p_t reaches 1 (gamma < 1)
-    weight = (1.0 - log_pt.exp()).clamp_min(1e-12) ** gamma
-    per_pixel = torch.where(labelled, -weight * log_pt, torch.zeros_like(log_pt))
-    return per_pixel.sum() / labelled.sum().clamp_min(1)
+    # the clamp keeps the focusing term's gradient finite where p_t reaches 1 (gamma < 1)
+    focus = (1.0 - log_pt.exp()).clamp_min(1e-12) ** gamma
+    per_pixel = torch.where(labelled, -focus * log_pt, torch.zeros_like(log_pt))
+    if weights is None:
+        return per_pixel.sum() / labelled.sum().clamp_min(1)
+    pixel_weight = torch.where(labelled, weights.to(logits)[target], torch.zeros_like(log_pt))
+    total = pixel_weight.sum()
+    return (pixel_weight * per_pixel).sum() / torch.where(total > 0, total, torch.ones_like(total))
 
 
 def _confusion(
