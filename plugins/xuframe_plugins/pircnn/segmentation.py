@@ -558,7 +558,7 @@ def train_segmenter(
     scenes: Any,
     *,
     steps: int,
-    lr: float = 3e-3,
+    lr: float = 1e-2,
     batch_size: int = 2,
     seed: int = 0,
     crop: tuple[int, int] | None = (256, 512),
