@@ -7,7 +7,12 @@ auto_LiRPA, measured on this machine by the issue's author (it does not install 
 2.13): IBP 2-4 ms; CROWN 61-87 ms (MLP), 640-830 ms (CNN); its forward mode (= LBP) 300-330
 ms (MLP). Goal: CROWN at least 2x faster than those, LBP cheaper than CROWN.
 
-    python benchmarks/robust_bounds.py [--repeats 5]
+The second table times the graph path (the same networks behind a forward of their own, so
+torch.fx reads them) and ``alpha-crown`` (default config: 20 iterations at most), and a
+ResNet-8 (``ResNetCifar``, 28 x 28 inputs) on the graph path, each as a ratio to our chain
+CROWN on the same network in the same run.
+
+    python benchmarks/robust_bounds.py [--repeats 5] [--skip-graph]
 """
 
 from __future__ import annotations
@@ -61,13 +66,68 @@ def cnn() -> nn.Module:
     ).eval()  # fmt: skip
 
 
+class Traced(nn.Module):
+    """A network behind a forward of its own: the verifiers read it as a graph (torch.fx)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(x)
+        return out
+
+
+def resnet8() -> nn.Module:
+    """ResNet-8 (ResNetCifar) for 1 x 28 x 28 inputs, BatchNorm statistics from a few batches."""
+    from xuframe_plugins.kd import ResNetCifar
+
+    torch.manual_seed(0)
+    net = ResNetCifar(8, 10, 1).train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(64, 1, 28, 28))
+    return net.eval()
+
+
 def time_ms(fn, repeats: int) -> float:
     return 1000 * median_seconds(fn, repeats, warmup=1)
+
+
+def bound_ms(method: str, net: nn.Module, x, eps: float, spec, repeats: int) -> float:
+    verifier = xuframe.create("verifier", method)
+
+    def run() -> None:
+        with torch.no_grad():
+            verifier.bounds(net, x, eps, spec=spec)
+
+    return time_ms(run, repeats)
+
+
+def graph_table(x, spec, repeats: int) -> None:
+    """Graph path and alpha-CROWN, as ratios to our chain CROWN on the same network, same run."""
+    print("\ngraph path (torch.fx) and alpha-crown, eps 0.1, ms (ratio to our chain crown)")
+    columns = [f"graph {m}" for m in METHODS] + ["alpha-crown"]
+    print(f"{'net':<8} {'crown':>10} " + " ".join(f"{c:>22}" for c in columns))
+    for name, net in (("mlp", mlp()), ("cnn", cnn())):
+        base = bound_ms("crown", net, x, 0.1, spec, repeats)
+        cells = [bound_ms(m, Traced(net), x, 0.1, spec, repeats) for m in METHODS]
+        cells.append(bound_ms("alpha-crown", net, x, 0.1, spec, max(1, repeats // 2)))
+        print(f"{name:<8} {base:10.1f} " + " ".join(f"{t:12.1f} ({t / base:6.2f}x)" for t in cells))
+    net = resnet8()
+    small = x[:4]
+    base = bound_ms("crown-ibp", net, small, 0.01, spec[:4], repeats)
+    crown = bound_ms("crown", net, small, 0.01, spec[:4], 1)
+    print(
+        f"resnet8 (batch 4, eps 0.01): crown-ibp {base:.1f} ms, crown {crown:.1f} ms "
+        f"({crown / base:.1f}x crown-ibp)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-graph", action="store_true", help="only the chain table")
     args = parser.parse_args()
     x = torch.rand(32, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     labels = torch.randint(0, 10, (32,), generator=torch.Generator().manual_seed(2))
@@ -99,6 +159,8 @@ def main() -> None:
                 row.append(time_ms(run, args.repeats))
             ref = ", ".join(f"{m} {v}" for (n, m), v in AUTO_LIRPA_MS.items() if n == name)
             print(f"{name:<4} {eps:>4} " + " ".join(f"{t:10.1f}" for t in row) + f"   {ref}")
+    if not args.skip_graph:
+        graph_table(x, spec, args.repeats)
 
 
 if __name__ == "__main__":

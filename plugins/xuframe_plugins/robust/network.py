@@ -182,7 +182,7 @@ class _AvgPool(Affine):
             else (module.kernel_size,) * 2
         )
         channels = in_shape[0]
-        self.weight = torch.full((channels, 1, *k), 1.0 / math.prod(k))
+        self.weight = torch.full((channels, 1, *k), 1.0 / math.prod(k), dtype=torch.float64)
         stride = module.stride if module.stride is not None else k
         self.stride = stride if isinstance(stride, tuple) else (stride,) * 2
         pad = module.padding

@@ -60,9 +60,10 @@ def cases(draw, max_depth: int = 3):
 def ball_points(x: torch.Tensor, eps: float, n: int, seed: int) -> torch.Tensor:
     """``(n, *x.shape)`` points of the l_inf ball: random, corners and the centre."""
     gen = torch.Generator().manual_seed(seed)
-    uniform = (torch.rand(n, *x.shape, generator=gen) * 2 - 1) * eps
-    corners = (torch.randint(0, 2, (n, *x.shape), generator=gen) * 2 - 1) * eps
-    return x + torch.cat([uniform, corners.to(x.dtype), torch.zeros(1, *x.shape)])
+    # offsets in x's dtype: float32(eps) is above a float64 eps (0.05 -> 0.0500000007)
+    uniform = (torch.rand(n, *x.shape, generator=gen, dtype=x.dtype) * 2 - 1) * eps
+    corners = (torch.randint(0, 2, (n, *x.shape), generator=gen).to(x.dtype) * 2 - 1) * eps
+    return x + torch.cat([uniform, corners, torch.zeros(1, *x.shape, dtype=x.dtype)])
 
 
 def pgd(

@@ -1,10 +1,13 @@
-"""The verifiers read a model as a chain of layers only where it surely is one.
+"""The verifiers read a model as a chain of layers only where it surely is one, else as a graph.
 
-A module is trusted when calling it runs exactly its supported class's own code: an
+A module is read as a layer when calling it runs exactly its supported class's own code: an
 ``nn.Sequential`` (or subclass) keeping ``nn.Sequential.forward``, a supported layer keeping its
-class's ``forward``, no forward hooks. Anything else (a residual block written as a Sequential
-subclass, a Linear or ReLU subclass with its own ``forward``, a ModuleList, a custom module, a
-hook) is refused with an InputError naming the module by its path, before anything runs.
+class's ``forward``, no forward hooks. A module with a forward of its own (a residual block
+written as a Sequential subclass, a Linear or ReLU subclass with its own ``forward``, a custom
+module) is read through its torch.fx graph and bounded as what it computes (issue 25; it was
+refused before). A hook, a ModuleList, a supported class whose ``forward`` is replaced on the
+instance, a ParamRamp subclass overriding ``height`` are refused with an InputError naming the
+module by its path, before any bound is computed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from torch.nn.utils import parametrize
 import xuframe
 from xuframe.errors import InputError
 from xuframe_plugins.robust import ParamRamp, bounding_lines
+from xuframe_plugins.robust.graph import is_plain_chain
 from xuframe_plugins.robust.training import VerifiedTraining, verified_errors
 
 METHODS = ("ibp", "lbp", "crown-ibp", "crown-lbp", "crown")
@@ -96,23 +100,20 @@ def _act(kind: str, width: int) -> nn.Module:
 
 # block -> (module, where the refusal points inside it: None = trusted, "" = the block itself)
 TRUSTED = ("linear", "nested", "plain-subclass", "parametrized", "identity", "dropout", "batchnorm")
+# modules with a forward of their own: read through their torch.fx graph (issue 25)
+GRAPH = ("residual", "linear-override", "relu-override", "custom", "bad-child")
 REFUSED = (
-    "residual",
-    "linear-override",
-    "relu-override",
     "ramp-override",
-    "custom",
     "forward-hook",
     "pre-hook",
     "hooked-sequential",
     "instance-forward",
-    "bad-child",
     "module-list",
 )
 
 
 def _block(kind: str, a: int, b: int, act: str) -> tuple[nn.Module, int, str | None]:
-    """(module, output width, relative path of the module to refuse or None)."""
+    """(module, output width, relative path of the module to refuse or None: bounded)."""
     if kind == "linear":
         return nn.Linear(a, b), b, None
     if kind == "nested":
@@ -134,15 +135,15 @@ def _block(kind: str, a: int, b: int, act: str) -> tuple[nn.Module, int, str | N
             bn.running_var.uniform_(0.5, 2.0)
         return bn.eval(), a, None
     if kind == "residual":
-        return ResidualBlock(nn.Linear(a, a), _act(act, a)), a, ""
+        return ResidualBlock(nn.Linear(a, a), _act(act, a)), a, None
     if kind == "linear-override":
-        return DoubledLinear(a, b), b, ""
+        return DoubledLinear(a, b), b, None
     if kind == "relu-override":
-        return ShiftedReLU(), a, ""
+        return ShiftedReLU(), a, None
     if kind == "ramp-override":
         return TallRamp(a, 0.05, 0.7), a, ""
     if kind == "custom":
-        return Halved(a, b), b, ""
+        return Halved(a, b), b, None
     if kind == "forward-hook":
         lin = nn.Linear(a, b)
         lin.register_forward_hook(_scale_output)
@@ -161,7 +162,7 @@ def _block(kind: str, a: int, b: int, act: str) -> tuple[nn.Module, int, str | N
         lin.forward = lambda x: plain(x) + 1  # type: ignore[method-assign]
         return lin, b, ""
     if kind == "bad-child":
-        return nn.Sequential(nn.Linear(a, b), _act(act, b), DoubledLinear(b, b)), b, ".2"
+        return nn.Sequential(nn.Linear(a, b), _act(act, b), DoubledLinear(b, b)), b, None
     assert kind == "module-list"
     return nn.ModuleList([nn.Linear(a, b)]), b, ""
 
@@ -172,7 +173,7 @@ def mixed_networks(draw):
     seed = draw(st.integers(0, 2**31 - 1))
     torch.manual_seed(seed)
     act = draw(st.sampled_from(["relu", "leaky", "ramp"]))
-    pool = TRUSTED + REFUSED if draw(st.booleans()) else TRUSTED  # half of them all trusted
+    pool = TRUSTED + GRAPH + REFUSED if draw(st.booleans()) else TRUSTED + GRAPH
     kinds = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=4))
     width = draw(st.integers(2, 5))
     first = width
@@ -209,7 +210,8 @@ def test_mixed_networks_are_bounded_soundly_or_refused_by_name(case, method):
             verifier.bounds(net, x, eps)
         with pytest.raises(InputError, match=_named(refuse, net)):
             verifier.verify(net, x, torch.zeros(2, dtype=torch.int64), eps)
-        assert CALLS["n"] == 0  # refused before anything ran
+        if is_plain_chain(net):  # a graph's custom forwards run once, on fx proxies, to trace
+            assert CALLS["n"] == 0  # refused before anything ran
         return
     b = verifier.bounds(net, x, eps)
     with torch.no_grad():
@@ -230,20 +232,27 @@ def _issue_network() -> tuple[nn.Sequential, torch.Tensor]:
     return net, torch.randn(1, 4, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_the_issues_residual_block_is_refused_by_every_entry_point(method):
-    """Was: read as a plain chain, bounds at eps = 0 away from the output (unsound, silently)."""
+@pytest.mark.parametrize("method", (*METHODS, "alpha-crown"))
+def test_the_issues_residual_block_is_bounded_as_what_it_computes(method):
+    """Was: read as a plain chain, bounds at eps = 0 away from the output (unsound, silently);
+    then refused; now (issue 25) read through its fx graph: exact at eps = 0, sound at 0.1.
+    Verified training still takes chains only and refuses it by name."""
     net, x = _issue_network()
     labels = torch.zeros(1, dtype=torch.int64)
     verifier = xuframe.create("verifier", method)
+    with torch.no_grad():
+        want = net(x)
+    exact = verifier.bounds(net, x, 0.0)
+    torch.testing.assert_close(exact.lower, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(exact.upper, want, atol=1e-5, rtol=1e-5)
+    b = verifier.bounds(net, x, 0.1)
+    with torch.no_grad():
+        outputs = net(ball_points(x, 0.1, 200, seed=5).reshape(-1, 4)).reshape(-1, *b.shape)
+    assert bool(b.contains(outputs, atol=1e-5).all())
+    verifier.verify(net, x, labels, 0.1)
+    verified_errors(net, [{"x": x, "y": labels}], 0.1, verifier)
     named = r"2 \(ResidualBlock\) is not read as a plain chain.*overrides nn\.Sequential\.forward"
     CALLS["n"] = 0
-    with pytest.raises(InputError, match=named):
-        verifier.bounds(net, x, 0.0)
-    with pytest.raises(InputError, match=named):
-        verifier.verify(net, x, labels, 0.1)
-    with pytest.raises(InputError, match=named):
-        verified_errors(net, [{"x": x, "y": labels}], 0.1, verifier)
     with pytest.raises(InputError, match=named):
         VerifiedTraining(net, eps=0.1)
     assert CALLS["n"] == 0  # nothing ran before the refusal
@@ -262,16 +271,21 @@ def test_verified_training_refuses_a_module_changed_after_it_was_wrapped():
 def test_whole_model_containers_and_custom_modules_are_named():
     x = torch.zeros(1, 4)
     crown = xuframe.create("verifier", "crown")
-    with pytest.raises(InputError, match=r"the model \(Halved\)"):
-        crown.bounds(Halved(4, 2), x, 0.1)
+    # custom modules are read through their fx graph (issue 25): exact at eps = 0
+    for model in (
+        Halved(4, 2),
+        ResidualBlock(nn.Linear(4, 4), nn.ReLU()),
+        nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), Halved(4, 2)))),
+    ):
+        with torch.no_grad():
+            torch.testing.assert_close(crown.bounds(model.eval(), x, 0.0).lower, model(x))
     with pytest.raises(
         InputError, match=r"the model \(ModuleList\): a container without a forward"
     ):
         crown.bounds(nn.ModuleList([nn.Linear(4, 2)]), x, 0.1)
-    with pytest.raises(InputError, match=r"the model \(ResidualBlock\)"):
-        crown.bounds(ResidualBlock(nn.Linear(4, 4), nn.ReLU()), x, 0.1)
     deep = nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), Halved(4, 2))))
-    with pytest.raises(InputError, match=r"0\.1\.1 \(Halved\)"):
+    deep[0][1][1].register_forward_hook(_scale_output)
+    with pytest.raises(InputError, match=r"0\.1\.1 \(Halved\): it has a forward hook"):
         crown.bounds(deep, x, 0.1)
     hooked = nn.Sequential(nn.Linear(4, 2))
     hooked.register_forward_pre_hook(_shift_input)
