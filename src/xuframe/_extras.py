@@ -15,6 +15,7 @@ EXTRA_FOR_MODULE = {
     "matplotlib": "plot",
     "skimage": "examples",
     "sphinx": "docs",
+    "maxflow": "maxflow",
 }
 
 
