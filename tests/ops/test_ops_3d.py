@@ -415,3 +415,41 @@ def test_bev_codec_rejects_zero_sizes():
         encode_bev_boxes(
             Boxes3D(torch.tensor([[0.0, 0, 0, 0, 1, 1, 0]])), torch.tensor([[0, 0]]), (0, 0), (1, 1)
         )
+
+
+def _greedy_reference(iou: torch.Tensor, threshold: float) -> list[int]:
+    """Greedy NMS over boxes sorted best first, on the full IoU matrix, as a plain loop."""
+    keep: list[int] = []
+    for i in range(len(iou)):
+        if all(float(iou[j, i]) <= threshold for j in keep):
+            keep.append(i)
+    return keep
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 60),
+    threshold=st.sampled_from([0.0, 0.1, 0.5, 0.8, 1.0]),
+)
+def test_nms_reads_only_the_upper_triangle_and_equals_the_full_matrix_greedy(seed, n, threshold):
+    # clustered boxes (many overlaps, tied scores): the NMS computes the IoU of pairs i < j
+    # only; the kept boxes are those of the greedy loop over the whole IoU matrix
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.randint(0, 3, (n, 2), generator=generator).double() * 2.0
+    boxes = torch.cat(
+        [
+            centres + torch.rand(n, 2, generator=generator, dtype=torch.float64),
+            torch.rand(n, 1, generator=generator, dtype=torch.float64) - 0.5,
+            1 + 3 * torch.rand(n, 3, generator=generator, dtype=torch.float64),
+            torch.rand(n, 1, generator=generator, dtype=torch.float64) * 6.3,
+        ],
+        1,
+    )
+    scores = torch.randint(0, 4, (n,), generator=generator).double()
+    order = scores.argsort(descending=True, stable=True)
+    bev = boxes[:, [0, 1, 3, 4, 6]]
+    want = order[_greedy_reference(bev_iou(bev[order], bev[order]), threshold)]
+    assert rotated_nms(bev, scores, threshold).tolist() == want.tolist()
+    want = order[_greedy_reference(boxes3d_iou(boxes[order], boxes[order]), threshold)]
+    assert nms_3d(boxes, scores, threshold).tolist() == want.tolist()

@@ -428,3 +428,25 @@ def test_three_nn_interpolate_is_the_same_through_the_tree(data, dtype):
         patch.setattr(point_ops, "_TREE_PAIRS", 1 << 62)  # and the brute force for none
         brute = three_nn_interpolate(unknown, known, features)
     assert torch.equal(tree, brute)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(list(DTYPES)),
+    radius=st.sampled_from([0.3, 1.0, 2.5, 40.0]),
+    k=st.sampled_from([1, 5, 16]),
+    rows=st.integers(1, 9),
+)
+def test_ball_query_kdtree_in_blocks_of_nearby_centres_is_the_torch_backend(
+    data, dtype, radius, k, rows
+):
+    # a budget of a few centres per dual-tree search: the centres go in blocks in the order of
+    # their own tree, and balls holding most of the cloud send the rest to the brute force
+    xyz = torch.tensor(data.draw(tied_clouds(2, 300)), dtype=DTYPES[dtype])
+    centres = torch.tensor(data.draw(tied_clouds(2, 60)), dtype=DTYPES[dtype])
+    brute = ball_query(xyz, centres, radius, k, return_counts=True, backend="torch")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(point_ops, "_BLOCK_BYTES", rows * xyz.shape[1] * point_ops._TREE_PAIR)
+        tree = ball_query(xyz, centres, radius, k, return_counts=True, backend="kdtree")
+    assert torch.equal(tree[0], brute[0]) and torch.equal(tree[1], brute[1])

@@ -30,6 +30,7 @@ from xuframe_plugins.pircnn import (
     encode_residuals,
     sample_proposals,
 )
+from xuframe_plugins.pircnn.rcnn_targets import pool_indices
 
 CODER = BinCoder(3.0, 0.5, 12, KITTI_MEAN_SIZES)
 
@@ -188,6 +189,34 @@ def test_pooling_gives_the_points_of_each_enlarged_proposal_in_its_frame():
         assert torch.allclose(row[3], scores[k]) and torch.allclose(row[5:], features[:, k])
 
 
+@settings(max_examples=40)
+@given(
+    st.integers(0, 10_000),
+    st.integers(0, 6),
+    st.integers(0, 40),
+    st.integers(1, 50),
+    st.floats(0.0, 1.0),
+)
+def test_pool_indices_are_the_stable_sort_of_the_points_inside(seed, rows, n, count, share):
+    # the O(R N) pooling order equals the stable sort the pooling used to run: the points
+    # inside first in index order, taken cyclically; a row with none gives zeros
+    generator = torch.Generator().manual_seed(seed)
+    inside = torch.rand(rows, n, generator=generator) < share
+    got = pool_indices(inside, count)
+    assert got.shape == (rows, count) and got.dtype == torch.int64
+    if n:
+        order = torch.argsort((~inside).to(torch.float32), dim=1, stable=True)
+        found = inside.sum(1)
+        slots = torch.arange(count)[None] % found.clamp(min=1)[:, None]
+        assert torch.equal(got, order.gather(1, slots.clamp(max=n - 1)))
+    else:
+        assert not got.any()
+    with pytest.raises(InputError, match="bool"):
+        pool_indices(inside.float(), count)
+    with pytest.raises(InputError, match="count"):
+        pool_indices(inside, 0)
+
+
 def test_proposal_sampling_keeps_the_foreground_share():
     gt = torch.tensor([[10.0, 0.0, 0.0, 4.0, 2.0, 1.5, 0.0]])
     near = gt.repeat(10, 1)
@@ -250,9 +279,20 @@ class _Widened(PointRCNN):
     def fused_channels(self) -> int:
         return super().fused_channels() + 3
 
-    def fuse_point_features(self, batch, xyz, features):
+    def input_channels(self) -> int:
+        return super().input_channels() + 1
+
+    def point_inputs(self, batch, xyz, features, index):
+        assert features.shape == (len(xyz), 1, xyz.shape[1])  # the reflectance
+        return torch.cat([features, xyz[..., 2:].transpose(1, 2)], 1)  # + height
+
+    def fuse_point_features(self, batch, xyz, features, index):
         self.seen.append(tuple(xyz.shape))
         assert "inputs" in batch and len(batch["inputs"]) == len(xyz)
+        # index: each prepared point's row in its own cloud
+        assert index.shape == xyz.shape[:2] and index.dtype == torch.int64
+        for b, cloud in enumerate(batch["inputs"]):
+            assert torch.equal(cloud.xyz[index[b]].to(xyz), xyz[b])
         extra = xyz.transpose(1, 2)  # (B, 3, N): a stand-in for the image features
         return torch.cat([features, extra], 1)
 
@@ -267,6 +307,9 @@ def test_the_fusion_hook_widens_the_stage_two_input():
     dets = model.eval().predict(batch["inputs"])
     assert len(dets) == 2
     assert _Widened.seen == [(2, 2048, 3), (2, 2048, 3)]
+    first = next(m for m in model.backbone.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 3 + 2  # the widened input reached the backbone: offsets,
+    # reflectance and height
 
 
 def test_training_lowers_the_loss():

@@ -40,6 +40,7 @@ from xuframe_plugins.pircnn.rcnn_targets import (
     corner_loss,
     decode_residuals,
     encode_residuals,
+    pool_indices,
     sample_proposals,
 )
 
@@ -617,13 +618,14 @@ class PointRCNN(Detector):
         n = len(xyz)
         inside = points_in_boxes(xyz, Boxes3D(rois.detach()), margin=cfg.pool_margin).T  # (R, N)
         count = inside.sum(1)
-        key = (~inside).to(torch.float32)
-        if generator is not None:
+        if generator is None:
+            idx = pool_indices(inside, p)  # (R, P)
+        else:
+            key = (~inside).to(torch.float32)
             key = key + torch.rand(key.shape, generator=generator).to(key) * 0.5
-        order = torch.argsort(key, dim=1, stable=True)  # the points inside first
-        slots = torch.arange(p, device=xyz.device)[None] % count.clamp(min=1)[:, None]
-        slots = slots.clamp(max=n - 1)
-        idx = order.gather(1, slots)  # (R, P)
+            order = torch.argsort(key, dim=1, stable=True)  # the points inside first
+            slots = torch.arange(p, device=xyz.device)[None] % count.clamp(min=1)[:, None]
+            idx = order.gather(1, slots.clamp(max=n - 1))  # (R, P)
         depth = xyz.norm(dim=1) / cfg.depth_normalizer - 0.5
         extra = torch.stack([scores.detach(), depth], 1)  # (N, 2)
         local = canonical_points(xyz[idx].detach(), rois.detach())

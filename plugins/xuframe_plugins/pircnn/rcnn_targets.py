@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from xuframe.errors import InputError
 from xuframe.ops import boxes3d_iou
-from xuframe.validation import check_tensor
+from xuframe.validation import check_int, check_tensor
 
 __all__ = [
     "box_corners",
@@ -23,6 +23,7 @@ __all__ = [
     "corner_loss",
     "decode_residuals",
     "encode_residuals",
+    "pool_indices",
     "sample_proposals",
 ]
 
@@ -43,6 +44,31 @@ def canonical_points(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     d = points - boxes[:, None, :3]
     xy = _rotate_z(d[..., :2], -boxes[:, None, 6])
     return torch.cat([xy, d[..., 2:]], -1)
+
+
+def pool_indices(inside: torch.Tensor, count: int) -> torch.Tensor:
+    """``(R, count)`` ``int64``: for each row of ``inside`` ``(R, N)`` bool (which of ``N``
+    points lie in each of ``R`` proposals), the indices of its points, in index order and
+    repeated cyclically up to ``count`` (the first ``count`` when it has more); zeros for a
+    row without any. The pooling order of PointRCNN's stage 2 (what a stable sort of the
+    points, those inside first, gives), in ``O(R N)``. Raises
+    :class:`~xuframe.errors.InputError` for a non-bool or non-2-D ``inside`` or ``count`` not
+    an int ``>= 1``."""
+    if not isinstance(inside, torch.Tensor) or inside.dtype != torch.bool or inside.ndim != 2:
+        raise InputError(
+            f"pool_indices: inside: expected an (R, N) bool tensor, got {inside!r:.60}"
+        )
+    count = check_int(count, "pool_indices: count", min=1)
+    rows, n = inside.shape
+    first = torch.zeros((rows, count), dtype=torch.int64, device=inside.device)
+    if n == 0 or rows == 0:
+        return first
+    rank = inside.cumsum(1, dtype=torch.int32)  # 1-based rank of each point inside its row
+    found = rank[:, -1].to(torch.int64)
+    r, c = (inside & (rank <= count)).nonzero(as_tuple=True)  # row-major: index order
+    first[r, rank[r, c].to(torch.int64) - 1] = c
+    slots = torch.arange(count, device=inside.device)[None] % found.clamp(min=1)[:, None]
+    return first.gather(1, slots)
 
 
 def _wrap(angle: torch.Tensor) -> torch.Tensor:

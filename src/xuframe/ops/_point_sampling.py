@@ -283,10 +283,11 @@ def ball_query(
     Distances are computed in the promoted dtype of ``xyz`` and ``centres`` (integer points in
     the default dtype, half precision in float32). ``backend="torch"`` compares every centre
     with every point, in blocks of centres of bounded memory, on any device. ``"kdtree"`` (CPU
-    only) takes the candidates from scipy's ``cKDTree`` within a slightly larger radius and
-    keeps those the same rule accepts, so it gives the same indices (tested, points on the
-    sphere and ties included); a centre whose ball holds a large part of the cloud falls back
-    to the torch comparison. ``"auto"`` is ``"kdtree"`` on the CPU from ``N * M >= 65536``
+    only) takes every (centre, point) pair within a slightly larger radius from one dual-tree
+    search of scipy's ``cKDTree`` per block of nearby centres and keeps those the same rule
+    accepts, so it gives the same indices (tested, points on the sphere and ties included);
+    once the balls hold a large part of the cloud, the remaining centres fall back to the
+    torch comparison. ``"auto"`` is ``"kdtree"`` on the CPU from ``N * M >= 65536``
     (below, the brute force is as fast) and ``"torch"`` otherwise. Not differentiable
     (indices).
 
@@ -375,7 +376,12 @@ def _reach(distance: np.ndarray | float, dtype: torch.dtype) -> np.ndarray:
 
 def _tree(cloud: torch.Tensor) -> cKDTree:
     """A k-d tree over one ``(N, 3)`` CPU cloud, in float64 (exact for float32 points)."""
-    data = np.ascontiguousarray(cloud.to(torch.float64).numpy())
+    return _tree_of(cloud.to(torch.float64).numpy())
+
+
+def _tree_of(cloud: np.ndarray) -> cKDTree:
+    """:func:`_tree` of a numpy ``(N, 3)`` cloud."""
+    data = np.ascontiguousarray(cloud, dtype=np.float64)
     # unbalanced (midpoint) splits build several times faster and query as fast
     return cKDTree(data, balanced_tree=False, compact_nodes=False)
 
@@ -448,34 +454,70 @@ def _sorted_candidates(
 def _ball_kdtree(
     points: torch.Tensor, centre_points: torch.Tensor, radius: float, r2: torch.Tensor, k: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ball query of checked CPU coordinates through a k-d tree: ``(indices, counts)``."""
-    batch, queries = int(points.shape[0]), int(centre_points.shape[1])
-    out = torch.zeros((batch, queries, k), dtype=torch.int64)
-    counts = torch.zeros((batch, queries), dtype=torch.int64)
-    reach = np.full(queries, _reach(radius, points.dtype))
+    """Ball query of checked CPU coordinates through k-d trees: ``(indices, counts)``.
+
+    The centres are taken in the leaf order of a k-d tree over them (nearby centres together)
+    in blocks of at most ``budget / (N * _TREE_PAIR)``, so that even balls holding the whole
+    cloud stay within the budget. Per block, one dual-tree search (scipy's
+    ``sparse_distance_matrix`` between a tree of the block's centres and one of the cloud)
+    lists every (centre, point) pair within the enlarged radius; the pairs are put in (centre,
+    index) order and the exact rule in the dtype (numpy's arithmetic in that dtype is
+    torch's, operation for operation) keeps the first ``k`` of each centre. Once a block's
+    balls hold over a quarter of the cloud on average, the cloud's remaining centres are
+    served by the brute force, which is then faster."""
+    batch, queries, n = int(points.shape[0]), int(centre_points.shape[1]), int(points.shape[1])
+    out = np.zeros((batch, queries, k), dtype=np.int64)
+    counts = np.zeros((batch, queries), dtype=np.int64)
+    reach = float(_reach(radius, points.dtype))
+    limit = r2.numpy()
+    step = max(1, _budget() // (n * _TREE_PAIR))
+    slots = np.arange(k)
     for b in range(batch):
+        cloud, all_centres = points[b].numpy(), centre_points[b].numpy()
         tree = _tree(points[b])
-        queries_np = centre_points[b].to(torch.float64).numpy()
-        every = np.arange(queries)
-        for rows_np, candidates in _tree_neighbourhoods(
-            tree, queries_np, reach, max(2 * k, 32), every
-        ):
-            rows = torch.from_numpy(rows_np)
-            centres = centre_points[b, rows]
-            if candidates is None:
-                found, found_counts = _ball_torch(points[b : b + 1], centres[None], r2, k)
-                out[b, rows], counts[b, rows] = found[0], found_counts[0]
+        order = np.arange(queries) if queries <= step else _tree(centre_points[b]).indices
+        dense = False
+        for start in range(0, queries, step):
+            rows = order[start : start + step]
+            if dense:
+                found_t = _ball_torch(points[b : b + 1], centre_points[b : b + 1, rows], r2, k)
+                out[b, rows], counts[b, rows] = found_t[0][0].numpy(), found_t[1][0].numpy()
                 continue
-            indices, d2 = _sorted_candidates(points[b], centres, candidates)
-            inside = d2 < r2  # the exact rule; inf (empty slots) is never inside
-            rank = inside.cumsum(1, dtype=torch.int32)
-            row_counts = rank[:, -1].to(torch.int64).clamp_(max=k)
-            r, c = inside.logical_and_(rank <= k).nonzero(as_tuple=True)
-            block = torch.zeros((len(rows), k), dtype=torch.int64)
-            block[r, rank[r, c].to(torch.int64) - 1] = indices[r, c]
-            _pad_balls(block, row_counts, k)
-            out[b, rows], counts[b, rows] = block, row_counts
-    return out, counts
+            centres = all_centres[rows]
+            pairs = _tree_of(centres).sparse_distance_matrix(tree, reach, output_type="ndarray")
+            key = pairs["i"] * n + pairs["j"]
+            del pairs
+            key.sort()
+            dense = 4 * len(key) > len(rows) * n
+            row = key // n
+            index = key - row * n
+            del key
+            inside = _numpy_squared(cloud[index], centres[row]) < limit  # the exact rule
+            row, index = row[inside], index[inside]
+            found = np.bincount(row, minlength=len(rows))
+            rank = np.arange(len(row)) - (np.cumsum(found) - found)[row]
+            kept = rank < k
+            block = np.zeros((len(rows), k), dtype=np.int64)
+            block[row[kept], rank[kept]] = index[kept]
+            np.minimum(found, k, out=found)
+            # pad each ball after its count with its first point (an empty ball stays 0)
+            out[b, rows] = np.where(slots < found[:, None], block, block[:, :1])
+            counts[b, rows] = found
+    return torch.from_numpy(out), torch.from_numpy(counts)
+
+
+def _numpy_squared(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """:func:`_pair_squared` of ``(P, 3)`` numpy rows: ``dx*dx + dy*dy + dz*dz`` in their
+    dtype, left to right."""
+    d: np.ndarray = points[:, 0] - centres[:, 0]
+    d *= d
+    t: np.ndarray = points[:, 1] - centres[:, 1]
+    t *= t
+    d += t
+    np.subtract(points[:, 2], centres[:, 2], out=t)
+    t *= t
+    d += t
+    return d
 
 
 def knn(

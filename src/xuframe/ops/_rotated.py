@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from xuframe.errors import InputError
@@ -134,8 +135,12 @@ def _intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(apart, torch.zeros_like(area), area)
 
 
-def _iou(a: torch.Tensor, b: torch.Tensor, aligned: bool, what: str) -> torch.Tensor:
-    """IoU of box rows ``a``, ``b`` (``(N, 5)`` BEV or ``(N, 7)`` 3-D) in their promoted dtype."""
+def _iou(
+    a: torch.Tensor, b: torch.Tensor, aligned: bool, what: str, upper: bool = False
+) -> torch.Tensor:
+    """IoU of box rows ``a``, ``b`` (``(N, 5)`` BEV or ``(N, 7)`` 3-D) in their promoted dtype;
+    with ``upper`` (pairwise only) just the pairs ``i < j``, the others left 0 (what greedy NMS
+    reads)."""
     three_d = a.shape[1] == 7
     if aligned and a.shape != b.shape:
         raise InputError(
@@ -169,6 +174,8 @@ def _iou(a: torch.Tensor, b: torch.Tensor, aligned: bool, what: str) -> torch.Te
         reach = ra[:, None] + rb[None, :]
         gap = torch.hypot(bb[None, :, 0] - ba[:, None, 0], bb[None, :, 1] - ba[:, None, 1])
         near = (ra[:, None] > 0) & (rb[None, :] > 0) & (gap < reach)
+        if upper:
+            near = near.triu_(1)
         if three_d:
             near &= (b64[None, :, 2] - a64[:, None, 2]).abs() < (
                 a64[:, None, 5] + b64[None, :, 5]
@@ -254,7 +261,8 @@ def rotated_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float)
     scores = check_tensor(scores, "rotated_nms(scores)", shape=(len(boxes),), floating=False)
     iou_threshold = check_float(iou_threshold, "rotated_nms(iou_threshold)", finite=False)
     order = scores.argsort(descending=True, stable=True)
-    return order[_greedy(bev_iou(boxes[order], boxes[order]), iou_threshold)]
+    ordered = boxes[order]
+    return order[_greedy(_iou(ordered, ordered, False, "rotated_nms", upper=True), iou_threshold)]
 
 
 def nms_3d(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -271,17 +279,18 @@ def nms_3d(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> t
     iou_threshold = check_float(iou_threshold, "nms_3d(iou_threshold)", finite=False)
     order = scores.argsort(descending=True, stable=True)
     ordered = boxes[order].double()
-    return order[_greedy(boxes3d_iou(ordered, ordered), iou_threshold)]
+    return order[_greedy(_iou(ordered, ordered, False, "nms_3d", upper=True), iou_threshold)]
 
 
 def _greedy(iou: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """The greedy pass of NMS over boxes sorted best first, given their ``(N, N)`` IoUs: the
-    kept positions, in order."""
+    """The greedy pass of NMS over boxes sorted best first, given their IoUs ``(N, N)`` (only
+    the pairs ``i < j`` are read: a box only suppresses later ones): the kept positions, in
+    order."""
+    over = (iou > iou_threshold).triu_(1).cpu().numpy()
+    suppressed = np.zeros(len(over), dtype=bool)
     keep: list[int] = []
-    suppressed = torch.zeros(len(iou), dtype=torch.bool, device=iou.device)
-    for i in range(len(iou)):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= iou[i] > iou_threshold
+    for i in range(len(over)):
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= over[i]
     return torch.tensor(keep, dtype=torch.int64, device=iou.device)
