@@ -14,6 +14,8 @@ from xuframe.testing import check_rejects_bad_input, checks_for
 SLOW_SWEEPS = {
     "detector/denfi",
     "detector/pillars-baseline",
+    "detector/pircnn",
+    "detector/pointrcnn",
     "detector/lgss",
     "detector/srdet",
     "detector/ttfnet-r18",

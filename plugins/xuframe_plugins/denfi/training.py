@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 _MARKER = "xuframe-scenes.json"
+# the folder suffix of scenes rendered with camera images
+_CAMERA = "-camera"
 
 
 def _check_root(root: Any, what: str) -> Path:
@@ -132,6 +134,26 @@ def _marker_matches(marker: Path, want: dict[str, Any]) -> bool:
         return False
 
 
+def _check_images(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{what}: expected True or False, got {value!r:.40}")
+    return value
+
+
+def _scene_args(value: Any, images: bool, what: str) -> dict[str, Any]:
+    """``scene_args`` with ``images=True`` added when the scenes need a camera."""
+    args = _check_mapping(value, what)
+    return {**args, "images": True} if images else args
+
+
+def _inputs_of(model: Any, batch: Mapping[str, Any]) -> Any:
+    """What ``model.predict`` takes for a collated batch: ``model.inputs_of(batch)`` when the
+    model defines it (a camera detector builds its frames from the batch's images), else
+    ``batch["inputs"]``."""
+    hook = getattr(model, "inputs_of", None)
+    return hook(batch) if callable(hook) else batch["inputs"]
+
+
 def _database(data: KittiDataset) -> ObjectDatabase:
     return ObjectDatabase((data[i] for i in range(len(data))), min_points=5)
 
@@ -143,26 +165,36 @@ def lidar_train_loader(
     seed: int = 0,
     gt_sampling: Mapping[int, int] | None = None,
     scene_args: Mapping[str, Any] | None = None,
+    images: bool = False,
 ) -> DataLoader[Any]:
     """The training scenes (``seed``) with ground-truth sampling (by default up to 12 cars, 4
     pedestrians and 4 cyclists per scene, from the training scenes' own objects), global flip,
-    rotation (+-pi/8) and scaling, batched by :func:`~xuframe.data.collate_lidar`.
+    rotation (+-pi/8) and scaling, batched by :func:`~xuframe.data.collate_lidar`. With
+    ``images=True`` the scenes are rendered with camera images and label maps (in a folder of
+    their own) and the samples hold them (``KittiDataset(images=True)``; pasted objects carry
+    their image rows), for camera detectors such as ``pircnn``.
 
     ``n_scenes`` and ``batch_size`` are ints >= 1, ``gt_sampling`` maps class indices to
-    counts >= 0; InputError otherwise, before any scene is written."""
+    counts >= 0, ``images`` a bool; InputError otherwise, before any scene is written."""
     root = _check_root(root, "lidar_train_loader: root")
     n_scenes = check_int(n_scenes, "lidar_train_loader: n_scenes", min=1)
     batch_size = check_int(batch_size, "lidar_train_loader: batch_size", min=1)
     seed = check_int(seed, "lidar_train_loader: seed", min=0)
     gt_sampling = _check_gt_sampling(gt_sampling, "lidar_train_loader: gt_sampling")
-    folder = synthetic_kitti(Path(root) / f"train-{seed}-{n_scenes}", n_scenes, seed, scene_args)
-    plain = KittiDataset(folder)
+    images = _check_images(images, "lidar_train_loader: images")
+    folder = synthetic_kitti(
+        Path(root) / f"train-{seed}-{n_scenes}{_CAMERA if images else ''}",
+        n_scenes,
+        seed,
+        _scene_args(scene_args, images, "lidar_train_loader: scene_args"),
+    )
+    plain = KittiDataset(folder, images=images)
     per_class = {0: 12, 1: 4, 2: 4} if gt_sampling is None else dict(gt_sampling)
     steps: list[Any] = []
     if any(per_class.values()):
         steps.append(GroundTruthSampling(_database(plain), per_class))
     steps += [GlobalFlip(0.5), GlobalRotation(math.pi / 8), GlobalScale(0.95, 1.05)]
-    data = KittiDataset(folder, transforms=Compose(steps))
+    data = KittiDataset(folder, transforms=Compose(steps), images=images)
     return DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=collate_lidar)
 
 
@@ -172,6 +204,7 @@ def lidar_val_loader(
     batch_size: int = 4,
     seed: int = 1000,
     scene_args: Mapping[str, Any] | None = None,
+    images: bool = False,
 ) -> DataLoader[Any]:
     """Held-out scenes (another ``seed``), in order, no augmentation; arguments as
     :func:`lidar_train_loader`."""
@@ -179,9 +212,18 @@ def lidar_val_loader(
     n_scenes = check_int(n_scenes, "lidar_val_loader: n_scenes", min=1)
     batch_size = check_int(batch_size, "lidar_val_loader: batch_size", min=1)
     seed = check_int(seed, "lidar_val_loader: seed", min=0)
-    folder = synthetic_kitti(Path(root) / f"val-{seed}-{n_scenes}", n_scenes, seed, scene_args)
+    images = _check_images(images, "lidar_val_loader: images")
+    folder = synthetic_kitti(
+        Path(root) / f"val-{seed}-{n_scenes}{_CAMERA if images else ''}",
+        n_scenes,
+        seed,
+        _scene_args(scene_args, images, "lidar_val_loader: scene_args"),
+    )
     return DataLoader(
-        KittiDataset(folder), batch_size=batch_size, shuffle=False, collate_fn=collate_lidar
+        KittiDataset(folder, images=images),
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate_lidar,
     )
 
 
@@ -210,7 +252,8 @@ def detections_to_kitti(dets: Detections, calib: Any, classes: Sequence[str]) ->
 
 @torch.no_grad()
 def kitti_evaluator(model: Any, batches: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """A Trainer evaluator: KITTI AP (R40) of ``model.predict`` over batches holding
+    """A Trainer evaluator: KITTI AP (R40) of ``model.predict`` (of ``model.inputs_of(batch)``
+    when the model defines it, else of ``batch["inputs"]``) over batches holding
     ``kitti_objects`` and ``calib``: ``<Class>/<bev|3d>/<difficulty>`` for every class at the
     benchmark's overlaps (Car 0.7, others 0.5), the moderate mean over classes as
     ``mAP/<bev|3d>``, and the devkit's looser setting (Car 0.5, others 0.25) as
@@ -237,7 +280,10 @@ def kitti_evaluator(model: Any, batches: Iterable[Mapping[str, Any]]) -> dict[st
                     "kitti_evaluator: batches need inputs, kitti_objects and calib (KittiDataset)"
                 )
             for dets, calib, objects in zip(
-                model.predict(batch["inputs"]), batch["calib"], batch["kitti_objects"], strict=True
+                model.predict(_inputs_of(model, batch)),
+                batch["calib"],
+                batch["kitti_objects"],
+                strict=True,
             ):
                 dt.append(detections_to_kitti(dets, calib, classes))
                 gt.append(objects)
@@ -287,7 +333,8 @@ def train_lidar(
     Scenes are written in KITTI layout under ``root`` (a temporary folder when None) and read
     back with :class:`~xuframe.data.KittiDataset`; ``scene_args`` go to
     :class:`~xuframe.data.LidarScenes` (e.g. a shorter ``max_range`` for a model with a
-    smaller ``point_range``).
+    smaller ``point_range``). A detector class with ``needs_camera = True`` (``pircnn``)
+    gets scenes with camera images (``images=True`` of the loaders).
 
     ``name`` is a registered detector name, ``config`` a mapping, ``steps``, ``n_train``,
     ``n_val``, ``batch_size`` ints >= 1 (``n_train >= batch_size``), ``lr`` a finite number
@@ -298,7 +345,7 @@ def train_lidar(
 
     if not isinstance(name, str):
         raise InputError(f"train_lidar: name: expected a detector name, got {name!r}")
-    xuframe.get_component_class("detector", name)
+    images = bool(getattr(xuframe.get_component_class("detector", name), "needs_camera", False))
     if not isinstance(config, Mapping):
         raise InputError(f"train_lidar: config: expected a mapping, got {type(config).__name__}")
     steps = check_int(steps, "train_lidar: steps", min=1)
@@ -321,8 +368,10 @@ def train_lidar(
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(root) if root is not None else Path(tmp)
         seed_everything(seed)
-        train = lidar_train_loader(where, n_train, batch_size, seed, gt_sampling, scene_args)
-        val = lidar_val_loader(where, n_val, batch_size, seed + 1000, scene_args)
+        train = lidar_train_loader(
+            where, n_train, batch_size, seed, gt_sampling, scene_args, images=images
+        )
+        val = lidar_val_loader(where, n_val, batch_size, seed + 1000, scene_args, images=images)
         seed_everything(seed)
         model = xuframe.create("detector", name, **dict(config))
         trainer = Trainer(

@@ -8,7 +8,9 @@ box coded by bins relative to the point (:class:`~xuframe_plugins.pircnn.bins.Bi
 best-scoring points' boxes, after rotated BEV NMS, are the proposals (RoIs).
 
 Between the stages, :meth:`PointRCNN.fuse_point_features` (the identity here) may change the
-point features; PI-RCNN inserts its image fusion there.
+point features; PI-RCNN inserts its image fusion there. Before the backbone,
+:meth:`PointRCNN.point_inputs` (the identity here) may change the input point features (PI-RCNN's
+early-fusion ablation).
 
 Stage 2: for each proposal, enlarged by ``pool_margin``, up to ``roi_points`` of the points
 inside with their features, stage-1 score and depth, in the proposal's canonical frame
@@ -162,7 +164,10 @@ class PointRCNN(Detector):
     stage-1 class, above ``score_threshold``, rotated BEV NMS over all classes.
 
     Subclasses (PI-RCNN) change the point features between the stages by overriding
-    :meth:`fuse_point_features` and :meth:`fused_channels`."""
+    :meth:`fuse_point_features` and :meth:`fused_channels`, and the backbone's input features
+    by overriding :meth:`point_inputs` and :meth:`input_channels`; they may accept other
+    inputs by overriding ``_check_clouds`` (returning the point clouds), and the hooks then get
+    those inputs in ``batch["inputs"]``."""
 
     name: ClassVar[str] = "pointrcnn"
     geometry: ClassVar[type[Boxes3D]] = Boxes3D
@@ -330,7 +335,7 @@ class PointRCNN(Detector):
             tuple((float(a), float(b), float(c)) for a, b, c in cfg.mean_sizes),
         )
         self.backbone = PointNet2MSG(
-            cfg.point_features, cfg.npoints, cfg.radii, cfg.ks, cfg.sa_mlps, cfg.fp_mlps
+            self.input_channels(), cfg.npoints, cfg.radii, cfg.ks, cfg.sa_mlps, cfg.fp_mlps
         )
         self.head = StageOne(
             self.backbone.out_channels, cfg.head_fc, self.num_classes, self.coder.code_size
@@ -451,15 +456,40 @@ class PointRCNN(Detector):
         return int(self.config.fp_mlps[0][-1])
 
     def fuse_point_features(
-        self, batch: Mapping[str, Any], xyz: torch.Tensor, features: torch.Tensor
+        self,
+        batch: Mapping[str, Any],
+        xyz: torch.Tensor,
+        features: torch.Tensor,
+        index: torch.Tensor,
     ) -> torch.Tensor:
         """The hook between the stages: the point features ``(B, fused_channels(), N)``
         stage 2 pools, from the backbone's ``features`` ``(B, fp_mlps[0][-1], N)`` of the
         points ``xyz`` ``(B, N, 3)`` (metres, the frame of the batch's clouds: after the
-        range crop and subsampling, so row ``b`` holds points of ``batch["inputs"][b]``).
-        ``batch`` is the training batch in :meth:`loss` and ``{"inputs": inputs}`` in
-        :meth:`predict`. PointRCNN returns ``features`` unchanged; PI-RCNN fuses the image
-        here."""
+        range crop and subsampling, so row ``b`` holds points of ``batch["inputs"][b]``;
+        ``index`` ``(B, N)`` int64 gives each one's row in that cloud). ``batch`` is the
+        training batch in :meth:`loss` and ``{"inputs": inputs}`` (the inputs with points in
+        range) in :meth:`predict`. PointRCNN returns ``features`` unchanged; PI-RCNN fuses
+        the image here."""
+        return features
+
+    def input_channels(self) -> int:
+        """The width of the point features the backbone takes (what :meth:`point_inputs`
+        returns): ``point_features``. A subclass that widens them overrides this (it is called
+        in ``__init__``, from the config)."""
+        return int(self.config.point_features)
+
+    def point_inputs(
+        self,
+        batch: Mapping[str, Any],
+        xyz: torch.Tensor,
+        features: torch.Tensor | None,
+        index: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """The hook before the backbone: the input point features ``(B, input_channels(),
+        N)`` (None for 0 channels) of the points ``xyz`` ``(B, N, 3)`` whose own features
+        (reflectance) are ``features`` ``(B, point_features, N)`` (None for 0 channels);
+        ``batch`` and ``index`` as for :meth:`fuse_point_features`. PointRCNN returns
+        ``features`` unchanged; PI-RCNN's early-fusion ablation appends image features."""
         return features
 
     # ------------------------------------------------------------------ inputs
@@ -520,13 +550,13 @@ class PointRCNN(Detector):
 
     def _prepare(
         self, clouds: Sequence[PointCloud], generator: torch.Generator | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(B, num_points, 3)`` points and ``(B, C, num_points)`` features (None for 0
-        channels) of clouds with points in range: subsampled without repeats or padded by
-        repeating, in random order."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """``(B, num_points, 3)`` points, ``(B, C, num_points)`` features (None for 0
+        channels) and ``(B, num_points)`` int64 rows in their clouds, of clouds with points in
+        range: subsampled without repeats or padded by repeating, in random order."""
         n = self.config.num_points
         ref = self._reference()
-        rows, feats = [], []
+        rows, feats, picks = [], [], []
         for cloud in clouds:
             keep = self._in_range(cloud).nonzero()[:, 0]
             m = len(keep)
@@ -537,11 +567,12 @@ class PointRCNN(Detector):
                 pick = torch.cat([keep, extra])[torch.randperm(n, generator=generator)]
             rows.append(cloud.xyz[pick].to(ref))
             feats.append(cloud.features[pick].to(ref))
+            picks.append(pick)
         xyz = torch.stack(rows)
         features = None
         if self.config.point_features:
             features = torch.stack(feats).transpose(1, 2).contiguous()
-        return xyz, features
+        return xyz, features, torch.stack(picks).to(xyz.device)
 
     def _reference(self) -> torch.Tensor:
         return next(self.parameters())
@@ -683,7 +714,8 @@ class PointRCNN(Detector):
                     f"{what}: batch['inputs'][{i}]: expected points in point_range "
                     f"{list(cfg.point_range)} to train on, got none"
                 )
-        xyz, features = self._prepare(clouds, None)
+        xyz, features, point_index = self._prepare(clouds, None)
+        features = self.point_inputs(batch, xyz, features, point_index)
         point_features, cls, box = self.stage_one(xyz, features)
         ref = cls
         # stage 1 targets and losses
@@ -722,7 +754,7 @@ class PointRCNN(Detector):
         out["point_size"] = cfg.point_box_weight * 3.0 * parts["size"]
         # proposals and their targets
         props = self.proposals(xyz, cls.detach(), box.detach(), training=True)
-        fused = self.fuse_point_features(batch, xyz, point_features)
+        fused = self.fuse_point_features(batch, xyz, point_features, point_index)
         scores = torch.sigmoid(cls.detach()).amax(-1)
         pooled, roi_list, gt_list, iou_list = [], [], [], []
         for b, (rois, _, roi_labels) in enumerate(props):
@@ -800,10 +832,12 @@ class PointRCNN(Detector):
             f"{self.name}.predict: the point features of {len(live)} clouds",
         )
         generator = torch.Generator().manual_seed(0)
-        xyz, features = self._prepare([clouds[i] for i in live], generator)
+        xyz, features, index = self._prepare([clouds[i] for i in live], generator)
+        hook_batch = {"inputs": [inputs[i] for i in live]}
+        features = self.point_inputs(hook_batch, xyz, features, index)
         point_features, cls, box = self.stage_one(xyz, features)
         props = self.proposals(xyz, cls, box, training=False)
-        fused = self.fuse_point_features({"inputs": [clouds[i] for i in live]}, xyz, point_features)
+        fused = self.fuse_point_features(hook_batch, xyz, point_features, index)
         scores = torch.sigmoid(cls).amax(-1)
         for b, (rois, _, roi_labels) in enumerate(props):
             pooled, has = self.pool(xyz[b], fused[b], scores[b], rois)
