@@ -471,3 +471,18 @@ def test_overfitting_two_scenes_puts_boxes_on_the_cars():
 def test_pointrcnn_is_the_baseline():
     assert issubclass(PIRCNN, PointRCNN)
     assert not getattr(PointRCNN, "needs_camera", False) and PIRCNN.needs_camera
+
+
+def test_train_lidar_renders_images_for_pircnn(tmp_path):
+    """train_lidar gives a needs_camera detector scenes with images (its own folders)."""
+    from xuframe_plugins.denfi.training import train_lidar
+    from xuframe_plugins.pircnn.pointrcnn import DEMO_SCENES
+
+    config = {**PIRCNN_DEMO_CONFIG, "num_points": 512, "npoints": [128, 32, 16, 8]}
+    model, metrics = train_lidar(
+        "pircnn", config, steps=1, root=tmp_path, n_train=2, n_val=1, batch_size=2,
+        gt_sampling={}, scene_args=DEMO_SCENES,
+    )  # fmt: skip
+    assert isinstance(model, PIRCNN) and "mAP/bev" in metrics
+    assert (tmp_path / "train-0-2-camera" / "training" / "image_2").is_dir()
+    assert (tmp_path / "val-1000-1-camera" / "training" / "image_2").is_dir()
