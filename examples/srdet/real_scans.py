@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/real", help="the real-data folder")
     parser.add_argument("--out", default="real_scans.png", help="picture")
-    parser.add_argument("--min-score", type=float, default=0.3, help="drawn detections")
+    parser.add_argument("--min-score", type=float, default=0.2, help="drawn detections")
     args = parser.parse_args()
     root = Path(args.data)
     if not (root / "scannet" / "scene0000_00").is_dir():
