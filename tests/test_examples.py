@@ -144,6 +144,29 @@ def test_xview_example_runs_end_to_end(tmp_path):
     assert (tmp_path / "grids.jpg").stat().st_size > 0
 
 
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(
+    not (REAL / "scannet" / "scene0000_00").is_dir(), reason="../shared/data/real is absent"
+)
+def test_srdet_real_scans_example_scores_both_detectors_on_both_real_scans(tmp_path):
+    """examples/srdet/real_scans.py: the shipped weights of srdet and votenet on the real ScanNet
+    scene and SUN RGB-D frame, a row per scene and model, and a 2 x 2 picture."""
+    out = run_example(tmp_path, "srdet/real_scans.py", "--data", str(REAL), "--out", "real.png")
+    rows = [line.split() for line in out.splitlines() if line.startswith(("ScanNet", "SUN"))]
+    # columns: scene (two words), model, boxes, covered, mAP@0.25, seconds
+    assert [(r[0], r[-5]) for r in rows] == [
+        ("ScanNet", "srdet"), ("ScanNet", "votenet"), ("SUN", "srdet"), ("SUN", "votenet"),
+    ]  # fmt: skip
+    # 14 ScanNet boxes of the 10 synthetic classes, SUN RGB-D's night_stand and bed
+    assert [r[-4] for r in rows] == ["14", "14", "2", "2"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "real.png") as picture:
+        assert picture.size[0] > 600 and picture.size[1] > 600
+
+
 def test_pircnn_segmentation_example_runs_end_to_end(tmp_path):
     """A 3-step smoke run of examples/pircnn/train_segmentation.py (the full run is in the docs)."""
     out = run_example(
