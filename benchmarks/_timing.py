@@ -19,3 +19,18 @@ def median_seconds(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> floa
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved_medians(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """The median wall time of each of ``calls`` over ``repeats`` rounds, the calls taken in
+    turn within a round (so slow drifts of a shared machine hit them alike), after one untimed
+    warm-up call each."""
+    for call in calls.values():
+        call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}

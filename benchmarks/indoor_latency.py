@@ -14,28 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
 
 import torch
+from _timing import interleaved_medians  # benchmarks/_timing.py
 
 import xuframe
 from xuframe.data import IndoorScenes
 from xuframe.nn import PointNet2Backbone
-
-
-def _interleaved(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    for call in calls.values():  # warm-up
-        call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -51,7 +36,7 @@ def main() -> None:
     xyz = cloud.xyz[None].float()
     height = (xyz[..., 2:] - xyz[..., 2].min()).transpose(1, 2)
     with torch.no_grad():
-        seconds = _interleaved(
+        seconds = interleaved_medians(
             {
                 "votenet": lambda: models["votenet"].predict([cloud]),
                 "srdet": lambda: models["srdet"].predict([cloud]),

@@ -14,27 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
 
 import torch
+from _timing import interleaved_medians  # benchmarks/_timing.py
 
 import xuframe
 from xuframe.data import LidarScenes, kitti_calibration
-
-
-def _interleaved(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    for call in calls.values():  # warm-up
-        call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -54,7 +39,7 @@ def main() -> None:
     fused = xuframe.create("detector", "pircnn", **configs[1]).eval()
     image = scene.image[None].float()
     with torch.no_grad():
-        seconds = _interleaved(
+        seconds = interleaved_medians(
             {
                 "pointrcnn": lambda: base.predict([scene.points]),
                 "pircnn": lambda: fused.predict([frame]),
