@@ -1,4 +1,5 @@
-"""Checks for what users hand to xuframe: numbers, arrays, tensors, labels, files, memory.
+"""Checks for what users hand to xuframe: numbers, arrays, tensors, labels, point clouds, 3-D
+detection batches, files, memory.
 
 Every public entry point of the core and of the plugins validates its input with these
 functions, *before* any work, so that bad input is answered the same way everywhere: an
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import torch
 
 from xuframe._files import require_file
 from xuframe.errors import InputError, XuframeError
+from xuframe.types import Boxes3D, PointCloud
 
 __all__ = [
     "check_int",
@@ -37,6 +39,8 @@ __all__ = [
     "check_tensor",
     "check_labels",
     "check_targets",
+    "check_point_clouds",
+    "check_lidar_batch",
     "check_file",
     "check_memory",
     "memory_limit",
@@ -342,6 +346,100 @@ def check_targets(
             check_labels(lab, f"{what}['labels'][{i}]", n=len(b), n_classes=n_classes, error=error)
         )
     return list(boxes), out_labels
+
+
+def check_point_clouds(
+    inputs: Any, what: str, *, num_features: int | None = None, max_abs: float | None = None
+) -> list[PointCloud]:
+    """``inputs`` as a list after checking it is a non-empty list (or tuple) of
+    :class:`~xuframe.PointCloud` (an empty cloud is fine), each with ``num_features`` feature
+    channels (any number when None) and finite ``xyz`` ``(N, 3)`` and features ``(N, C)``,
+    ``|value| <= max_abs`` when given.
+
+    Raises:
+        InputError: naming ``what``, and ``point cloud i`` for a bad cloud (checked in order:
+            its type, its feature count, its ``xyz``, its features).
+    """
+    if not isinstance(inputs, (list, tuple)):
+        raise InputError(f"{what}: expected a list of PointCloud, got {type(inputs).__name__}")
+    if not inputs:
+        raise InputError(f"{what}: expected at least one point cloud, got an empty list")
+    for i, cloud in enumerate(inputs):
+        if not isinstance(cloud, PointCloud):
+            raise InputError(
+                f"{what}: expected a list of PointCloud, item {i} is {type(cloud).__name__}"
+            )
+        if num_features is not None and cloud.num_features != num_features:
+            raise InputError(
+                f"{what}: point cloud {i}: expected {num_features} feature channel(s) "
+                f"(e.g. reflectance), got {cloud.num_features}"
+            )
+        check_tensor(cloud.xyz, f"{what}: point cloud {i} xyz", max_abs=max_abs)
+        check_tensor(cloud.features, f"{what}: point cloud {i} features", max_abs=max_abs)
+    return list(inputs)
+
+
+def check_lidar_batch(
+    batch: Any,
+    what: str,
+    *,
+    num_classes: int,
+    check_inputs: Callable[[Any, str], list[PointCloud]] = check_point_clouds,
+    require_points: bool = False,
+) -> tuple[list[PointCloud], list[Boxes3D], list[torch.Tensor]]:
+    """The clouds, boxes and labels of a 3-D detection training batch, all checked.
+
+    Args:
+        batch: what :func:`~xuframe.data.collate_lidar` returns: a mapping with ``"inputs"``
+            (one entry per sample), ``"boxes"`` (one :class:`~xuframe.Boxes3D` ``(M_i, 7)``
+            per sample: centre, ``l, w, h`` in metres, yaw) and ``"labels"`` (one sequence of
+            ``M_i`` class indices per sample); other keys are ignored.
+        what: the caller's name, the prefix of every message (e.g. ``"pointrcnn.loss"``).
+        num_classes: labels must lie in ``[0, num_classes)``.
+        check_inputs: checks ``batch["inputs"]`` (called with it and
+            ``f"{what}: batch['inputs']"``) and returns its point clouds, one per sample:
+            :func:`check_point_clouds` by default; a detector passes its own (feature
+            channels, memory, inputs that carry a cloud such as a camera frame).
+        require_points: refuse a sample whose cloud has no point.
+
+    Returns:
+        ``(clouds, boxes, labels)``: lists of one :class:`~xuframe.PointCloud`, one
+        :class:`~xuframe.Boxes3D` and one ``int64`` ``(M_i,)`` tensor per sample.
+
+    Raises:
+        InputError: naming ``what`` and the entry: ``batch`` not a mapping or without one of
+            the three keys (both say to use ``collate_lidar``), what ``check_inputs`` raises,
+            boxes or labels per :func:`check_targets`, a box coordinate with ``|value| > 1e6``,
+            a box with a zero or negative size, or (``require_points``) a cloud without points.
+    """
+    if not isinstance(batch, Mapping):
+        raise InputError(
+            f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
+        )
+    for key in ("inputs", "boxes", "labels"):
+        if key not in batch:
+            raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
+    clouds = check_inputs(batch["inputs"], f"{what}: batch['inputs']")
+    boxes, labels = check_targets(
+        batch["boxes"],
+        batch["labels"],
+        f"{what}: batch",
+        geometry=Boxes3D,
+        n=len(clouds),
+        n_classes=num_classes,
+    )
+    for i, b in enumerate(boxes):
+        check_tensor(b.tensor, f"{what}: batch['boxes'][{i}]", max_abs=1e6)
+        flat = (b.tensor[:, 3:6] <= 0).any(1)
+        if bool(flat.any()):
+            k = int(flat.nonzero()[0, 0])
+            raise InputError(
+                f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
+                f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
+            )
+        if require_points and len(clouds[i]) == 0:
+            raise InputError(f"{what}: batch['inputs'][{i}]: expected points to train on, got none")
+    return clouds, boxes, labels
 
 
 def check_file(path: Any, what: str) -> Path:

@@ -13,12 +13,12 @@ from torch import nn
 
 from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
 from xuframe.data import LIDAR_CLASSES, LidarScenes
-from xuframe.errors import ConfigError, InputError
+from xuframe.errors import ConfigError
 from xuframe.nn import BevBackbone, BevGrid, PillarEncoder
 from xuframe.nn._bev import _check_cells, _check_point_range
 from xuframe.ops import rotated_nms
 from xuframe.types import Boxes3D, Detections, PointCloud
-from xuframe.validation import check_int, check_memory, check_targets, check_tensor
+from xuframe.validation import check_int, check_lidar_batch, check_memory, check_tensor
 from xuframe_plugins.denfi.layers import DenfiConv
 from xuframe_plugins.denfi.targets import (
     REG_FIXED,
@@ -236,31 +236,9 @@ class PillarsBaseline(Detector):
         self, batch: Any, what: str
     ) -> tuple[list[PointCloud], list[Boxes3D], list[torch.Tensor]]:
         """The batch's clouds, boxes and labels, all checked (see :meth:`loss`)."""
-        if not isinstance(batch, Mapping):
-            raise InputError(
-                f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
-            )
-        for key in ("inputs", "boxes", "labels"):
-            if key not in batch:
-                raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
-        clouds = self._check_inputs(batch["inputs"], f"{what}: batch['inputs']")
-        boxes, labels = check_targets(
-            batch["boxes"],
-            batch["labels"],
-            f"{what}: batch",
-            geometry=Boxes3D,
-            n=len(clouds),
-            n_classes=self.num_classes,
+        return check_lidar_batch(
+            batch, what, num_classes=self.num_classes, check_inputs=self._check_inputs
         )
-        for i, b in enumerate(boxes):
-            flat = (b.tensor[:, 3:6] <= 0).any(1)
-            if bool(flat.any()):
-                k = int(flat.nonzero()[0, 0])
-                raise InputError(
-                    f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
-                    f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
-                )
-        return clouds, boxes, labels
 
     def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
         """The backbone's ``(B, C, ny, nx)`` BEV features on :attr:`grid`; ``clouds`` as for

@@ -34,7 +34,7 @@ from xuframe.errors import ConfigError, InputError
 from xuframe.nn import PointNetSetAbstraction
 from xuframe.ops import points_in_boxes, rotated_nms
 from xuframe.types import Boxes3D, Detections, PointCloud
-from xuframe.validation import check_int, check_memory, check_targets, check_tensor
+from xuframe.validation import check_int, check_lidar_batch, check_memory, check_point_clouds
 from xuframe_plugins.pircnn.backbone import PointNet2MSG, RowMLP
 from xuframe_plugins.pircnn.bins import BinCoder
 from xuframe_plugins.pircnn.rcnn_targets import (
@@ -495,53 +495,16 @@ class PointRCNN(Detector):
     # ------------------------------------------------------------------ inputs
 
     def _check_clouds(self, inputs: Any, what: str) -> list[PointCloud]:
-        if not isinstance(inputs, (list, tuple)):
-            raise InputError(f"{what}: expected a list of PointCloud, got {type(inputs).__name__}")
-        if not inputs:
-            raise InputError(f"{what}: expected at least one point cloud, got an empty list")
-        for i, cloud in enumerate(inputs):
-            if not isinstance(cloud, PointCloud):
-                raise InputError(
-                    f"{what}: expected a list of PointCloud, item {i} is {type(cloud).__name__}"
-                )
-            if cloud.num_features != self.config.point_features:
-                raise InputError(
-                    f"{what}: point cloud {i}: expected {self.config.point_features} feature "
-                    f"channel(s) (e.g. reflectance), got {cloud.num_features}"
-                )
-            check_tensor(cloud.xyz, f"{what}: point cloud {i} xyz", max_abs=1e6)
-            check_tensor(cloud.features, f"{what}: point cloud {i} features", max_abs=1e6)
-        return list(inputs)
+        return check_point_clouds(
+            inputs, what, num_features=self.config.point_features, max_abs=1e6
+        )
 
     def _check_batch(
         self, batch: Any, what: str
     ) -> tuple[list[PointCloud], list[Boxes3D], list[torch.Tensor]]:
-        if not isinstance(batch, Mapping):
-            raise InputError(
-                f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
-            )
-        for key in ("inputs", "boxes", "labels"):
-            if key not in batch:
-                raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
-        clouds = self._check_clouds(batch["inputs"], f"{what}: batch['inputs']")
-        boxes, labels = check_targets(
-            batch["boxes"],
-            batch["labels"],
-            f"{what}: batch",
-            geometry=Boxes3D,
-            n=len(clouds),
-            n_classes=self.num_classes,
+        return check_lidar_batch(
+            batch, what, num_classes=self.num_classes, check_inputs=self._check_clouds
         )
-        for i, b in enumerate(boxes):
-            check_tensor(b.tensor, f"{what}: batch['boxes'][{i}]", max_abs=1e6)
-            flat = (b.tensor[:, 3:6] <= 0).any(1)
-            if bool(flat.any()):
-                k = int(flat.nonzero()[0, 0])
-                raise InputError(
-                    f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
-                    f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
-                )
-        return clouds, boxes, labels
 
     def _in_range(self, cloud: PointCloud) -> torch.Tensor:
         r = torch.tensor(self.config.point_range, dtype=cloud.xyz.dtype)

@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -16,7 +17,7 @@ import torch
 from xuframe.errors import ConfigError, InputError
 from xuframe.nn import PointNet2Backbone
 from xuframe.types import Boxes3D, PointCloud
-from xuframe.validation import check_int, check_memory, check_targets, check_tensor
+from xuframe.validation import check_int, check_lidar_batch, check_memory, check_point_clouds
 
 __all__ = [
     "bounded",
@@ -133,27 +134,18 @@ def make_backbone(cfg: Any) -> PointNet2Backbone:
 
 def check_clouds(inputs: Any, what: str, *, use_color: bool) -> list[PointCloud]:
     """``inputs`` as a list after checking it is a non-empty list or tuple of
-    :class:`~xuframe.PointCloud` with finite coordinates (``|x| <= 1e6``), and with
-    ``use_color`` at least 3 finite feature channels; :class:`~xuframe.errors.InputError`
-    (prefixed ``what``) otherwise."""
-    if not isinstance(inputs, (list, tuple)):
-        raise InputError(f"{what}: expected a list of PointCloud, got {type(inputs).__name__}")
-    if not inputs:
-        raise InputError(f"{what}: expected at least one point cloud, got an empty list")
-    for i, cloud in enumerate(inputs):
-        if not isinstance(cloud, PointCloud):
-            raise InputError(
-                f"{what}: expected a list of PointCloud, item {i} is {type(cloud).__name__}"
-            )
-        check_tensor(cloud.xyz, f"{what}: point cloud {i} xyz", max_abs=1e6)
-        if use_color:
+    :class:`~xuframe.PointCloud` with finite coordinates and features (``|value| <= 1e6``),
+    and with ``use_color`` at least 3 feature channels; :class:`~xuframe.errors.InputError`
+    (prefixed ``what``) otherwise (see :func:`~xuframe.validation.check_point_clouds`)."""
+    clouds = check_point_clouds(inputs, what, max_abs=1e6)
+    if use_color:
+        for i, cloud in enumerate(clouds):
             if cloud.num_features < 3:
                 raise InputError(
                     f"{what}: point cloud {i}: expected r, g, b features (use_color), got "
                     f"{cloud.num_features} feature channel(s)"
                 )
-            check_tensor(cloud.features, f"{what}: point cloud {i} features")
-    return list(inputs)
+    return clouds
 
 
 def check_batch(
@@ -163,35 +155,14 @@ def check_batch(
     with ``"inputs"``, ``"boxes"``, ``"labels"``): the clouds as for :func:`check_clouds` and
     each non-empty, one finite :class:`~xuframe.Boxes3D` per cloud with sizes > 0, one label
     in ``0 .. num_classes - 1`` per box; :class:`~xuframe.errors.InputError` (prefixed
-    ``what``) otherwise."""
-    if not isinstance(batch, Mapping):
-        raise InputError(
-            f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"
-        )
-    for key in ("inputs", "boxes", "labels"):
-        if key not in batch:
-            raise InputError(f"{what}: expected batch key {key!r} (use collate_lidar)")
-    clouds = check_clouds(batch["inputs"], f"{what}: batch['inputs']", use_color=use_color)
-    boxes, labels = check_targets(
-        batch["boxes"],
-        batch["labels"],
-        f"{what}: batch",
-        geometry=Boxes3D,
-        n=len(clouds),
-        n_classes=num_classes,
+    ``what``) otherwise (see :func:`~xuframe.validation.check_lidar_batch`)."""
+    return check_lidar_batch(
+        batch,
+        what,
+        num_classes=num_classes,
+        check_inputs=functools.partial(check_clouds, use_color=use_color),
+        require_points=True,
     )
-    for i, b in enumerate(boxes):
-        check_tensor(b.tensor, f"{what}: batch['boxes'][{i}]", max_abs=1e6)
-        flat = (b.tensor[:, 3:6] <= 0).any(1)
-        if bool(flat.any()):
-            k = int(flat.nonzero()[0, 0])
-            raise InputError(
-                f"{what}: batch['boxes'][{i}]: box {k} has a zero or negative size "
-                f"{b.tensor[k, 3:6].tolist()}; drop such boxes from the labels"
-            )
-        if len(clouds[i]) == 0:
-            raise InputError(f"{what}: batch['inputs'][{i}]: expected points to train on, got none")
-    return clouds, boxes, labels
 
 
 def prepare_clouds(

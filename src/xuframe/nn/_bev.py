@@ -16,7 +16,13 @@ from torch import nn
 from xuframe.errors import InputError, XuframeError
 from xuframe.ops import pillarize, scatter
 from xuframe.types import PointCloud
-from xuframe.validation import check_float, check_int, check_memory, check_tensor
+from xuframe.validation import (
+    check_float,
+    check_int,
+    check_memory,
+    check_point_clouds,
+    check_tensor,
+)
 
 __all__ = ["BevBackbone", "BevGrid", "PillarEncoder"]
 
@@ -164,28 +170,13 @@ class PillarEncoder(nn.Module):
         each (an empty cloud is fine), whose canvases fit in memory
         (:func:`~xuframe.validation.check_memory`). Raises :class:`~xuframe.errors.InputError`
         naming ``what``."""
-        if not isinstance(clouds, (list, tuple)):
-            raise InputError(f"{what}: expected a list of PointCloud, got {type(clouds).__name__}")
-        if not clouds:
-            raise InputError(f"{what}: expected at least one point cloud, got an empty list")
-        for i, cloud in enumerate(clouds):
-            if not isinstance(cloud, PointCloud):
-                raise InputError(
-                    f"{what}: expected a list of PointCloud, item {i} is {type(cloud).__name__}"
-                )
-            if cloud.num_features != self.point_features:
-                raise InputError(
-                    f"{what}: point cloud {i}: expected {self.point_features} feature channel(s) "
-                    f"(e.g. reflectance), got {cloud.num_features}"
-                )
-            check_tensor(cloud.xyz, f"{what}: point cloud {i} xyz")  # finite (mutated in place?)
-            check_tensor(cloud.features, f"{what}: point cloud {i} features")
+        checked = check_point_clouds(clouds, what, num_features=self.point_features)
         g = self.grid
         check_memory(
-            4.0 * len(clouds) * g.nx * g.ny * self.channels,
-            f"{what}: the {len(clouds)} pillar canvases of {g.nx} x {g.ny} cells",
+            4.0 * len(checked) * g.nx * g.ny * self.channels,
+            f"{what}: the {len(checked)} pillar canvases of {g.nx} x {g.ny} cells",
         )
-        return list(clouds)
+        return checked
 
     def forward(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
         """The ``(B, channels, ny, nx)`` canvas of the clouds (see :meth:`check_clouds`)."""
