@@ -20,6 +20,7 @@ from xuframe.types import PointCloud
 from xuframe_plugins.denfi import DEMO_CONFIG as BASE_DEMO
 from xuframe_plugins.xview import (
     DEMO_CONFIG,
+    DEMO_VIEWS,
     XViewDenfi,
     XViewPillars,
     distance_evaluator,
@@ -82,6 +83,32 @@ def test_a_linear_field_on_a_view_canvas_arrives_at_every_main_cell(kind, origin
     assert interior.sum() > 100
     assert torch.allclose(fused[0][interior].double(), coords[..., 0][interior], atol=2e-3)
     assert torch.allclose(fused[1][interior].double(), coords[..., 1][interior], atol=2e-4)
+
+
+@pytest.mark.parametrize("fusion", ["add", "concat"])
+def test_the_fusion_gathers_each_view_as_view_gather_does(fusion):
+    """All views are gathered at once (one weighted sum over their stacked cells, for a batch):
+    each view's part equals View.gather's bilinear sampling of that view's canvas alone."""
+    torch.manual_seed(0)
+    config = {**DEMO_CONFIG, "views": list(DEMO_VIEWS), "fusion": fusion}
+    model = xuframe.create("detector", "xview-pillars", **config).eval()
+    clouds = type(model).example_batch(2, seed=5)["inputs"]
+    g = model.encoder.grid
+    lo, hi = model.config.point_range[2], model.config.point_range[5]
+    xs, ys = g.centres()
+    where = torch.stack(
+        [xs.reshape(-1), ys.reshape(-1), torch.full((xs.numel(),), (lo + hi) / 2)], 1
+    )
+    canvas = torch.randn(2, model.config.pillar_channels, g.ny, g.nx)
+    with torch.no_grad():
+        fused = model.xview(clouds, canvas)
+        parts = [
+            view.gather(branch(clouds), where).reshape(2, -1, g.ny, g.nx)
+            for view, branch in zip(model.xview.views, model.xview.branches, strict=True)
+        ]
+    assert all(p.abs().max() > 0 for p in parts)
+    expected = canvas + sum(parts) if fusion == "add" else torch.cat([canvas, *parts], 1)
+    torch.testing.assert_close(fused, expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize(("kind", "origin"), VIEW_CASES)

@@ -26,7 +26,7 @@ from xuframe.types import PointCloud
 from xuframe.validation import check_int, check_memory
 from xuframe_plugins.denfi.model import DEMO_CONFIG as BASE_DEMO_CONFIG
 from xuframe_plugins.denfi.model import Denfi, PillarsBaseline
-from xuframe_plugins.xview.views import View, _sample, parse_view, view_over_area
+from xuframe_plugins.xview.views import View, parse_view, view_over_area
 
 __all__ = [
     "DEMO_CONFIG",
@@ -113,15 +113,13 @@ class _ViewConv(nn.Module):
     def __init__(self, cin: int, cout: int, circular: bool) -> None:
         super().__init__()
         self.circular = circular
-        self.conv = nn.Conv2d(cin, cout, 3, 1, 0, bias=False)
+        # the conv zero-pads the range axis itself (and the azimuth axis of a sector)
+        self.conv = nn.Conv2d(cin, cout, 3, 1, (0 if circular else 1, 1), bias=False)
         self.norm = nn.BatchNorm2d(cout, eps=1e-3, momentum=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (1, 1, 0, 0))
         if self.circular:
             x = torch.cat([x[:, :, -1:], x, x[:, :, :1]], 2)
-        else:
-            x = F.pad(x, (0, 0, 1, 1))
         return F.relu(self.norm(self.conv(x)))
 
 
@@ -148,7 +146,11 @@ class ViewBranch(nn.Module):
         moved = [
             PointCloud(view.to_view(c.xyz.double()).to(c.xyz.dtype), c.features) for c in clouds
         ]
-        return self.out(self.convs(self.encoder(moved)))  # type: ignore[no-any-return]
+        x = self.convs(self.encoder(moved))
+        # the 1x1 conv as a linear map over channels-last cells: the output is laid out
+        # (B, n_azimuth, n_range, C) in memory, the rows XViewFusion gathers from
+        out = F.linear(x.permute(0, 2, 3, 1), self.out.weight.flatten(1), self.out.bias)
+        return out.permute(0, 3, 1, 2)
 
 
 class XViewFusion(nn.Module):
@@ -157,6 +159,9 @@ class XViewFusion(nn.Module):
     of the detector's z range) by bilinear interpolation through the inverse transform, then
     added to the canvas or concatenated to it (``fusion``). The sampling indices and weights
     are computed once (buffers that are not saved with the weights)."""
+
+    index: torch.Tensor
+    weight: torch.Tensor
 
     def __init__(self, detector: PillarsBaseline, cfg: Any) -> None:
         super().__init__()
@@ -187,31 +192,51 @@ class XViewFusion(nn.Module):
         xs, ys = grid.centres()
         z = (point_range[2] + point_range[5]) / 2
         centres = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.full((xs.numel(),), z)], 1)
-        for i, view in enumerate(self.views):
-            where, mask = view.sample_grid(centres.double())
-            self.register_buffer(f"grid_{i}", where.float(), persistent=False)
-            self.register_buffer(f"mask_{i}", mask.float(), persistent=False)
+        # bilinear sampling as (pillars, 4 per view) rows of all views' stacked cells and their
+        # weights (0 outside a view): one weighted embedding-bag sum gathers every view at once
+        index, weight, offset = [], [], 0
+        for view in self.views:
+            rows, weights = view.sample_weights(centres.double())
+            index.append(rows + offset)
+            weight.append(weights.float())
+            offset += view.n_range * view.n_azimuth
+        self.register_buffer("index", torch.cat(index, 1), persistent=False)
+        self.register_buffer("weight", torch.cat(weight, 1), persistent=False)
         self.shape = (grid.ny, grid.nx)
         self.out_channels = out * len(self.views) if cfg.fusion == "concat" else 0
         self.cells = cells
 
+    def _gather(self, canvases: Sequence[torch.Tensor], first: int = 0) -> torch.Tensor:
+        """The ``(B, C, ny, nx)`` sum of the canvases of views ``first, first + 1, ...`` (one
+        ``(B, C, n_azimuth, n_range)`` each) sampled at the pillar centres."""
+        b, c = canvases[0].shape[:2]
+        # (B, cells, C) rows: free views of the branches' channels-last outputs, joined by cat
+        rows = torch.cat([x.permute(0, 2, 3, 1).reshape(b, -1, c) for x in canvases], 1)
+        columns = slice(4 * first, 4 * (first + len(canvases)))
+        skipped = sum(v.n_range * v.n_azimuth for v in self.views[:first])
+        index, weight = self.index[:, columns] - skipped, self.weight[:, columns]
+        if b > 1:  # cloud k reads rows k * cells ...
+            offsets = rows.shape[1] * torch.arange(b, device=index.device)
+            index = index[None] + offsets[:, None, None]
+        out = F.embedding_bag(
+            index.reshape(-1, index.shape[-1]),
+            rows.reshape(-1, c),
+            per_sample_weights=weight.expand(b, -1, -1).reshape(-1, weight.shape[-1]),
+            mode="sum",
+        )
+        # laid out (B, ny, nx, C) in memory, as the main pillar canvas is
+        return out.view(b, *self.shape, c).permute(0, 3, 1, 2)
+
     def gathered(self, clouds: Sequence[PointCloud]) -> list[torch.Tensor]:
         """Each view's features at the pillar centres: ``(B, C, ny, nx)`` per view."""
-        out = []
-        for i, (view, branch) in enumerate(zip(self.views, self.branches, strict=True)):
-            where, mask = getattr(self, f"grid_{i}"), getattr(self, f"mask_{i}")
-            feats = _sample(view.pad(branch(clouds)), where, mask)
-            out.append(feats.reshape(*feats.shape[:2], *self.shape))
-        return out
+        return [self._gather([branch(clouds)], i) for i, branch in enumerate(self.branches)]
 
     def forward(self, clouds: Sequence[PointCloud], canvas: torch.Tensor) -> torch.Tensor:
         """The pillar ``canvas`` ``(B, C, ny, nx)`` fused with the views' features."""
-        views = self.gathered(clouds)
         if self.fusion == "add":
-            for feats in views:
-                canvas = canvas + feats
-            return canvas
-        return torch.cat([canvas, *views], 1)
+            canvases = [branch(clouds) for branch in self.branches]
+            return canvas + self._gather(canvases)
+        return torch.cat([canvas, *self.gathered(clouds)], 1)
 
 
 def _attach(detector: PillarsBaseline) -> XViewFusion:

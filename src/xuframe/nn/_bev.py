@@ -183,25 +183,31 @@ class PillarEncoder(nn.Module):
         clouds = self.check_clouds(clouds, "PillarEncoder")
         g = self.grid
         cells = g.nx * g.ny
-        rows, index = [], []
+        rows, index, occupied = [], [], []
+        pillars = 0
+        size, low = torch.tensor(self.pillar_size), torch.tensor(self.point_range[:2])
         for b, cloud in enumerate(clouds):
             pts = torch.cat([cloud.xyz, cloud.features], 1).to(self.linear.weight)
             pil = pillarize(pts, self.pillar_size, self.point_range, "mean")
             inside = pil.point_voxel >= 0
-            p, v = pts[inside], pil.point_voxel[inside]
-            centre = (pil.coords[v, :2].to(p) + 0.5) * torch.tensor(self.pillar_size).to(p)
-            centre = centre + torch.tensor(self.point_range[:2]).to(p)
-            rows.append(torch.cat([p, p[:, :3] - pil.features[v, :3], p[:, :2] - centre], 1))
-            linear = pil.coords[:, 1] * g.nx + pil.coords[:, 0]
-            index.append(b * cells + linear[v])
+            if bool(inside.all()):
+                p, v = pts, pil.point_voxel
+            else:
+                p, v = pts[inside], pil.point_voxel[inside]
+            # per pillar (then gathered per point): its point mean and its centre
+            centre = (pil.coords[:, :2].to(p) + 0.5) * size.to(p) + low.to(p)
+            table = torch.cat([pil.features[:, :3], centre], 1)[v]
+            rows.append(torch.cat([p, p[:, [0, 1, 2, 0, 1]] - table], 1))
+            # pillarize's voxels are sorted by this same linear index: no second unique needed
+            occupied.append(b * cells + pil.coords[:, 1] * g.nx + pil.coords[:, 0])
+            index.append(v + pillars)
+            pillars += len(pil.coords)
         canvas = self.linear.weight.new_zeros(len(clouds) * cells, self.channels)
         points = sum(len(r) for r in rows)
         # batch norm cannot normalise one point in training (it needs two); eval uses its statistics
         if points > 1 or (points == 1 and not self.training):
             x = F.relu(self.norm(self.linear(torch.cat(rows))))
-            idx = torch.cat(index)
-            occupied, inverse = torch.unique(idx, return_inverse=True)
-            canvas[occupied] = scatter(x, inverse, len(occupied), "max")
+            canvas[torch.cat(occupied)] = scatter(x, torch.cat(index), pillars, "max")
         return canvas.reshape(len(clouds), g.ny, g.nx, self.channels).permute(0, 3, 1, 2)
 
 

@@ -124,14 +124,24 @@ def _voxelize(
     hi = torch.tensor(point_range[3:], dtype=torch.float64)
     cell = torch.floor((xyz - lo) / size).long()
     # in the range (the last cell may reach past its upper face when the sizes do not divide it)
-    inside = ((xyz >= lo) & (xyz < hi)).all(1) & (cell < torch.tensor(grid)).all(1)
+    inside = ((xyz >= lo) & (xyz < hi) & (cell < torch.tensor(grid))).all(1)
     linear = (cell[:, 2] * grid[1] + cell[:, 1]) * grid[0] + cell[:, 0]
-    occupied, rows = torch.unique(linear[inside], return_inverse=True)
+    kept = linear[inside]
+    cells = grid[0] * grid[1] * grid[2]
+    if cells <= max(4 * len(kept), 1 << 16):
+        # a small grid (a BEV pillar grid): rank the occupied cells densely, O(points + cells),
+        # instead of sorting the points; the same sorted cells and rows as torch.unique
+        hits = torch.bincount(kept, minlength=cells)
+        occupied = hits.nonzero()[:, 0]
+        rows = (torch.cumsum(hits > 0, 0) - 1)[kept]
+        counts = hits[occupied]
+    else:
+        occupied, rows = torch.unique(kept, return_inverse=True)
+        counts = torch.bincount(rows, minlength=len(occupied))
     point_voxel = torch.full((len(points),), -1, dtype=torch.int64)
     point_voxel[inside] = rows
     v = len(occupied)
     features = scatter(points[inside], rows, v, reduce, backend=backend)
-    counts = torch.bincount(rows, minlength=v)
     coords = torch.stack(
         [occupied % grid[0], (occupied // grid[0]) % grid[1], occupied // (grid[0] * grid[1])], 1
     )
