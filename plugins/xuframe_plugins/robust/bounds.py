@@ -46,6 +46,8 @@ __all__ = ["InputSet", "Method", "check_clip", "compute_bounds", "ibp_and_crown_
 
 Method = Literal["ibp", "lbp", "crown-ibp", "crown-lbp", "crown"]
 Lines = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+#: Forward linear bounds ``(lam_lo, a_lo, lam_hi, a_hi)``: ``lam x + a`` bounds an output.
+Forms = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def check_clip(
@@ -308,23 +310,7 @@ def _lbp(
     last = net.activations[-1] if net.activations else -1
     for i, op in enumerate(net.ops[: last + 1]):
         if isinstance(op, Affine):
-            rows = lam_hi.shape[0] * d
-            if lam_lo is lam_hi:
-                lam_hi = lam_lo = op.linear(lam_hi.reshape(rows, *op.in_shape)).reshape(
-                    -1, d, *op.out_shape
-                )
-            else:  # W+ hi + W- lo = W mid + |W| rad, W+ lo + W- hi = W mid - |W| rad: two products, not four
-                mid = op.linear(((lam_hi + lam_lo) / 2).reshape(rows, *op.in_shape))
-                rad = op.linear(((lam_hi - lam_lo) / 2).reshape(rows, *op.in_shape), "abs")
-                lam_hi = (mid + rad).reshape(-1, d, *op.out_shape)
-                lam_lo = (mid - rad).reshape(-1, d, *op.out_shape)
-            a_hi, a_lo = (
-                op.linear(a_hi, "pos") + op.linear(a_lo, "neg"),
-                op.linear(a_lo, "pos") + op.linear(a_hi, "neg"),
-            )
-            b = op.bias()
-            if b is not None:
-                a_hi, a_lo = a_hi + b, a_lo + b
+            lam_lo, a_lo, lam_hi, a_hi = _affine_forms(op, (lam_lo, a_lo, lam_hi, a_hi), d)
         else:
             if i == net.activations[0]:  # exact, and cheaper than concretizing the identity
                 lo, hi = _first_interval(net, i, inputs)
@@ -333,10 +319,42 @@ def _lbp(
                 lo = torch.maximum(_concretize_forward(lam_lo, a_lo, inputs, upper=False), step_lo)
                 hi = torch.minimum(_concretize_forward(lam_hi, a_hi, inputs, upper=True), step_hi)
             pre[i] = (lo, hi)
-            lines[i] = k_l, c_l, k_u, c_u = _bounding_lines(op.module, lo, hi, strategy)
-            lam_lo, lam_hi = lam_lo * k_l.unsqueeze(1), lam_hi * k_u.unsqueeze(1)
-            a_lo, a_hi = a_lo * k_l + c_l, a_hi * k_u + c_u
+            lines[i] = _bounding_lines(op.module, lo, hi, strategy)
+            lam_lo, a_lo, lam_hi, a_hi = _activation_forms((lam_lo, a_lo, lam_hi, a_hi), lines[i])
     return pre, lines, (lam_lo, a_lo, lam_hi, a_hi)
+
+
+def _affine_forms(op: Affine, forms: Forms, d: int) -> Forms:
+    """The forward linear bounds ``(lam_lo, a_lo, lam_hi, a_hi)`` of ``op``'s output from
+    those of its input (``lam`` ``(B, D, *shape)``, ``a`` ``(B, *shape)``; D = input size).
+    ``lam_lo is lam_hi`` (no activation yet) stays shared."""
+    lam_lo, a_lo, lam_hi, a_hi = forms
+    rows = lam_hi.shape[0] * d
+    if lam_lo is lam_hi:
+        lam_hi = lam_lo = op.linear(lam_hi.reshape(rows, *op.in_shape)).reshape(
+            -1, d, *op.out_shape
+        )
+    else:  # W+ hi + W- lo = W mid + |W| rad, W+ lo + W- hi = W mid - |W| rad: two products, not four
+        mid = op.linear(((lam_hi + lam_lo) / 2).reshape(rows, *op.in_shape))
+        rad = op.linear(((lam_hi - lam_lo) / 2).reshape(rows, *op.in_shape), "abs")
+        lam_hi = (mid + rad).reshape(-1, d, *op.out_shape)
+        lam_lo = (mid - rad).reshape(-1, d, *op.out_shape)
+    a_hi, a_lo = (
+        op.linear(a_hi, "pos") + op.linear(a_lo, "neg"),
+        op.linear(a_lo, "pos") + op.linear(a_hi, "neg"),
+    )
+    b = op.bias()
+    if b is not None:
+        a_hi, a_lo = a_hi + b, a_lo + b
+    return lam_lo, a_lo, lam_hi, a_hi
+
+
+def _activation_forms(forms: Forms, lines: Lines) -> Forms:
+    """The forward linear bounds of an activation's output from those of its input and its
+    bounding ``lines`` ``(k_l, c_l, k_u, c_u)`` (each ``(B, *shape)``)."""
+    lam_lo, a_lo, lam_hi, a_hi = forms
+    k_l, c_l, k_u, c_u = lines
+    return lam_lo * k_l.unsqueeze(1), a_lo * k_l + c_l, lam_hi * k_u.unsqueeze(1), a_hi * k_u + c_u
 
 
 def _concretize_forward(

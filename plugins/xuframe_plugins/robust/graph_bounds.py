@@ -34,7 +34,11 @@ from torch import nn
 from xuframe.validation import memory_limit
 from xuframe_plugins.robust.activations import Strategy, _bounding_lines, through_lines
 from xuframe_plugins.robust.bounds import (
+    Forms,
     InputSet,
+    Lines,
+    _activation_forms,
+    _affine_forms,
     _bias_dot,
     _concretize_forward,
     _identity_spec,
@@ -49,8 +53,6 @@ __all__ = ["GraphMethod", "alpha_crown", "graph_bounds", "graph_elements"]
 
 GraphMethod = Literal["ibp", "lbp", "crown-ibp", "crown-lbp", "crown", "alpha-crown"]
 Pair = tuple[torch.Tensor, torch.Tensor]
-Lines = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-Forms = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 #: how many tensors of the largest size one bounding pass keeps alive at once
 _ALIVE = 8
@@ -311,34 +313,9 @@ def _forms_node(g: Graph, i: int, forms: dict[int, Forms], lines: dict[int, Line
     op = node.op
     d = math.prod(g.in_shape)
     if isinstance(op, Activation):
-        lam_lo, a_lo, lam_hi, a_hi = forms[node.inputs[0]]
-        k_l, c_l, k_u, c_u = lines[i]
-        return (
-            lam_lo * k_l.unsqueeze(1),
-            a_lo * k_l + c_l,
-            lam_hi * k_u.unsqueeze(1),
-            a_hi * k_u + c_u,
-        )
+        return _activation_forms(forms[node.inputs[0]], lines[i])
     if isinstance(op, Affine):
-        lam_lo, a_lo, lam_hi, a_hi = forms[node.inputs[0]]
-        rows = lam_hi.shape[0] * d
-        if lam_lo is lam_hi:
-            lam_hi = lam_lo = op.linear(lam_hi.reshape(rows, *op.in_shape)).reshape(
-                -1, d, *op.out_shape
-            )
-        else:
-            mid = op.linear(((lam_hi + lam_lo) / 2).reshape(rows, *op.in_shape))
-            rad = op.linear(((lam_hi - lam_lo) / 2).reshape(rows, *op.in_shape), "abs")
-            lam_hi = (mid + rad).reshape(-1, d, *op.out_shape)
-            lam_lo = (mid - rad).reshape(-1, d, *op.out_shape)
-        a_hi, a_lo = (
-            op.linear(a_hi, "pos") + op.linear(a_lo, "neg"),
-            op.linear(a_lo, "pos") + op.linear(a_hi, "neg"),
-        )
-        b = op.bias()
-        if b is not None:
-            a_hi, a_lo = a_hi + b, a_lo + b
-        return lam_lo, a_lo, lam_hi, a_hi
+        return _affine_forms(op, forms[node.inputs[0]], d)
     if isinstance(op, Sum):
         out: list[torch.Tensor] | None = None
         for k, c in zip(node.inputs, op.coeffs, strict=True):
