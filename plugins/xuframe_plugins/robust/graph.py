@@ -42,6 +42,7 @@ from xuframe_plugins.robust.network import (
     Activation,
     Affine,
     _AvgPool,
+    _check_like_parameters,
     _Conv,
     _Flatten,
     _layer_problem,
@@ -711,22 +712,7 @@ def _check_example(model: nn.Module, x: Any) -> None:
         for name, t in [*model.named_parameters(), *model.named_buffers()]
         if t.is_floating_point()
     ]
-    if params:
-        first_name, first = params[0]
-        for name, t in params:
-            if t.dtype != first.dtype or t.device != first.device:
-                raise InputError(
-                    "the model: expected one dtype and device for all its parameters, got "
-                    f"{first_name} {first.dtype} on {first.device} and {name} {t.dtype} on {t.device}"
-                )
-        if x.dtype != first.dtype:
-            raise InputError(
-                f"x: expected dtype {first.dtype} (the model's parameters), got {x.dtype}"
-            )
-        if x.device != first.device:
-            raise InputError(
-                f"x: expected a tensor on {first.device} (the model's), got one on {x.device}"
-            )
+    _check_like_parameters(x, "x", params)
     if x.dim() < 2:
         raise InputError(f"x: expected a batch (N, ...) of inputs, got shape {tuple(x.shape)}")
     if x.numel() == 0:

@@ -497,6 +497,31 @@ def _fitting_size(
 _SHAPE_FREE = (nn.Identity, nn.Dropout, nn.Flatten, nn.ReLU, nn.LeakyReLU)
 
 
+def _check_like_parameters(
+    x: torch.Tensor, what: str, params: list[tuple[str, torch.Tensor]]
+) -> None:
+    """Raise :class:`~xuframe.errors.InputError` unless the model's floating ``params``
+    (``(name, tensor)``, parameters and buffers) share one dtype and device and ``x`` (named
+    ``what``) has them too."""
+    if not params:
+        return
+    first_name, first = params[0]
+    for name, t in params:
+        if t.dtype != first.dtype or t.device != first.device:
+            raise InputError(
+                "the model: expected one dtype and device for all its parameters, got "
+                f"{first_name} {first.dtype} on {first.device} and {name} {t.dtype} on {t.device}"
+            )
+    if x.dtype != first.dtype:
+        raise InputError(
+            f"{what}: expected dtype {first.dtype} (the model's parameters), got {x.dtype}"
+        )
+    if x.device != first.device:
+        raise InputError(
+            f"{what}: expected a tensor on {first.device} (the model's), got one on {x.device}"
+        )
+
+
 def check_network_input(
     chain: list[tuple[str, nn.Module]], x: object, *, what: str = "x"
 ) -> list[tuple[int, ...]]:
@@ -525,22 +550,7 @@ def check_network_input(
         for name, t in [*module.named_parameters(), *module.named_buffers()]
         if t.is_floating_point()
     ]
-    if params:
-        first_name, first = params[0]
-        for name, t in params:
-            if t.dtype != first.dtype or t.device != first.device:
-                raise InputError(
-                    "the model: expected one dtype and device for all its parameters, got "
-                    f"{first_name} {first.dtype} on {first.device} and {name} {t.dtype} on {t.device}"
-                )
-        if x.dtype != first.dtype:
-            raise InputError(
-                f"{what}: expected dtype {first.dtype} (the model's parameters), got {x.dtype}"
-            )
-        if x.device != first.device:
-            raise InputError(
-                f"{what}: expected a tensor on {first.device} (the model's), got one on {x.device}"
-            )
+    _check_like_parameters(x, what, params)
     got = tuple(x.shape)
     if x.dim() < 2:
         hint = expected or "a batch (N, ...) of inputs"
