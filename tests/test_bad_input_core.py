@@ -718,3 +718,20 @@ def test_demo_seed_must_be_a_non_negative_int(capsys, seed):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "argument --seed: expected an int >= 0" in err and "Traceback" not in err
+
+
+# -- shape messages ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((None, 3), r"expected shape \(N, 3\), got \(10,\)"),
+        ((None, None), r"expected shape \(N, M\), got \(10,\)"),  # not a square "(N, N)"
+        ((None, None, None, 7), r"expected shape \(N, M, K, 7\), got \(10,\)"),
+        ((3, "H", "W"), r"expected shape \(3, H, W\), got \(10,\)"),
+    ],
+)
+def test_shape_messages_name_each_free_size_apart(shape, message):
+    from xuframe.validation import check_tensor
+
+    with pytest.raises(InputError, match=message):
+        check_tensor(torch.zeros(10), "x", shape=shape)

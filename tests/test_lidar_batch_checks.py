@@ -76,6 +76,12 @@ def test_check_lidar_batch_refuses(batch, message):
         check_lidar_batch(batch, "m.loss", num_classes=3)
 
 
+@pytest.mark.parametrize("num_classes", ["3", 0, -1, 2.5, None])
+def test_check_lidar_batch_refuses_a_bad_class_count(num_classes):
+    with pytest.raises(InputError, match=r"m.loss: num_classes: expected an int"):
+        check_lidar_batch(_batch(), "m.loss", num_classes=num_classes)
+
+
 def test_check_lidar_batch_uses_the_callers_input_check_and_can_require_points():
     seen = []
 

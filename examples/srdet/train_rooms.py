@@ -66,7 +66,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--ablations", action="store_true", help="also train SRDet's ablations")
-    parser.add_argument("--out", default="srdet_rooms.png", help="top-view picture")
+    parser.add_argument(
+        "--out", default="srdet_rooms.png", help="top-view picture (default: srdet_rooms.png)"
+    )
     parser.add_argument(
         "--export-weights",
         metavar="TAG",

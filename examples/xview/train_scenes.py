@@ -115,17 +115,21 @@ def main() -> None:
     keys += [f"{c}/bev/moderate@{t}" for c in classes for t in TAGS]
     keys += ["time_ratio"]
     print(f"\nheld-out moderate AP (R40), {args.val} scenes, {len(args.seeds)} seed(s): mean +- sd")
-    header = f"{'detector':24}" + "".join(f"{k.replace('/moderate', ''):>22}" for k in keys)
+
+    def title(key: str) -> str:  # "Car/bev/moderate@40-infm" -> "Car/bev@40m+"
+        return key.replace("/moderate", "").replace("-infm", "m+")
+
+    header = f"{'detector':24}" + "".join(f"{title(k):>24}" for k in keys)
     print(header)
     for name, n in runs:
         row = f"{name + (f' ({n} views)' if n else ''):24}"
         for key in keys:
             values = [m[key] for m in results[(name, n)] if not math.isnan(m[key])]
             if not values:
-                row += f"{'n/a':>22}"
+                row += f"{'n/a':>24}"
                 continue
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            row += f"{statistics.fmean(values):>15.3f} +-{spread:.3f}"
+            row += f"{statistics.fmean(values):>17.3f} +-{spread:.3f}"
         print(row)
 
 

@@ -135,7 +135,10 @@ def check_choice(
 
 
 def _shape_text(shape: Sequence[int | str | None]) -> str:
-    sizes = ["N" if s is None else str(s) for s in shape]
+    """``shape`` as text, its free sizes named ``N``, ``M``, ``K``, ... in turn, so that
+    ``(None, None)`` reads "(N, M)", not a square "(N, N)"."""
+    letters = iter("NMKLPQRSTUVW")
+    sizes = [next(letters, "*") if s is None else str(s) for s in shape]
     return f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
 
 
@@ -407,11 +410,13 @@ def check_lidar_batch(
         :class:`~xuframe.Boxes3D` and one ``int64`` ``(M_i,)`` tensor per sample.
 
     Raises:
-        InputError: naming ``what`` and the entry: ``batch`` not a mapping or without one of
+        InputError: naming ``what`` and the entry: ``num_classes`` not an int >= 1, ``batch``
+            not a mapping or without one of
             the three keys (both say to use ``collate_lidar``), what ``check_inputs`` raises,
             boxes or labels per :func:`check_targets`, a box coordinate with ``|value| > 1e6``,
             a box with a zero or negative size, or (``require_points``) a cloud without points.
     """
+    num_classes = check_int(num_classes, f"{what}: num_classes", min=1)
     if not isinstance(batch, Mapping):
         raise InputError(
             f"{what}: expected a batch mapping (use collate_lidar), got {type(batch).__name__}"

@@ -425,7 +425,7 @@ TL = torch.tensor([0])
         (lambda: boundary_losses(torch.zeros(1, 3, 40, 40), torch.zeros(1, 5, 40, 40), {}, G8, NB), "reg"),
         (lambda: boundary_losses(torch.zeros(1, 3, 40, 40), torch.zeros(1, 20, 40, 40), {}, G8, NB), "key 'heat'"),
         (lambda: boundary_losses(torch.full((1, 3, 40, 40), math.nan), torch.zeros(1, 20, 40, 40), {}, G8, NB), "finite"),
-        (lambda: boundary_sample_points(torch.zeros(1, 4, 4, 5), G8), r"\(N, N, N, 7\)"),
+        (lambda: boundary_sample_points(torch.zeros(1, 4, 4, 5), G8), r"\(N, M, K, 7\)"),
         (lambda: boundary_sample_points([1.0], G8), "torch.Tensor"),
         (lambda: DenfiConv(16, 8, 8)(torch.zeros(1, 15, 4, 4), torch.zeros(1, 4, 4, 7), G8), "features"),
         (lambda: DenfiConv(16, 8, 8)(torch.zeros(1, 16, 4, 4), torch.zeros(1, 4, 4, 7), G8), "grid"),

@@ -63,7 +63,7 @@ def test_bad_input_is_rejected():
         KMeansProblem([[0.0, np.nan]], 1)
     with pytest.raises(InputError, match="n_clusters: expected an int >= 1 and <= 2"):
         KMeansProblem(np.zeros((2, 2)), 3)
-    with pytest.raises(InputError, match=r"points: expected shape \(N, N\)"):
+    with pytest.raises(InputError, match=r"points: expected shape \(N, M\)"):
         KMeansProblem(np.zeros(5), 1)
     with pytest.raises(ConfigError, match="n_init must be > 0"):
         KMeans.from_config({"n_init": 0})

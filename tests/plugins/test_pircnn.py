@@ -5,6 +5,7 @@ input."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from pathlib import Path
@@ -397,6 +398,13 @@ def test_bad_input():
         model.predict([CameraFrame(nan_points, frame.image, calib)])
     with pytest.raises(InputError):
         Calibration(calib.P2 * math.nan, calib.R0_rect, calib.Tr_velo_to_cam)
+    # a calibration changed in place after the frame was made (a silent wrong answer before)
+    for name in ("P2", "R0_rect", "Tr_velo_to_cam"):
+        moved = copy.deepcopy(calib)
+        frame_later = CameraFrame(frame.points, frame.image, moved)
+        getattr(moved, name)[0, 0] = math.inf if name == "Tr_velo_to_cam" else math.nan
+        with pytest.raises(InputError, match=f"calib.{name}: expected finite"):
+            model.predict([frame_later])
     bad = torch.eye(4)
     bad[0, 0] = math.nan
     with pytest.raises(InputError, match="augmentation"):

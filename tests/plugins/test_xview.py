@@ -394,3 +394,10 @@ metrics = ["xuframe_plugins.xview:distance_evaluator"]
         r for r in read_metrics(tmp_path / "out" / "metrics.jsonl") if "eval/Car/objects@0-20m" in r
     ]
     assert rows
+
+
+def test_a_view_too_far_to_grid_is_a_config_error():
+    """An origin so far that its range grid cannot be built is refused as configuration,
+    like every other bad view (it was an InputError)."""
+    with pytest.raises(ConfigError, match="too many cells"):
+        xuframe.create("detector", "xview-pillars", views=["cylindrical@1e9,0,0"])

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 
 from xuframe.data import Calibration
@@ -79,8 +80,10 @@ def check_camera_frame(frame: Any, what: str) -> CameraFrame:
     """``frame`` checked as a :class:`CameraFrame` whose fields still hold what its
     constructor accepts (tensors can change in place after it): the points a
     :class:`~xuframe.PointCloud`, the image a finite float ``(3, H, W)`` tensor in ``[0, 1]``
-    of the size the calibration was made for, the calibration a
-    :class:`~xuframe.data.Calibration`. Returns it; raises
+    roughly of the size the calibration was made for (its centre within
+    :data:`CENTRE_TOLERANCE` of the principal point: a transposed or halved image is caught,
+    a small crop or resize is not), the calibration a :class:`~xuframe.data.Calibration` of
+    finite matrices. Returns it; raises
     :class:`~xuframe.errors.InputError` naming ``what`` otherwise."""
     if not isinstance(frame, CameraFrame):
         raise InputError(
@@ -103,6 +106,9 @@ def check_camera_frame(frame: Any, what: str) -> CameraFrame:
         )
     if not isinstance(frame.calib, Calibration):
         raise InputError(f"{what}.calib: expected a Calibration, got {type(frame.calib).__name__}")
+    for name in ("P2", "R0_rect", "Tr_velo_to_cam"):  # arrays can change in place after it
+        if not np.isfinite(getattr(frame.calib, name)).all():
+            raise InputError(f"{what}.calib.{name}: expected finite values, got NaN or inf")
     height, width = int(image.shape[1]), int(image.shape[2])
     cx, cy = float(frame.calib.P2[0, 2]), float(frame.calib.P2[1, 2])
     if (

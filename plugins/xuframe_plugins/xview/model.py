@@ -169,16 +169,19 @@ class XViewFusion(nn.Module):
         point_range = detector.encoder.point_range
         self.fusion = cfg.fusion
         out = cfg.pillar_channels if cfg.fusion == "add" else cfg.view_channels
-        self.views = [
-            view_over_area(
-                spec,
-                point_range,
-                cfg.view_range_cell,
-                cfg.view_azimuth_cell,
-                f"{detector.name}: views[{i}]",
-            )
-            for i, spec in enumerate(cfg.views)
-        ]
+        try:  # a view the configuration cannot grid is a configuration error
+            self.views = [
+                view_over_area(
+                    spec,
+                    point_range,
+                    cfg.view_range_cell,
+                    cfg.view_azimuth_cell,
+                    f"{detector.name}: views[{i}]",
+                )
+                for i, spec in enumerate(cfg.views)
+            ]
+        except InputError as exc:
+            raise ConfigError(str(exc)) from None
         cells = sum(v.n_range * v.n_azimuth for v in self.views)
         check_memory(
             4.0 * cells * max(cfg.view_channels, out),
