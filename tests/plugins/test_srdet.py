@@ -14,8 +14,8 @@ from xuframe.errors import ConfigError, InputError
 from xuframe.testing import check_rejects_bad_input, checks_for
 from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe_plugins.srdet import ABLATIONS, SRDET_DEMO_CONFIG, SRDet
-from xuframe_plugins.srdet.refine import apply_deltas
 from xuframe_plugins.srdet.overfit import covered_objects, overfit_rooms
+from xuframe_plugins.srdet.refine import apply_deltas
 
 #: A tiny SRDet for fast tests.
 TINY = {
