@@ -399,7 +399,7 @@ def test_camera_keys_are_checked(samples, database):
     s = samples[0]
     paste = GroundTruthSampling(database, {0: 4})
     for change, message in [
-        ({"image": torch.zeros(2, 3)}, r"image: expected shape \(3, N, N\)"),
+        ({"image": torch.zeros(2, 3)}, r"image: expected shape \(3, N, M\)"),
         ({"semantic": torch.zeros(4, 4, dtype=torch.int64)}, r"semantic: expected shape"),
         ({"calib": "calib"}, "calib: expected a Calibration"),
         ({"augmentation": torch.zeros(4, 4)}, "augmentation: expected a last row"),

@@ -292,8 +292,8 @@ def test_encode_targets_accepts_numpy_ints_and_float64_boxes_beyond_float32():
     ("call", "match"),
     [
         (lambda: decode_boxes([[1.0]], 4), "torch.Tensor"),
-        (lambda: decode_boxes(torch.zeros(4, 8, 8), 4), r"shape \(N, 4, N, N\)"),
-        (lambda: decode_boxes(torch.zeros(1, 3, 8, 8), 4), r"shape \(N, 4, N, N\)"),
+        (lambda: decode_boxes(torch.zeros(4, 8, 8), 4), r"shape \(N, 4, M, K\)"),
+        (lambda: decode_boxes(torch.zeros(1, 3, 8, 8), 4), r"shape \(N, 4, M, K\)"),
         (lambda: decode_boxes(torch.zeros(1, 4, 8, 8), 0), "stride"),
         (lambda: decode_boxes(torch.full((1, 4, 8, 8), math.nan), 4), "finite"),
         (lambda: decode_boxes(torch.zeros(1, 4, 8, 8, dtype=torch.long), 4), "floating"),
