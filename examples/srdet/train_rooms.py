@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -109,18 +108,15 @@ def _picture_and_weights(model: Any, args: argparse.Namespace) -> None:
     Image.fromarray(held_out_view(model, args.seeds[0])).save(args.out)
     print(f"wrote {args.out}")
     if args.export_weights:
-        from xuframe.engine import save_pretrained
+        from xuframe_plugins.srdet.pretrained import ship
 
-        shipped = save_pretrained(
+        shipped = ship(
             model,
             args.export_weights,
-            evaluate="xuframe_plugins.srdet.pretrained:evaluate",
-            command="python examples/srdet/train_rooms.py " + " ".join(sys.argv[1:]),
-            description=(
-                f"{args.steps} steps of {args.batch_size} rooms on {args.train} synthetic "
-                f"rooms (IndoorScenes seed {args.seeds[0]}); metrics on 40 held-out rooms "
-                "(seed 1000)"
-            ),
+            steps=args.steps,
+            batch_size=args.batch_size,
+            n_train=args.train,
+            seed=args.seeds[0],
         )
         print(f"wrote {shipped.path}: mAP@0.25 {shipped.metrics['mAP@0.25']:.3f}, "
               f"mAP@0.5 {shipped.metrics['mAP@0.5']:.3f}")  # fmt: skip

@@ -14,10 +14,8 @@ the same run for ``xuframe train``.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from xuframe.engine import save_pretrained
 from xuframe_plugins.srdet.training import train_indoor
 
 
@@ -68,16 +66,10 @@ def main() -> None:
     Image.fromarray(held_out_view(model)).save(args.out)
     print(f"wrote {args.out}")
     if args.export_weights:
-        shipped = save_pretrained(
-            model,
-            args.export_weights,
-            evaluate="xuframe_plugins.srdet.pretrained:evaluate",
-            command="python examples/votenet/train_rooms.py " + " ".join(sys.argv[1:]),
-            description=(
-                f"{args.steps} steps on {args.train} synthetic rooms (IndoorScenes seed 0); "
-                "metrics on 40 held-out rooms (seed 1000)"
-            ),
-        )
+        from xuframe_plugins.srdet.pretrained import ship
+
+        shipped = ship(model, args.export_weights, steps=args.steps,
+                       batch_size=args.batch_size, n_train=args.train, seed=0)  # fmt: skip
         print(f"wrote {shipped.path}: mAP@0.25 {shipped.metrics['mAP@0.25']:.3f}")
 
 

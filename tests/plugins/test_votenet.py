@@ -275,3 +275,19 @@ def test_bad_batches():
     nan[0, 0] = math.nan
     with pytest.raises(InputError):
         model.predict([PointCloud(nan)])
+
+
+def test_ship_records_the_budget_and_the_measured_metrics(tmp_path):
+    """srdet.pretrained.ship (both train_rooms examples ship through it) writes the weights
+    and a manifest entry measured on the held-out rooms."""
+    import json
+
+    from xuframe_plugins.srdet import DEMO_CONFIG
+    from xuframe_plugins.srdet.pretrained import ship
+
+    model = xuframe.create("detector", "votenet", **DEMO_CONFIG).eval()
+    shipped = ship(model, "t", steps=7, batch_size=2, n_train=3, seed=0, folder=str(tmp_path))
+    entry = json.loads((tmp_path / "manifest.json").read_text())["weights"][0]
+    assert entry["description"].startswith("7 steps of 2 rooms on 3 synthetic rooms")
+    assert entry["command"].startswith("python ")
+    assert 0.0 <= shipped.metrics["mAP@0.25"] <= 1.0 and "mAP@0.5" in entry["metrics"]

@@ -270,25 +270,21 @@ def _features(detector: Any, clouds: Sequence[PointCloud]) -> torch.Tensor:
     return detector.backbone(canvas)  # type: ignore[no-any-return]
 
 
-class XViewPillars(PillarsBaseline):
-    """X-view (Xie, Xu, Cai et al., 2021) on the pillars baseline: ``xview-pillars``.
+class _XView:
+    """What X-view adds to a BEV detector, shared by :class:`XViewPillars` and
+    :class:`XViewDenfi` (listed first among their bases): the view branches built from the
+    config, their parameters in the count, the fused features, and the demo on the shipped
+    weights of :attr:`base_name`."""
 
-    ``pillars-baseline`` with perspective views whose origins need not be the sensor
-    (:attr:`Config.views`), fused into the pillar canvas before the backbone (see
-    :class:`XViewFusion`). Inputs, batches, outputs and errors are the base detector's."""
-
-    name: ClassVar[str] = "xview-pillars"
-
-    @attrs.frozen
-    class Config(PillarsBaseline.Config, _ViewOptions):
-        pass
+    base_name: ClassVar[str]
 
     def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.xview = _attach(self)
+        super().__init__(config)  # type: ignore[call-arg]
+        self.xview = _attach(self)  # type: ignore[arg-type]
 
     def _parameter_count(self) -> int:
-        return super()._parameter_count() + _branch_parameters(self.config)
+        count: int = super()._parameter_count()  # type: ignore[misc]
+        return count + _branch_parameters(self.config)  # type: ignore[attr-defined]
 
     def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
         """The backbone's ``(B, C, ny, nx)`` BEV features of the fused canvas."""
@@ -302,35 +298,33 @@ class XViewPillars(PillarsBaseline):
         :mod:`xuframe_plugins.xview.demo`). ``kitti`` is not supported."""
         from xuframe_plugins.xview.demo import demo
 
-        return demo(cls, "pillars-baseline", seed, kitti)
+        return demo(cls, cls.base_name, seed, kitti)
 
 
-class XViewDenfi(Denfi):
+class XViewPillars(_XView, PillarsBaseline):
+    """X-view (Xie, Xu, Cai et al., 2021) on the pillars baseline: ``xview-pillars``.
+
+    ``pillars-baseline`` with perspective views whose origins need not be the sensor
+    (:attr:`Config.views`), fused into the pillar canvas before the backbone (see
+    :class:`XViewFusion`). Inputs, batches, outputs and errors are the base detector's."""
+
+    name: ClassVar[str] = "xview-pillars"
+    base_name: ClassVar[str] = "pillars-baseline"
+
+    @attrs.frozen
+    class Config(PillarsBaseline.Config, _ViewOptions):
+        pass
+
+
+class XViewDenfi(_XView, Denfi):
     """X-view on DENFI: ``xview-denfi`` (``denfi`` with the views of :class:`XViewPillars`)."""
 
     name: ClassVar[str] = "xview-denfi"
+    base_name: ClassVar[str] = "denfi"
 
     @attrs.frozen
     class Config(Denfi.Config, _ViewOptions):
         pass
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.xview = _attach(self)
-
-    def _parameter_count(self) -> int:
-        return super()._parameter_count() + _branch_parameters(self.config)
-
-    def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
-        """The backbone's ``(B, C, ny, nx)`` BEV features of the fused canvas."""
-        return _features(self, clouds)
-
-    @classmethod
-    def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:
-        """As :meth:`XViewPillars.demo`, on ``denfi``'s shipped weights."""
-        from xuframe_plugins.xview.demo import demo
-
-        return demo(cls, "denfi", seed, kitti)
 
 
 def load_base_weights(model: PillarsBaseline, base: PillarsBaseline) -> None:
