@@ -288,6 +288,11 @@ def _check_modules(model: nn.Module) -> None:
     leaf = _Tracer().is_leaf_module
     for path, module in model.named_modules():
         where = _where_module(path, module)
+        if isinstance(module, (nn.ModuleList, nn.ModuleDict)) and _called_by_sequential(model, path):
+            raise InputError(
+                f"{where}: a container without a forward of its own, called as a layer of an "
+                f"nn.Sequential; {SUPPORTED_OPERATIONS}"
+            )
         if module._forward_pre_hooks:
             raise InputError(
                 f"{where}: it has a forward pre-hook registered (hooks can change what it computes)"
@@ -308,6 +313,19 @@ def _check_modules(model: nn.Module) -> None:
             f"{_where_module('', model)}: a container without a forward of its own; "
             f"{SUPPORTED_OPERATIONS}"
         )
+
+
+def _called_by_sequential(model: nn.Module, path: str) -> bool:
+    """Is the submodule at ``path`` a layer of an ``nn.Sequential`` that keeps
+    ``nn.Sequential.forward`` (so it is called on the input)?"""
+    if not path:
+        return False
+    parent = model.get_submodule(path.rpartition(".")[0])
+    return (
+        isinstance(parent, nn.Sequential)
+        and type(parent).forward is nn.Sequential.forward
+        and "forward" not in vars(parent)
+    )
 
 
 def _own_code_problem(module: nn.Module) -> str | None:
