@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 16
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 17
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -142,6 +143,20 @@ def test_xview_example_runs_end_to_end(tmp_path):
     )  # fmt: skip
     assert "xview-pillars (1 views)" in out and "time_ratio" in out
     assert (tmp_path / "grids.jpg").stat().st_size > 0
+
+
+def test_pircnn_claims_example_logs_every_run_and_tables_them(tmp_path):
+    """A 2-step smoke run of examples/pircnn/train_scenes.py: both models and one ablation, each
+    run one JSON line of the log, the table over the whole log (a second process adds to it)."""
+    args = ["--steps", "2", "--train", "4", "--val", "2", "--root", "scenes", "--log", "c.jsonl"]
+    out = run_example(tmp_path, "pircnn/train_scenes.py", *args, "--ablations", "early")
+    runs = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [r["label"] for r in runs] == ["pointrcnn", "pircnn", "pircnn (early)"]
+    assert all(0.0 <= r["metrics"]["Car/3d/moderate"] <= 1.0 for r in runs)
+    assert "pircnn (early) [2 steps] (seeds [0])" in out
+    out = run_example(tmp_path, "pircnn/train_scenes.py", *args, "--models", "pointrcnn",
+                      "--seeds", "1")  # fmt: skip
+    assert "pointrcnn [2 steps] (seeds [0, 1])" in out
 
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"

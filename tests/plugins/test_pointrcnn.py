@@ -425,3 +425,25 @@ def test_overfitting_two_scenes_puts_boxes_on_the_cars():
             found += int((iou.max(1).values > 0.5).sum())
     assert total >= 4
     assert found >= math.ceil(0.75 * total), (found, total)
+
+
+def test_the_shipped_run_file_trains_the_small_baseline_on_scenes_without_images():
+    """examples/pircnn/pointrcnn.toml: DEMO_CONFIG, on the scenes of PI-RCNN's run file without
+    their camera images, and the model it names builds."""
+    from pathlib import Path
+
+    from xuframe.engine import load_run
+
+    examples = Path(__file__).parents[2] / "examples" / "pircnn"
+    run = load_run(examples / "pointrcnn.toml")
+    pircnn = load_run(examples / "scenes.toml")
+    assert run.section("component")["name"] == "pointrcnn"
+    config = run.section("component")["config"]
+    assert config == DEMO_CONFIG
+    xuframe.create("detector", "pointrcnn", **config)
+    data, theirs = run.section("data"), pircnn.section("data")
+    for key in ("train_args", "eval_args"):
+        assert data[key]["images"] is False and theirs[key]["images"] is True
+        mine = {k: v for k, v in data[key].items() if k not in ("images", "root")}
+        assert mine == {k: v for k, v in theirs[key].items() if k not in ("images", "root")}
+    assert run.section("trainer") == pircnn.section("trainer")

@@ -16,12 +16,13 @@ from PIL import Image, ImageDraw
 
 import xuframe
 from xuframe import DemoResult
-from xuframe.data import KittiDataset, LidarScenes
+from xuframe.data import KittiDataset, LidarScenes, collate_lidar
 from xuframe.errors import InputError
 from xuframe.ops import bev_corners, bev_iou
 from xuframe.pictures import PALETTE, annotate
 from xuframe.types import Boxes3D, Detections, PointCloud
 from xuframe_plugins.denfi.pretrained import HELD_OUT_SCENES, HELD_OUT_SEED, evaluate
+from xuframe_plugins.denfi.training import _inputs_of
 
 __all__ = ["DEMO_SCENES_HELD_OUT", "bev_picture", "demo", "real_frames"]
 
@@ -118,13 +119,14 @@ def bev_picture(
 
 
 def real_frames(model: Any, folder: str, start: float | None = None) -> DemoResult:
-    """Run ``model`` on every frame of the KITTI-layout ``folder`` and count the labelled
+    """Run ``model`` on every frame of the KITTI-layout ``folder`` (with its camera images,
+    ``image_2/``, for a model that needs them, such as ``pircnn``) and count the labelled
     objects of each class it finds: a detection of the object's class scoring at least 0.3
     whose BEV IoU with it is at least 0.5 (Car) or 0.25 (Pedestrian, Cyclist), each detection
     used once, best scores first. The picture is the frame with the most labelled objects.
     Raises :class:`~xuframe.errors.InputError` for a folder that is not in KITTI layout."""
     start = time.perf_counter() if start is None else start
-    data = KittiDataset(folder)
+    data = KittiDataset(folder, images=bool(getattr(model, "needs_camera", False)))
     classes = list(model.config.classes)
     found = dict.fromkeys(classes, 0)
     total = dict.fromkeys(classes, 0)
@@ -132,7 +134,7 @@ def real_frames(model: Any, folder: str, start: float | None = None) -> DemoResu
     for i in range(len(data)):
         sample = data[i]
         with torch.no_grad():
-            dets = model.predict([sample["points"]])[0]
+            dets = model.predict(_inputs_of(model, collate_lidar([sample])))[0]
         dets = dets[dets.scores >= 0.3]
         for k, name in enumerate(classes):
             truth = sample["boxes"].tensor[sample["labels"] == k]

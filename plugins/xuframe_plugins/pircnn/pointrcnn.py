@@ -28,7 +28,7 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from xuframe import Detector, config_field, fraction, non_negative, positive
+from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
 from xuframe.data import LIDAR_CLASSES, LidarScenes
 from xuframe.errors import ConfigError, InputError
 from xuframe.nn import PointNetSetAbstraction
@@ -829,8 +829,18 @@ class PointRCNN(Detector):
              for i, s in enumerate(scenes[j] for j in range(batch_size))]
         )  # fmt: skip
 
+    @classmethod
+    def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:
+        """The shipped ``synthetic`` weights (the demo-size config) on 40 held-out synthetic
+        scenes: KITTI AP (R40) and a bird's-eye picture; with ``kitti`` (a KITTI-layout folder:
+        ``xuframe demo pointrcnn --kitti DIR``), the labelled objects they find in its real
+        frames (see :mod:`xuframe_plugins.pircnn.demo`)."""
+        from xuframe_plugins.pircnn.demo import demo
 
-#: Scenes for the demo model: objects within 25 m and a 60-degree field of view.
+        return demo(cls, seed, kitti)
+
+
+#: Scenes for the demo model: objects within 30 m and a 60-degree field of view.
 DEMO_SCENES: dict[str, Any] = {"max_range": 30.0, "field_of_view": 60.0, "max_objects": 8}
 
 #: A small PointRCNN for demos and tests: 30 x 30 m in front of the sensor, 2,048 points, a
