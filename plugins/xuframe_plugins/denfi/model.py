@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
-from xuframe.data import LIDAR_CLASSES, LidarScenes
+from xuframe.data import LIDAR_CLASSES
 from xuframe.errors import ConfigError
 from xuframe.nn import BevBackbone, BevGrid, PillarEncoder
 from xuframe.nn._bev import _check_cells, _check_point_range
@@ -327,13 +327,9 @@ class PillarsBaseline(Detector):
 
     @classmethod
     def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
-        from xuframe.data import collate_lidar
+        from xuframe_plugins.denfi.training import example_lidar_batch
 
-        scenes = LidarScenes(batch_size, seed=seed, azimuth_step=0.5, max_objects=6)
-        return collate_lidar(
-            [{"points": s.points, "boxes": s.boxes, "labels": s.labels, "frame_id": str(i)}
-             for i, s in enumerate(scenes[j] for j in range(batch_size))]
-        )  # fmt: skip
+        return example_lidar_batch(batch_size, seed)
 
     @classmethod
     def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:

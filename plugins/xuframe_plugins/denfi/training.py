@@ -36,6 +36,7 @@ from xuframe.validation import check_array, check_float, check_int
 __all__ = [
     "bev_figure",
     "detections_to_kitti",
+    "example_lidar_batch",
     "kitti_evaluator",
     "lidar_train_loader",
     "lidar_val_loader",
@@ -156,6 +157,17 @@ def _inputs_of(model: Any, batch: Mapping[str, Any]) -> Any:
 
 def _database(data: KittiDataset) -> ObjectDatabase:
     return ObjectDatabase((data[i] for i in range(len(data))), min_points=5)
+
+
+def example_lidar_batch(batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
+    """A :func:`~xuframe.data.collate_lidar` batch of ``batch_size`` small synthetic scenes
+    (``LidarScenes(azimuth_step=0.5, max_objects=6)`` of ``seed``): the ``example_batch`` of
+    the LiDAR detectors that take bare point clouds."""
+    scenes = LidarScenes(batch_size, seed=seed, azimuth_step=0.5, max_objects=6)
+    return collate_lidar(
+        [{"points": s.points, "boxes": s.boxes, "labels": s.labels, "frame_id": str(i)}
+         for i, s in enumerate(scenes[j] for j in range(batch_size))]
+    )  # fmt: skip
 
 
 def lidar_train_loader(

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
-from xuframe.data import LIDAR_CLASSES, LidarScenes
+from xuframe.data import LIDAR_CLASSES
 from xuframe.errors import ConfigError, InputError
 from xuframe.nn import PointNetSetAbstraction
 from xuframe.ops import points_in_boxes, rotated_nms
@@ -821,13 +821,9 @@ class PointRCNN(Detector):
 
     @classmethod
     def example_batch(cls, batch_size: int = 2, seed: int = 0) -> dict[str, Any]:
-        from xuframe.data import collate_lidar
+        from xuframe_plugins.denfi.training import example_lidar_batch
 
-        scenes = LidarScenes(batch_size, seed=seed, azimuth_step=0.5, max_objects=6)
-        return collate_lidar(
-            [{"points": s.points, "boxes": s.boxes, "labels": s.labels, "frame_id": str(i)}
-             for i, s in enumerate(scenes[j] for j in range(batch_size))]
-        )  # fmt: skip
+        return example_lidar_batch(batch_size, seed)
 
     @classmethod
     def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:
