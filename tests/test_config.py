@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 import pytest
 
-from xuframe import build_config, config_field, describe_config
+from xuframe import build_config, class_names, config_field, describe_config, int_between
 from xuframe.errors import ConfigError
 
 
@@ -77,3 +77,32 @@ def test_describe_config_lists_fields_with_docs():
         and fields["lr"].doc == "learning rate"
     )
     assert not fields["lr"].required
+
+
+@attrs.frozen
+class _Named:
+    classes: tuple[str, ...] = config_field(("Car",), doc="names", validator=class_names)
+    layers: int = config_field(2, doc="layers", validator=int_between(1, 8))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"classes": []}, r"classes: expected at least one class name"),
+        ({"classes": ["Car", " "]}, r"classes\[1\]: expected a non-empty name"),
+        ({"classes": ["Car", "Van", "Car"]}, r"classes: expected distinct names, got \['Car'\]"),
+        ({"layers": 0}, r"layers"),
+        ({"layers": 9}, r"layers"),
+        ({"layers": True}, r"layers"),
+        ({"layers": 2.5}, r"layers"),
+    ],
+)
+def test_the_shared_validators_name_the_field_and_the_value(values, message):
+    with pytest.raises(ConfigError, match=message):
+        build_config(_Named, values, owner="test")
+
+
+def test_the_shared_validators_accept_good_values():
+    config = build_config(_Named, {"classes": ["Car", "Van"], "layers": 8}, owner="test")
+    assert config.classes == ("Car", "Van") and config.layers == 8
+    assert build_config(_Named, {"layers": np.int64(1)}, owner="test").layers == 1

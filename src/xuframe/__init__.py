@@ -13,9 +13,11 @@ from xuframe import errors
 from xuframe._config import (
     ConfigField,
     build_config,
+    class_names,
     config_field,
     describe_config,
     fraction,
+    int_between,
     non_negative,
     positive,
 )
@@ -67,6 +69,8 @@ __all__ = [
     "positive",
     "non_negative",
     "fraction",
+    "int_between",
+    "class_names",
     "describe_config",
     "ConfigField",
     # registry and plugins

@@ -21,14 +21,17 @@ import attrs
 import numpy as np
 
 from xuframe.errors import ConfigError
+from xuframe.validation import check_int
 
 __all__ = [
     "ConfigField",
     "EmptyConfig",
     "build_config",
+    "class_names",
     "config_field",
     "describe_config",
     "fraction",
+    "int_between",
     "non_negative",
     "positive",
 ]
@@ -73,6 +76,29 @@ def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     """``Config`` field validator: the value must lie in [0, 1] (NaN does not)."""
     if not 0 <= value <= 1:
         raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
+
+
+def int_between(low: int, high: int) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """``Config`` field validator factory: the value must be an int (not a bool) in
+    ``[low, high]``; ``validator=int_between(1, 16)``."""
+
+    def check(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        check_int(value, attribute.name, min=low, max=high, error=ConfigError)
+
+    return check
+
+
+def class_names(_: Any, attribute: attrs.Attribute[Any], value: Sequence[Any]) -> None:
+    """``Config`` field validator: at least one class name, each a non-empty string, no name
+    twice."""
+    if not value:
+        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
+    if len(set(value)) != len(value):
+        twice = sorted({n for n in value if list(value).count(n) > 1})
+        raise ConfigError(f"{attribute.name}: expected distinct names, got {twice} twice")
 
 
 @attrs.frozen

@@ -11,7 +11,15 @@ import attrs
 import torch
 from torch import nn
 
-from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
+from xuframe import (
+    DemoResult,
+    Detector,
+    class_names,
+    config_field,
+    fraction,
+    non_negative,
+    positive,
+)
 from xuframe.data import LIDAR_CLASSES
 from xuframe.errors import ConfigError
 from xuframe.nn import BevBackbone, BevGrid, PillarEncoder
@@ -35,17 +43,6 @@ STRIDE = 2  # the backbone's output stride, in pillars
 def _unit(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if not 0 < value <= 1:
         raise ConfigError(f"{attribute.name} must be in (0, 1], got {value}")
-
-
-def _class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    if not value:
-        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
-    if len(set(value)) != len(value):
-        twice = sorted({n for n in value if value.count(n) > 1})
-        raise ConfigError(f"{attribute.name}: expected distinct names, got {twice} twice")
 
 
 def _layer_count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -111,7 +108,7 @@ class PillarsBaseline(Detector):
     @attrs.frozen
     class Config:
         classes: tuple[str, ...] = config_field(
-            LIDAR_CLASSES, doc="class names, in label order", validator=_class_names
+            LIDAR_CLASSES, doc="class names, in label order", validator=class_names
         )
         point_range: tuple[float, ...] = config_field(
             (0.0, -32.0, -3.0, 51.2, 32.0, 1.0),

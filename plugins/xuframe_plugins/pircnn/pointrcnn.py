@@ -28,7 +28,16 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from xuframe import DemoResult, Detector, config_field, fraction, non_negative, positive
+from xuframe import (
+    DemoResult,
+    Detector,
+    class_names,
+    config_field,
+    fraction,
+    int_between,
+    non_negative,
+    positive,
+)
 from xuframe.data import LIDAR_CLASSES
 from xuframe.errors import ConfigError, InputError
 from xuframe.nn import PointNetSetAbstraction
@@ -60,28 +69,6 @@ _MAX_WIDTH = 1 << 14
 
 
 # ------------------------------------------------------------------------- validators
-
-
-def _class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    if not value:
-        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
-    if len(set(value)) != len(value):
-        raise ConfigError(f"{attribute.name}: expected distinct names, got {list(value)}")
-
-
-def _bounded(low: int, high: int) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        check_int(value, attribute.name, min=low, max=high, error=ConfigError)
-
-    return check
-
-
-def _iou(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 <= value <= 1:
-        raise ConfigError(f"{attribute.name} must be in [0, 1], got {value}")
 
 
 def _widths(value: Any, what: str, *, empty: bool = False) -> tuple[int, ...]:
@@ -175,7 +162,7 @@ class PointRCNN(Detector):
     @attrs.frozen
     class Config:
         classes: tuple[str, ...] = config_field(
-            LIDAR_CLASSES, doc="class names, in label order", validator=_class_names
+            LIDAR_CLASSES, doc="class names, in label order", validator=class_names
         )
         mean_sizes: tuple[tuple[float, ...], ...] = config_field(
             KITTI_MEAN_SIZES, doc="mean l, w, h of each class (metres), stage 1's size anchors"
@@ -186,11 +173,11 @@ class PointRCNN(Detector):
             validator=_point_range,
         )
         point_features: int = config_field(
-            1, doc="feature channels per point (reflectance)", validator=_bounded(0, 64)
+            1, doc="feature channels per point (reflectance)", validator=int_between(0, 64)
         )
         num_points: int = config_field(
             16384, doc="points per cloud (more are subsampled, fewer repeated)",
-            validator=_bounded(1, 10**6),
+            validator=int_between(1, 10**6),
         )  # fmt: skip
         npoints: tuple[int, ...] = config_field(
             (4096, 1024, 256, 64), doc="centres of each set abstraction level"
@@ -224,7 +211,7 @@ class PointRCNN(Detector):
             3.0, doc="centre bins cover +-loc_scope metres", validator=positive
         )
         loc_bin_size: float = config_field(0.5, doc="centre bin size, metres", validator=positive)
-        heading_bins: int = config_field(12, doc="heading bins", validator=_bounded(1, 360))
+        heading_bins: int = config_field(12, doc="heading bins", validator=int_between(1, 360))
         ignore_margin: float = config_field(
             0.1, doc="points this close outside a box (metres) are ignored by the segmentation",
             validator=non_negative,
@@ -233,52 +220,52 @@ class PointRCNN(Detector):
         focal_gamma: float = config_field(2.0, doc="focal loss gamma", validator=non_negative)
         pre_nms: int = config_field(
             1024, doc="best-scoring points whose boxes enter the proposal NMS",
-            validator=_bounded(1, 8192),
+            validator=int_between(1, 8192),
         )  # fmt: skip
         train_rois: int = config_field(
-            512, doc="proposals kept after NMS in training", validator=_bounded(1, 8192)
+            512, doc="proposals kept after NMS in training", validator=int_between(1, 8192)
         )
         test_rois: int = config_field(
-            100, doc="proposals kept after NMS at predict", validator=_bounded(1, 8192)
+            100, doc="proposals kept after NMS at predict", validator=int_between(1, 8192)
         )
         train_nms_iou: float = config_field(
-            0.8, doc="proposal NMS BEV IoU threshold in training", validator=_iou
+            0.8, doc="proposal NMS BEV IoU threshold in training", validator=fraction
         )
         test_nms_iou: float = config_field(
-            0.85, doc="proposal NMS BEV IoU threshold at predict", validator=_iou
+            0.85, doc="proposal NMS BEV IoU threshold at predict", validator=fraction
         )
         roi_per_image: int = config_field(
             128, doc="proposals sampled per scene for stage 2 in training",
-            validator=_bounded(1, 8192),
+            validator=int_between(1, 8192),
         )  # fmt: skip
         fg_fraction: float = config_field(
             0.5, doc="at most this share of the sampled proposals foreground", validator=fraction
         )
         reg_fg_iou: float = config_field(
-            0.55, doc="3-D IoU from which a proposal is regressed (foreground)", validator=_iou
+            0.55, doc="3-D IoU from which a proposal is regressed (foreground)", validator=fraction
         )
         cls_fg_iou: float = config_field(
-            0.6, doc="3-D IoU above which a proposal's confidence target is 1", validator=_iou
+            0.6, doc="3-D IoU above which a proposal's confidence target is 1", validator=fraction
         )
         cls_bg_iou: float = config_field(
-            0.45, doc="3-D IoU below which it is 0 (ignored between)", validator=_iou
+            0.45, doc="3-D IoU below which it is 0 (ignored between)", validator=fraction
         )
         bg_iou_low: float = config_field(
-            0.1, doc="below this IoU a background proposal is easy", validator=_iou
+            0.1, doc="below this IoU a background proposal is easy", validator=fraction
         )
         hard_bg_fraction: float = config_field(
             0.8, doc="share of hard background proposals", validator=fraction
         )
         roi_augment: int = config_field(
             2, doc="jittered copies of each ground-truth box added to the proposals in training",
-            validator=_bounded(0, 64),
+            validator=int_between(0, 64),
         )  # fmt: skip
         pool_margin: float = config_field(
             1.0, doc="proposals grow by this many metres per side for pooling",
             validator=non_negative,
         )  # fmt: skip
         roi_points: int = config_field(
-            512, doc="points pooled per proposal", validator=_bounded(1, 8192)
+            512, doc="points pooled per proposal", validator=int_between(1, 8192)
         )
         depth_normalizer: float = config_field(
             70.0, doc="a point's depth feature is its range / this - 0.5", validator=positive
@@ -319,9 +306,9 @@ class PointRCNN(Detector):
         score_threshold: float = config_field(
             0.1, doc="detections below this score are dropped", validator=fraction
         )
-        nms_iou: float = config_field(0.1, doc="final BEV NMS threshold", validator=_iou)
+        nms_iou: float = config_field(0.1, doc="final BEV NMS threshold", validator=fraction)
         max_detections: int = config_field(
-            100, doc="detections kept per cloud", validator=_bounded(1, 8192)
+            100, doc="detections kept per cloud", validator=int_between(1, 8192)
         )
 
     def __init__(self, config: Any = None) -> None:

@@ -20,12 +20,10 @@ from xuframe.types import Boxes3D, PointCloud
 from xuframe.validation import check_int, check_lidar_batch, check_memory, check_point_clouds
 
 __all__ = [
-    "bounded",
     "check_backbone_config",
     "check_batch",
     "check_clouds",
     "check_width",
-    "valid_class_names",
     "example_rooms",
     "valid_levels",
     "make_backbone",
@@ -34,18 +32,6 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------- config validators
-
-
-def valid_class_names(_: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    """attrs validator: a non-empty tuple of distinct non-blank names, else
-    :class:`~xuframe.errors.ConfigError`."""
-    if not value:
-        raise ConfigError(f"{attribute.name}: expected at least one class name, got ()")
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{attribute.name}[{i}]: expected a non-empty name, got {name!r}")
-    if len(set(value)) != len(value):
-        raise ConfigError(f"{attribute.name}: expected distinct names, got {list(value)}")
 
 
 def valid_mean_sizes(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -63,16 +49,6 @@ def valid_levels(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     :class:`~xuframe.errors.ConfigError`."""
     if not 1 <= len(value) <= 8:
         raise ConfigError(f"{attribute.name}: expected 1 to 8 levels, got {len(value)}")
-
-
-def bounded(low: int, high: int) -> Any:
-    """An attrs validator: an int in ``[low, high]``, else
-    :class:`~xuframe.errors.ConfigError`."""
-
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-        check_int(value, attribute.name, min=low, max=high, error=ConfigError)
-
-    return check
 
 
 def check_backbone_config(cfg: Any, name: str) -> None:

@@ -35,13 +35,12 @@ import attrs
 import torch
 from torch import nn
 
-from xuframe import DemoResult, Detector, config_field, fraction, positive
+from xuframe import DemoResult, Detector, class_names, config_field, fraction, int_between, positive
 from xuframe.data import INDOOR_CLASSES
 from xuframe.errors import ConfigError, InputError
 from xuframe.types import Boxes3D, Detections
 from xuframe.validation import check_float, check_int
 from xuframe_plugins.srdet.inputs import (
-    bounded,
     check_backbone_config,
     check_batch,
     check_clouds,
@@ -49,7 +48,6 @@ from xuframe_plugins.srdet.inputs import (
     example_rooms,
     make_backbone,
     prepare_clouds,
-    valid_class_names,
     valid_levels,
     valid_mean_sizes,
 )
@@ -201,7 +199,7 @@ class SRDet(Detector):
     @attrs.frozen
     class Config:
         classes: tuple[str, ...] = config_field(
-            INDOOR_CLASSES, doc="class names, in label order", validator=valid_class_names
+            INDOOR_CLASSES, doc="class names, in label order", validator=class_names
         )
         mean_sizes: tuple[tuple[float, ...], ...] = config_field(
             INDOOR_MEAN_SIZES,
@@ -209,7 +207,7 @@ class SRDet(Detector):
             validator=valid_mean_sizes,
         )
         num_points: int = config_field(
-            20000, doc="points per cloud (more are subsampled)", validator=bounded(1, 10**6)
+            20000, doc="points per cloud (more are subsampled)", validator=int_between(1, 10**6)
         )
         use_height: bool = config_field(True, doc="add the height above the floor as a feature")
         use_color: bool = config_field(False, doc="add the first three features (r, g, b)")
@@ -231,23 +229,25 @@ class SRDet(Detector):
             True, doc="scale each vote's offset by its seed's foreground probability"
         )
         num_candidates: int = config_field(
-            256, doc="vote clusters (initial candidates) per cloud", validator=bounded(1, 4096)
+            256, doc="vote clusters (initial candidates) per cloud", validator=int_between(1, 4096)
         )
         num_proposals: int = config_field(
-            128, doc="candidates kept (best objectness) and refined", validator=bounded(1, 4096)
+            128, doc="candidates kept (best objectness) and refined", validator=int_between(1, 4096)
         )
         aggregation_radius: float = config_field(
             0.3, doc="vote grouping radius, metres", validator=positive
         )
-        aggregation_k: int = config_field(16, doc="votes per cluster", validator=bounded(1, 1024))
+        aggregation_k: int = config_field(
+            16, doc="votes per cluster", validator=int_between(1, 1024)
+        )
         aggregation_mlp: tuple[int, ...] = config_field(
             (128, 128, 128), doc="vote aggregation MLP widths"
         )
         head_channels: int = config_field(
-            128, doc="initial proposal head width", validator=bounded(1, 4096)
+            128, doc="initial proposal head width", validator=int_between(1, 4096)
         )
         num_heading_bins: int = config_field(
-            12, doc="initial heading bins (0: axis-aligned boxes)", validator=bounded(0, 360)
+            12, doc="initial heading bins (0: axis-aligned boxes)", validator=int_between(0, 360)
         )
         near_threshold: float = config_field(
             0.3, doc="initial objectness positive within this distance, metres", validator=positive
@@ -256,7 +256,7 @@ class SRDet(Detector):
             0.6, doc="initial objectness negative beyond this distance, metres", validator=positive
         )
         num_stages: int = config_field(
-            3, doc="refinement stages (one shared set of weights)", validator=bounded(1, 16)
+            3, doc="refinement stages (one shared set of weights)", validator=int_between(1, 16)
         )
         stage_weights: tuple[float, ...] = config_field(
             (1.0, 1.0, 1.0), doc="loss weight of each stage", validator=_weights
@@ -265,19 +265,19 @@ class SRDet(Detector):
             (1, 3, 5), doc="RoI pooling grids (cells per axis)", validator=_grids
         )
         pool_channels: int = config_field(
-            128, doc="point feature width before pooling", validator=bounded(1, 4096)
+            128, doc="point feature width before pooling", validator=int_between(1, 4096)
         )
         cell_channels: int = config_field(
-            32, doc="width of each pooled cell after projection", validator=bounded(1, 4096)
+            32, doc="width of each pooled cell after projection", validator=int_between(1, 4096)
         )
         embed_dim: int = config_field(
-            128, doc="proposal embedding width", validator=bounded(1, 4096)
+            128, doc="proposal embedding width", validator=int_between(1, 4096)
         )
         attention_heads: int = config_field(
-            8, doc="self-attention heads (divide embed_dim)", validator=bounded(1, 64)
+            8, doc="self-attention heads (divide embed_dim)", validator=int_between(1, 64)
         )
         ffn_channels: int = config_field(
-            2048, doc="feed-forward width after attention", validator=bounded(1, 16384)
+            2048, doc="feed-forward width after attention", validator=int_between(1, 16384)
         )
         dropout: float = config_field(
             0.1, doc="dropout in the refinement, in [0, 0.99]", validator=_dropout
@@ -326,7 +326,7 @@ class SRDet(Detector):
             0.05, doc="(proposal, class) pairs below this are dropped", validator=fraction
         )
         max_detections: int = config_field(
-            256, doc="detections kept per cloud", validator=bounded(1, 10**6)
+            256, doc="detections kept per cloud", validator=int_between(1, 10**6)
         )
 
     def __init__(self, config: Any = None) -> None:

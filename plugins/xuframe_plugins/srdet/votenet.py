@@ -15,12 +15,11 @@ from typing import Any, ClassVar
 import attrs
 import torch
 
-from xuframe import DemoResult, Detector, config_field, fraction, positive
+from xuframe import DemoResult, Detector, class_names, config_field, fraction, int_between, positive
 from xuframe.data import INDOOR_CLASSES
 from xuframe.errors import ConfigError, InputError
 from xuframe.types import Boxes3D, Detections
 from xuframe_plugins.srdet.inputs import (
-    bounded,
     check_backbone_config,
     check_batch,
     check_clouds,
@@ -28,7 +27,6 @@ from xuframe_plugins.srdet.inputs import (
     example_rooms,
     make_backbone,
     prepare_clouds,
-    valid_class_names,
     valid_levels,
     valid_mean_sizes,
 )
@@ -119,7 +117,7 @@ class VoteNet(Detector):
     @attrs.frozen
     class Config:
         classes: tuple[str, ...] = config_field(
-            INDOOR_CLASSES, doc="class names, in label order", validator=valid_class_names
+            INDOOR_CLASSES, doc="class names, in label order", validator=class_names
         )
         mean_sizes: tuple[tuple[float, ...], ...] = config_field(
             INDOOR_MEAN_SIZES,
@@ -127,7 +125,7 @@ class VoteNet(Detector):
             validator=valid_mean_sizes,
         )
         num_points: int = config_field(
-            20000, doc="points per cloud (more are subsampled)", validator=bounded(1, 10**6)
+            20000, doc="points per cloud (more are subsampled)", validator=int_between(1, 10**6)
         )
         use_height: bool = config_field(True, doc="add the height above the floor as a feature")
         use_color: bool = config_field(False, doc="add the first three features (r, g, b)")
@@ -145,22 +143,24 @@ class VoteNet(Detector):
         fp_mlps: tuple[tuple[int, ...], ...] = config_field(
             ((256, 256), (256, 256)), doc="MLP widths of each feature propagation"
         )
-        votes_per_seed: int = config_field(1, doc="votes per seed", validator=bounded(1, 16))
+        votes_per_seed: int = config_field(1, doc="votes per seed", validator=int_between(1, 16))
         num_proposals: int = config_field(
-            256, doc="vote clusters (proposals) per cloud", validator=bounded(1, 4096)
+            256, doc="vote clusters (proposals) per cloud", validator=int_between(1, 4096)
         )
         aggregation_radius: float = config_field(
             0.3, doc="vote grouping radius, metres", validator=positive
         )
-        aggregation_k: int = config_field(16, doc="votes per cluster", validator=bounded(1, 1024))
+        aggregation_k: int = config_field(
+            16, doc="votes per cluster", validator=int_between(1, 1024)
+        )
         aggregation_mlp: tuple[int, ...] = config_field(
             (128, 128, 128), doc="vote aggregation MLP widths (after the vote features)"
         )
         head_channels: int = config_field(
-            128, doc="proposal head width", validator=bounded(1, 4096)
+            128, doc="proposal head width", validator=int_between(1, 4096)
         )
         num_heading_bins: int = config_field(
-            12, doc="heading bins (0: axis-aligned boxes)", validator=bounded(0, 360)
+            12, doc="heading bins (0: axis-aligned boxes)", validator=int_between(0, 360)
         )
         near_threshold: float = config_field(
             0.3, doc="objectness positive within this distance, metres", validator=positive
@@ -177,10 +177,10 @@ class VoteNet(Detector):
             True, doc="emit each kept box once per class (VoteNet's evaluation)"
         )
         min_points: int = config_field(
-            5, doc="boxes holding fewer input points are dropped", validator=bounded(0, 10**6)
+            5, doc="boxes holding fewer input points are dropped", validator=int_between(0, 10**6)
         )
         max_detections: int = config_field(
-            1000, doc="detections kept per cloud", validator=bounded(1, 10**6)
+            1000, doc="detections kept per cloud", validator=int_between(1, 10**6)
         )
 
     def __init__(self, config: Any = None) -> None:
