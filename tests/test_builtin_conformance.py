@@ -22,6 +22,7 @@ SLOW_SWEEPS = {
     "detector/votenet",
     "detector/xview-denfi",
     "detector/xview-pillars",
+    "detector/xview-pointrcnn",
 }
 
 

@@ -270,3 +270,14 @@ def test_stylekd_example_distils_and_draws_the_grid(tmp_path):
     )  # fmt: skip
     assert "inherited mapping" in out and "random mapping" in out
     assert (tmp_path / "grid.png").stat().st_size > 10_000
+
+
+def test_xview_example_trains_pointrcnn_and_its_views(tmp_path):
+    """A 2-step smoke run of examples/xview/train_scenes.py on pointrcnn (its demo size and
+    scenes) and xview-pointrcnn with one view."""
+    out = run_example(
+        tmp_path, "xview/train_scenes.py", "--bases", "pointrcnn", "--steps", "2", "--train",
+        "4", "--val", "2", "--views", "1", "--root", "scenes",
+    )  # fmt: skip
+    assert "xview-pointrcnn (1 views)" in out and "time_ratio" in out
+    assert "pointrcnn (0 views) trained" in out

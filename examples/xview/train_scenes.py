@@ -1,7 +1,8 @@
 """X-view vs its base detector on synthetic LiDAR scenes, same budget, on a CPU.
 
-    python examples/xview/train_scenes.py [--bases pillars-baseline denfi] [--steps 900]
-        [--seeds 0 1 2] [--views 2] [--small] [--picture docs/images/xview_grids.jpg]
+    python examples/xview/train_scenes.py [--bases pillars-baseline denfi pointrcnn]
+        [--steps 900] [--seeds 0 1 2] [--views 2] [--small]
+        [--picture docs/images/xview_grids.jpg]
 
 For each seed and base detector, trains the base and X-view on it with 1, 2, ... extra views
 (``--views``, the first N of ``VIEWS``: the ego perspective view, then views at (40, 0, 0),
@@ -11,6 +12,11 @@ moderate BEV / 3-D AP (R40) per class on the held-out scenes, AP by distance (0-
 40+ m), the predict-time ratio over the base, and the mean and spread over the seeds. With
 ``--picture``, also writes the views' grids over a held-out scene (coarse cells, so that they
 can be seen). ``scenes.toml`` describes one X-view run for ``xuframe train``.
+
+``pointrcnn`` (and ``xview-pointrcnn``, the views gathered per point) always trains at its
+demo size (``xuframe_plugins.pircnn.DEMO_CONFIG``: 30 x 30 m ahead of the sensor, 2,048 points)
+on its demo scenes (``DEMO_SCENES``: objects within 30 m and 60 degrees) with the small views
+(origins at (0, 0, 0), (20, 0, 0), (20, 10, 0), (20, -10, 0)), whether or not ``--small``.
 """
 
 from __future__ import annotations
@@ -30,10 +36,20 @@ from xuframe.data import LidarScenes
 from xuframe_plugins.denfi.model import DEMO_CONFIG as BASE_SMALL
 from xuframe_plugins.denfi.model import DEMO_SCENES
 from xuframe_plugins.denfi.training import lidar_val_loader, train_lidar
+from xuframe_plugins.pircnn import DEMO_CONFIG as POINT_SMALL
+from xuframe_plugins.pircnn import DEMO_SCENES as POINT_SCENES
 from xuframe_plugins.xview import DEMO_VIEWS, VIEWS, distance_evaluator
 from xuframe_plugins.xview.demo import grid_picture
 
-XVIEW = {"pillars-baseline": "xview-pillars", "denfi": "xview-denfi"}
+XVIEW = {
+    "pillars-baseline": "xview-pillars",
+    "denfi": "xview-denfi",
+    "pointrcnn": "xview-pointrcnn",
+}
+#: Bases trained at one size whatever --small says: (config, scene arguments, views).
+FIXED_SIZE: dict[str, tuple[dict[str, Any], dict[str, Any], tuple[str, ...]]] = {
+    "pointrcnn": (dict(POINT_SMALL), dict(POINT_SCENES), DEMO_VIEWS),
+}
 TAGS = ("0-20m", "20-40m", "40-infm")
 
 
@@ -89,20 +105,21 @@ def main() -> None:
         runs += [(XVIEW[base], n) for n in args.views]
     results: dict[tuple[str, int], list[dict[str, float]]] = {r: [] for r in runs}
     for seed in args.seeds:
-        val = lidar_val_loader(args.root, args.val, 4, seed + 1000, scene_args)
         base_seconds = {}
         for name, n in runs:
-            cfg = dict(config)
+            base = name if n == 0 else next(b for b, x in XVIEW.items() if x == name)
+            base_config, base_scenes, base_views = FIXED_SIZE.get(base, (config, scene_args, views))
+            val = lidar_val_loader(args.root, args.val, 4, seed + 1000, base_scenes)
+            cfg = dict(base_config)
             if n:
-                cfg["views"] = list(views[:n])
+                cfg["views"] = list(base_views[:n])
             start = time.perf_counter()
             model, metrics = train_lidar(
                 name, cfg, steps=args.steps, root=args.root, n_train=args.train,
-                n_val=args.val, seed=seed, scene_args=scene_args,
+                n_val=args.val, seed=seed, scene_args=base_scenes,
             )  # fmt: skip
             metrics.update(distance_evaluator(model, val))
             seconds = _predict_seconds(model, val)
-            base = name if n == 0 else next(b for b, x in XVIEW.items() if x == name)
             if n == 0:
                 base_seconds[base] = seconds
             metrics["time_ratio"] = seconds / base_seconds[base]

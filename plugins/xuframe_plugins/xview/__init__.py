@@ -2,8 +2,9 @@
 Cai et al., 2021): perspective views whose origin is not the sensor, added to existing LiDAR
 detectors.
 
-Detectors ``xview-pillars`` (on ``pillars-baseline``) and ``xview-denfi`` (on ``denfi``); the
-views and their transforms in :mod:`xuframe_plugins.xview.views`.
+Detectors ``xview-pillars`` (on ``pillars-baseline``), ``xview-denfi`` (on ``denfi``) and
+``xview-pointrcnn`` (on ``pointrcnn``, views gathered per point); the views and their
+transforms in :mod:`xuframe_plugins.xview.views`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from xuframe_plugins.xview.model import (
     XViewPillars,
     load_base_weights,
 )
+from xuframe_plugins.xview.points import XViewPointFusion, XViewPointRCNN
 from xuframe_plugins.xview.views import CoordinateType, View, parse_view, view_over_area
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "XViewDenfi",
     "XViewFusion",
     "XViewPillars",
+    "XViewPointFusion",
+    "XViewPointRCNN",
     "distance_evaluator",
     "load_base_weights",
     "parse_view",
@@ -45,3 +49,4 @@ def xuframe_register(registry: Registry) -> None:
     """Register the plugin's detectors."""
     registry.add(XViewPillars)
     registry.add(XViewDenfi)
+    registry.add(XViewPointRCNN)

@@ -1,4 +1,4 @@
-"""The built-in demo of ``xview-pillars`` and ``xview-denfi``, and the picture of the views' grids.
+"""The built-in demo of the X-view detectors, and the picture of the views' grids.
 
 No X-view weights ship: the demo puts the base detector's shipped ``synthetic`` weights into the
 main stream and zeroes the view branches, which must give the base detector's detections
@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -24,7 +25,7 @@ from xuframe.errors import InputError
 from xuframe.pictures import PALETTE, annotate
 from xuframe.types import PointCloud
 from xuframe_plugins.denfi.pretrained import HELD_OUT_SEED
-from xuframe_plugins.xview.model import VIEWS, load_base_weights
+from xuframe_plugins.xview.model import load_base_weights
 from xuframe_plugins.xview.views import View
 
 __all__ = ["DEMO_SCENES", "demo", "grid_picture"]
@@ -34,9 +35,10 @@ DEMO_SCENES = 4
 
 
 def demo(cls: Any, base_name: str, seed: int = 0, kitti: str | None = None) -> DemoResult:
-    """Build ``base_name`` with its shipped weights and ``cls`` (two views, :data:`VIEWS`)
+    """Build ``base_name`` with its shipped weights and ``cls`` (the views ``cls.demo_views``)
     with the same weights in its main stream and its view branches at zero; predict
-    :data:`DEMO_SCENES` held-out scenes (seed 1000 + ``seed``) with both and report the largest
+    :data:`DEMO_SCENES` held-out scenes (seed 1000 + ``seed``, ``LidarScenes`` arguments
+    ``cls.demo_scenes``) with both and report the largest
     difference of their scores and boxes (0 expected), the predict-time ratio and a picture of
     the views' grids over the first scene. Raises :class:`~xuframe.errors.InputError` for a
     ``kitti`` folder (no weights for real frames)."""
@@ -44,13 +46,14 @@ def demo(cls: Any, base_name: str, seed: int = 0, kitti: str | None = None) -> D
         raise InputError(f"{cls.name}: the demo takes no KITTI folder (no X-view weights ship)")
     start = time.perf_counter()
     base = xuframe.create("detector", base_name, weights="synthetic").eval()
-    config = {f: getattr(base.config, f) for f in base.config.__attrs_attrs__.__dict__}
-    model = cls({**config, "views": VIEWS[:2]}).eval()
+    config = attrs.asdict(base.config, recurse=False)  # the shipped config, every field
+    views = list(cls.demo_views)
+    model = cls({**config, "views": views}).eval()
     load_base_weights(model, base)
     with torch.no_grad():
         for p in model.xview.parameters():
             p.zero_()
-    held_out = LidarScenes(DEMO_SCENES, seed=HELD_OUT_SEED + seed)
+    held_out = LidarScenes(DEMO_SCENES, seed=HELD_OUT_SEED + seed, **cls.demo_scenes)
     scenes = [held_out[i].points for i in range(DEMO_SCENES)]
     seconds = {}
     found = {}
@@ -84,7 +87,7 @@ def demo(cls: Any, base_name: str, seed: int = 0, kitti: str | None = None) -> D
             "seconds": total,
         },
         summary=(
-            f"{cls.name} = {base_name}'s shipped weights + views {', '.join(VIEWS[:2])} with "
+            f"{cls.name} = {base_name}'s shipped weights + views {', '.join(views)} with "
             f"zeroed branches: {n_det} detections on {DEMO_SCENES} held-out scenes, largest "
             f"difference from {base_name} {diff:.3g} (0 expected); predict time "
             f"{t_xview / t_base:.2f}x the base's ({total:.0f} s). Train the views with "

@@ -101,7 +101,7 @@ class _ViewOptions:  # not slotted: it is mixed into the slotted base Configs
     )
     fusion: str = config_field(
         "add",
-        doc="'add' the gathered view features to the pillar canvas, or 'concat' them",
+        doc="'add' the gathered view features to the pillar canvas or point features, or 'concat' them",
         validator=_fusion,
     )
 
@@ -153,6 +153,38 @@ class ViewBranch(nn.Module):
         return out.permute(0, 3, 1, 2)
 
 
+def _grid_views(name: str, cfg: Any, point_range: Sequence[float], out: int) -> list[View]:
+    """The views of ``cfg`` (:class:`_ViewOptions` fields) sized over ``point_range`` (see
+    :func:`~xuframe_plugins.xview.views.view_over_area`); a view that cannot be gridded and
+    canvases too large for memory (``out`` output channels) are
+    :class:`~xuframe.errors.ConfigError` naming detector ``name``."""
+    try:  # a view the configuration cannot grid is a configuration error
+        views = [
+            view_over_area(
+                spec, point_range, cfg.view_range_cell, cfg.view_azimuth_cell,
+                f"{name}: views[{i}]",
+            )
+            for i, spec in enumerate(cfg.views)
+        ]  # fmt: skip
+    except InputError as exc:
+        raise ConfigError(str(exc)) from None
+    cells = sum(v.n_range * v.n_azimuth for v in views)
+    check_memory(
+        4.0 * cells * max(cfg.view_channels, out),
+        f"{name}: one point cloud's view canvases ({cells} cells)",
+        error=ConfigError,
+    )
+    return views
+
+
+def _view_branches(views: Sequence[View], cfg: Any, out: int) -> nn.ModuleList:
+    """One :class:`ViewBranch` per view (``cfg``'s ``point_features``, ``view_channels``,
+    ``view_layers``), each ending in ``out`` channels."""
+    return nn.ModuleList(
+        ViewBranch(v, cfg.point_features, cfg.view_channels, cfg.view_layers, out) for v in views
+    )
+
+
 class XViewFusion(nn.Module):
     """The view branches of a BEV detector and their fusion into its pillar canvas: each
     branch's canvas is gathered at every pillar centre of ``grid`` (at height ``z``, the middle
@@ -169,29 +201,9 @@ class XViewFusion(nn.Module):
         point_range = detector.encoder.point_range
         self.fusion = cfg.fusion
         out = cfg.pillar_channels if cfg.fusion == "add" else cfg.view_channels
-        try:  # a view the configuration cannot grid is a configuration error
-            self.views = [
-                view_over_area(
-                    spec,
-                    point_range,
-                    cfg.view_range_cell,
-                    cfg.view_azimuth_cell,
-                    f"{detector.name}: views[{i}]",
-                )
-                for i, spec in enumerate(cfg.views)
-            ]
-        except InputError as exc:
-            raise ConfigError(str(exc)) from None
+        self.views = _grid_views(detector.name, cfg, point_range, out)
+        self.branches = _view_branches(self.views, cfg, out)
         cells = sum(v.n_range * v.n_azimuth for v in self.views)
-        check_memory(
-            4.0 * cells * max(cfg.view_channels, out),
-            f"{detector.name}: one point cloud's view canvases ({cells} cells)",
-            error=ConfigError,
-        )
-        self.branches = nn.ModuleList(
-            ViewBranch(v, cfg.point_features, cfg.view_channels, cfg.view_layers, out)
-            for v in self.views
-        )
         xs, ys = grid.centres()
         z = (point_range[2] + point_range[5]) / 2
         centres = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.full((xs.numel(),), z)], 1)
@@ -252,12 +264,12 @@ def _attach(detector: PillarsBaseline) -> XViewFusion:
     return xview
 
 
-def _branch_parameters(cfg: Any) -> int:
-    out = cfg.pillar_channels if cfg.fusion == "add" else cfg.view_channels
+def _branch_parameters(cfg: Any, out: int) -> int:
+    """An estimate of the view branches' weights (``cfg``'s views, each ending in ``out``
+    channels)."""
     c = cfg.view_channels
     per = (8 + cfg.point_features) * c + cfg.view_layers * 9 * c * c + c * out
-    extra = 9 * cfg.widths[0] * out * len(cfg.views) if cfg.fusion == "concat" else 0
-    return int(per * len(cfg.views) + extra)
+    return int(per * len(cfg.views))
 
 
 def _features(detector: Any, clouds: Sequence[PointCloud]) -> torch.Tensor:
@@ -271,24 +283,36 @@ def _features(detector: Any, clouds: Sequence[PointCloud]) -> torch.Tensor:
 
 
 class _XView:
-    """What X-view adds to a BEV detector, shared by :class:`XViewPillars` and
-    :class:`XViewDenfi` (listed first among their bases): the view branches built from the
-    config, their parameters in the count, the fused features, and the demo on the shipped
-    weights of :attr:`base_name`."""
+    """What X-view adds to any detector (listed first among an X-view detector's bases): the
+    view branches built from the config (:meth:`_attach_views`), their parameters in the count
+    (:meth:`_view_parameters`), and the demo on the shipped weights of :attr:`base_name` with
+    the views :attr:`demo_views` over held-out scenes of :attr:`demo_scenes`."""
 
     base_name: ClassVar[str]
+    #: The views the demo adds to the base detector's shipped config.
+    demo_views: ClassVar[tuple[str, ...]] = VIEWS[:2]
+    #: :class:`~xuframe.data.LidarScenes` arguments of the demo's held-out scenes.
+    demo_scenes: ClassVar[dict[str, Any]] = {}
+    #: The weights whose input channels ``concat`` fusion widens (the view channels come last):
+    #: :func:`load_base_weights` pads the base's with zeros there.
+    widened_by_concat: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)  # type: ignore[call-arg]
-        self.xview = _attach(self)  # type: ignore[arg-type]
+        self.xview = self._attach_views()
+
+    def _attach_views(self) -> nn.Module:
+        """The view branches and their fusion, built after the base detector (so that a seed
+        gives the base's main stream)."""
+        raise NotImplementedError
+
+    def _view_parameters(self) -> int:
+        """An estimate of the weights X-view adds, from the config."""
+        raise NotImplementedError
 
     def _parameter_count(self) -> int:
         count: int = super()._parameter_count()  # type: ignore[misc]
-        return count + _branch_parameters(self.config)  # type: ignore[attr-defined]
-
-    def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
-        """The backbone's ``(B, C, ny, nx)`` BEV features of the fused canvas."""
-        return _features(self, clouds)
+        return count + self._view_parameters()
 
     @classmethod
     def demo(cls, seed: int = 0, kitti: str | None = None) -> DemoResult:
@@ -301,7 +325,27 @@ class _XView:
         return demo(cls, cls.base_name, seed, kitti)
 
 
-class XViewPillars(_XView, PillarsBaseline):
+class _XViewBev(_XView):
+    """X-view on a BEV detector, shared by :class:`XViewPillars` and :class:`XViewDenfi`: the
+    views fused into the pillar canvas (:class:`XViewFusion`)."""
+
+    widened_by_concat: ClassVar[tuple[str, ...]] = ("backbone.blocks.0.0.0.weight",)
+
+    def _attach_views(self) -> nn.Module:
+        return _attach(self)  # type: ignore[arg-type]
+
+    def _view_parameters(self) -> int:
+        cfg: Any = self.config  # type: ignore[attr-defined]
+        out = cfg.pillar_channels if cfg.fusion == "add" else cfg.view_channels
+        extra = 9 * cfg.widths[0] * out * len(cfg.views) if cfg.fusion == "concat" else 0
+        return _branch_parameters(cfg, out) + int(extra)
+
+    def features(self, clouds: Sequence[PointCloud]) -> torch.Tensor:
+        """The backbone's ``(B, C, ny, nx)`` BEV features of the fused canvas."""
+        return _features(self, clouds)
+
+
+class XViewPillars(_XViewBev, PillarsBaseline):
     """X-view (Xie, Xu, Cai et al., 2021) on the pillars baseline: ``xview-pillars``.
 
     ``pillars-baseline`` with perspective views whose origins need not be the sensor
@@ -316,7 +360,7 @@ class XViewPillars(_XView, PillarsBaseline):
         pass
 
 
-class XViewDenfi(_XView, Denfi):
+class XViewDenfi(_XViewBev, Denfi):
     """X-view on DENFI: ``xview-denfi`` (``denfi`` with the views of :class:`XViewPillars`)."""
 
     name: ClassVar[str] = "xview-denfi"
@@ -327,12 +371,21 @@ class XViewDenfi(_XView, Denfi):
         pass
 
 
-def load_base_weights(model: PillarsBaseline, base: PillarsBaseline) -> None:
-    """Copy ``base``'s weights (a ``pillars-baseline`` or ``denfi`` of the same config) into
-    the main stream of the X-view ``model``; the view branches keep theirs. With ``concat``
-    fusion the backbone's first conv gets the base's kernels on the pillar channels and zeros on
-    the view channels. Raises :class:`~xuframe.errors.InputError` when they do not fit."""
-    if not isinstance(model, (XViewPillars, XViewDenfi)) or not isinstance(base, PillarsBaseline):
+def load_base_weights(model: Any, base: Any) -> None:
+    """Copy ``base``'s weights (the X-view detector's base detector, ``pillars-baseline``,
+    ``denfi`` or ``pointrcnn``, of the same config) into the main stream of the X-view ``model``;
+    the view branches keep theirs. With ``concat`` fusion the layers that take the view channels
+    too (the BEV backbone's first conv; PointRCNN's stage-1 heads and stage 2's first layer) get
+    the base's weights on the base's channels and zeros on the view channels. Raises
+    :class:`~xuframe.errors.InputError` when they do not fit."""
+    import xuframe
+
+    base_class = (
+        xuframe.get_component_class("detector", model.base_name)
+        if isinstance(model, _XView) and isinstance(model, nn.Module)
+        else None
+    )
+    if base_class is None or not isinstance(base, base_class) or not isinstance(base, nn.Module):
         raise InputError(
             f"load_base_weights: expected an X-view detector and its base detector, got "
             f"{type(model).__name__} and {type(base).__name__}"
@@ -344,7 +397,7 @@ def load_base_weights(model: PillarsBaseline, base: PillarsBaseline) -> None:
             raise InputError(f"load_base_weights: the X-view model has no {key!r}")
         target = mine[key]
         wider = (
-            key == "backbone.blocks.0.0.0.weight"
+            key in model.widened_by_concat
             and target.shape[0] == value.shape[0]
             and target.shape[1] > value.shape[1]
             and target.shape[2:] == value.shape[2:]
