@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(
@@ -47,7 +48,7 @@ def run_example(tmp_path: Path, script: str, *args: str) -> str:
 
 
 def test_the_examples_are_all_listed():
-    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 17
+    assert set(SCRIPTS) >= PLOTTING and len(SCRIPTS) == 18
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -160,6 +161,21 @@ def test_pircnn_claims_example_logs_every_run_and_tables_them(tmp_path):
 
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(
+    not (REAL / "kitti" / "training" / "image_2").is_dir(), reason="../shared/data/real is absent"
+)
+def test_pircnn_real_frame_example_scores_both_detectors_and_draws_the_frame(tmp_path):
+    """examples/pircnn/real_frame.py on the real KITTI frame 000008: the shipped weights of both
+    detectors, the six labelled cars counted, the picture written."""
+    out = run_example(tmp_path, "pircnn/real_frame.py", "--out", "real.jpg")
+    assert "frame 000008: 17238 points, 6 labelled cars" in out
+    for name in ("pircnn", "pointrcnn"):
+        line = next(row for row in out.splitlines() if row.startswith(f"{name}: "))
+        assert "of 6 labelled cars at BEV IoU 0.5" in line
+    with Image.open(tmp_path / "real.jpg") as picture:
+        assert picture.width == 1242 and picture.height > 2 * 375
 
 
 @pytest.mark.skipif(
