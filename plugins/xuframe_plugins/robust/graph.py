@@ -288,7 +288,9 @@ def _check_modules(model: nn.Module) -> None:
     leaf = _Tracer().is_leaf_module
     for path, module in model.named_modules():
         where = _where_module(path, module)
-        if isinstance(module, (nn.ModuleList, nn.ModuleDict)) and _called_by_sequential(model, path):
+        if isinstance(module, (nn.ModuleList, nn.ModuleDict)) and _called_by_sequential(
+            model, path
+        ):
             raise InputError(
                 f"{where}: a container without a forward of its own, called as a layer of an "
                 f"nn.Sequential; {SUPPORTED_OPERATIONS}"
