@@ -45,6 +45,7 @@ def demo(cls: Any, seed: int = 0, kitti: str | None = None) -> DemoResult:
     scene = LidarScenes(1, seed=HELD_OUT_SEED + seed, images=camera, **DEMO_SCENES)[0]
     frame: Any = scene.points
     if camera:
+        assert scene.image is not None  # rendered: images=camera
         frame = CameraFrame(scene.points, scene.image, kitti_calibration())
     with torch.no_grad():
         found = model.predict([frame])[0]
